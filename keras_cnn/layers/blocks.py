@@ -1,0 +1,139 @@
+"""Building blocks shared by the families: plain functions `block(x, ..., name) -> x`.
+
+Only built-in Keras layers (no Lambda, no raw TF ops on symbolic tensors), so every block survives
+quantization-aware training and integer TFLite conversion. Every layer gets a name derived from
+`name`, because layer names are API: weight loading, pruning and quantization target them.
+"""
+
+from keras_cnn import backend
+
+
+def make_divisible(value, divisor=8, min_value=None):
+    """Round a channel count to the nearest multiple of `divisor`, never going below 90% of it.
+
+    MobileNet and EfficientNet round every width-scaled channel count this way, so that
+    channels pack evenly into vector units.
+    """
+    if divisor <= 0:
+        raise ValueError(f"divisor must be a positive integer. Received: {divisor!r}")
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def correct_pad(x, kernel_size):
+    """((top, bottom), (left, right)) zero padding that makes a strided "valid" convolution
+    see the same pixels as TensorFlow's "same" padding (which pads more at the bottom/right)."""
+    spatial = x.shape[2:4] if backend.image_data_format() == "channels_first" else x.shape[1:3]
+    if isinstance(kernel_size, int):
+        kernel_size = (kernel_size, kernel_size)
+    adjust = [1 if size is None else 1 - size % 2 for size in spatial]
+    half = [k // 2 for k in kernel_size]
+    return ((half[0] - adjust[0], half[0]), (half[1] - adjust[1], half[1]))
+
+
+def activation_layer(x, activation, name):
+    """`x` through a named activation layer (or unchanged if `activation` is None)."""
+    if activation is None:
+        return x
+    return backend.layers().Activation(activation, name=name)(x)
+
+
+def conv_bn_act(x, filters, kernel_size, strides=1, padding="same", groups=1, dilation_rate=1,
+                use_bias=None, norm=True, activation="relu", bn_epsilon=1e-3, name="conv"):
+    """Conv2D -> BatchNormalization -> activation, named `{name}_conv`, `{name}_bn`, `{name}_{act}`.
+
+    `use_bias` defaults to the opposite of `norm` (a bias before batch norm is redundant).
+    """
+    layers = backend.layers()
+    if use_bias is None:
+        use_bias = not norm
+    x = grouped_conv(x, filters, kernel_size, groups=groups, strides=strides, padding=padding,
+                     dilation_rate=dilation_rate, use_bias=use_bias, name=f"{name}_conv")
+    if norm:
+        x = layers.BatchNormalization(axis=backend.channel_axis(), epsilon=bn_epsilon,
+                                      name=f"{name}_bn")(x)
+    suffix = activation if isinstance(activation, str) else "act"
+    return activation_layer(x, activation, name=f"{name}_{suffix}")
+
+
+def grouped_conv(x, filters, kernel_size, groups=1, strides=1, padding="same", dilation_rate=1,
+                 use_bias=True, activation=None, name="conv"):
+    """A Conv2D whose input and output channels are split into `groups` independent groups
+    (AlexNet's two towers, ResNeXt's cardinality). groups=1 is an ordinary convolution."""
+    channels = x.shape[backend.channel_axis()]
+    if groups < 1 or channels % groups or filters % groups:
+        raise ValueError(f"groups must divide both the input channels ({channels}) and the filters "
+                         f"({filters}). Received: groups={groups}")
+    return backend.layers().Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                                   groups=groups, dilation_rate=dilation_rate, use_bias=use_bias,
+                                   activation=activation, name=name)(x)
+
+
+def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="se"):
+    """Squeeze-and-excitation (Hu et al. 2018): reweight channels by a gate computed from their
+    global average.
+
+    GlobalAveragePooling(keepdims) -> 1x1 conv to `reduced_filters` -> activation -> 1x1 conv back
+    to the input's channels -> gate -> Multiply with the input. SENet uses
+    reduced_filters = channels // 16; MobileNetV3 and EfficientNet use their own ratios.
+    """
+    layers = backend.layers()
+    channels = x.shape[backend.channel_axis()]
+    if reduced_filters < 1:
+        raise ValueError(f"reduced_filters must be at least 1. Received: {reduced_filters!r}")
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    s = layers.Conv2D(reduced_filters, 1, name=f"{name}_reduce")(s)
+    s = activation_layer(s, activation, name=f"{name}_{activation}" if isinstance(activation, str)
+                         else f"{name}_act")
+    s = layers.Conv2D(channels, 1, name=f"{name}_expand")(s)
+    s = activation_layer(s, gate, name=f"{name}_gate")
+    return layers.Multiply(name=f"{name}_excite")([x, s])
+
+
+def channel_shuffle(x, groups, name="shuffle"):
+    """ShuffleNet's channel shuffle: view the channels as (groups, channels // groups), transpose
+    to (channels // groups, groups), flatten back. Needs static spatial dimensions."""
+    layers = backend.layers()
+    channels_first = backend.image_data_format() == "channels_first"
+    if channels_first:
+        channels, height, width = x.shape[1:]
+    else:
+        height, width, channels = x.shape[1:]
+    if groups < 1 or channels % groups:
+        raise ValueError(f"groups must divide the channels ({channels}). Received: groups={groups}")
+    if height is None or width is None:
+        raise ValueError("channel_shuffle needs static spatial dimensions (Reshape cannot infer two "
+                         f"unknown sizes). Received a tensor of shape {tuple(x.shape)}.")
+    per_group = channels // groups
+    if channels_first:
+        x = layers.Reshape((groups, per_group, height, width), name=f"{name}_split")(x)
+        x = layers.Permute((2, 1, 3, 4), name=f"{name}_transpose")(x)
+        return layers.Reshape((channels, height, width), name=f"{name}_merge")(x)
+    x = layers.Reshape((height, width, groups, per_group), name=f"{name}_split")(x)
+    x = layers.Permute((1, 2, 4, 3), name=f"{name}_transpose")(x)
+    return layers.Reshape((height, width, channels), name=f"{name}_merge")(x)
+
+
+def fire_module(x, squeeze, expand1x1, expand3x3, name="fire"):
+    """SqueezeNet's fire module (Iandola et al. 2016): a 1x1 squeeze convolution feeding 1x1 and
+    3x3 expand convolutions, whose outputs are concatenated. ReLU after every convolution."""
+    layers = backend.layers()
+    s = layers.Conv2D(squeeze, 1, activation="relu", name=f"{name}_squeeze1x1")(x)
+    left = layers.Conv2D(expand1x1, 1, activation="relu", name=f"{name}_expand1x1")(s)
+    right = layers.Conv2D(expand3x3, 3, padding="same", activation="relu",
+                          name=f"{name}_expand3x3")(s)
+    return layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([left, right])
+
+
+def stochastic_depth(x, rate, name="drop_path"):
+    """Drop the whole residual branch `x` per example with probability `rate` during training,
+    scaling the kept ones by 1 / (1 - rate) (Huang et al. 2016). A Dropout whose noise is shared
+    over every axis but the batch does exactly this. rate=0 returns `x` unchanged."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must be in [0, 1). Received: {rate!r}")
+    if rate == 0:
+        return x
+    return backend.layers().Dropout(rate, noise_shape=(None, 1, 1, 1), name=name)(x)

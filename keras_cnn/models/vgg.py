@@ -1,0 +1,190 @@
+"""VGG (Simonyan & Zisserman 2014): depth from stacks of 3x3 convolutions.
+
+Every configuration of the paper's Table 1 (A, A-LRN, B, C, D, E), with and without batch
+normalization: five blocks of 3x3 convolutions (stride 1, "same" padding, ReLU), each closed by
+2x2 max pooling, then FC 4096 -> FC 4096 -> FC 1000. Configuration C puts a 1x1 convolution last
+in blocks 3-5; A-LRN adds local response normalization after the first layer.
+
+VGG16 (D) and VGG19 (E) are structurally identical to keras.applications' (same layer names,
+weighted-layer order and shapes), so their ImageNet weight files load unchanged. The paper's
+dropout (0.5 on FC1 and FC2) belongs to its training setup: `dropout=0.5` adds it, the default
+0 keeps keras.applications' exact layer list. `batch_norm=True` adds BatchNormalization after every
+convolution (the conv keeps its bias, as in torchvision's vgg*_bn, whose counts we match).
+
+Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted).
+"""
+
+from keras_cnn import applications, backend, imagenet
+from keras_cnn.layers import local_response_norm
+from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
+                                register_model)
+
+PAPER = ("K. Simonyan, A. Zisserman. Very Deep Convolutional Networks for Large-Scale Image "
+         "Recognition. ICLR 2015 (arXiv:1409.1556)")
+
+# Table 1 of the paper: per block, the convolutions as (filters, kernel size).
+_3 = 3
+CONFIGS = {
+    "A": ([(64, _3)], [(128, _3)], [(256, _3)] * 2, [(512, _3)] * 2, [(512, _3)] * 2),
+    "B": ([(64, _3)] * 2, [(128, _3)] * 2, [(256, _3)] * 2, [(512, _3)] * 2, [(512, _3)] * 2),
+    "C": ([(64, _3)] * 2, [(128, _3)] * 2, [(256, _3)] * 2 + [(256, 1)],
+          [(512, _3)] * 2 + [(512, 1)], [(512, _3)] * 2 + [(512, 1)]),
+    "D": ([(64, _3)] * 2, [(128, _3)] * 2, [(256, _3)] * 3, [(512, _3)] * 3, [(512, _3)] * 3),
+    "E": ([(64, _3)] * 2, [(128, _3)] * 2, [(256, _3)] * 4, [(512, _3)] * 4, [(512, _3)] * 4),
+}
+
+_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
+IMAGENET = {
+    "D": WeightsSet(
+        top=WeightsFile("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                        _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                        "64373286793e3c8b2b4e3219cbf3544b"),
+        notop=WeightsFile("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          "6d6bbae143d832006294945121d1f1fc"),
+        description="keras.applications VGG16 ImageNet weights (converted from the authors' Caffe "
+                    "model)"),
+    "E": WeightsSet(
+        top=WeightsFile("vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+                        _KA + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+                        "cbe5617147190e668d6c5d5026f83318"),
+        notop=WeightsFile("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          _KA + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          "253f8cb515780f3b799900260a226db6"),
+        description="keras.applications VGG19 ImageNet weights (converted from the authors' Caffe "
+                    "model)"),
+}
+
+
+def vgg_block(x, convs, block, batch_norm=False, lrn=False):
+    """One VGG block: 3x3 (or 1x1) convolutions with ReLU, then 2x2 max pooling.
+    Layers are named `block{b}_conv{i}` and `block{b}_pool`, as in keras.applications."""
+    layers = backend.layers()
+    for i, (filters, kernel) in enumerate(convs, start=1):
+        name = f"block{block}_conv{i}"
+        if batch_norm:
+            x = layers.Conv2D(filters, kernel, padding="same", name=name)(x)
+            x = layers.BatchNormalization(axis=backend.channel_axis(), name=f"{name}_bn")(x)
+            x = layers.Activation("relu", name=f"{name}_relu")(x)
+        else:
+            x = layers.Conv2D(filters, kernel, padding="same", activation="relu", name=name)(x)
+        if lrn and block == 1 and i == 1:
+            x = local_response_norm(x, name="block1_lrn")
+    return layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+
+
+def _vgg(variant, config, *, batch_norm=False, lrn=False, dropout=0.0, **kwargs):
+    """VGG configuration `config` of Table 1. `batch_norm`: BN after every convolution; `lrn`:
+    LRN after the first convolution (configuration A-LRN); `dropout`: rate after FC1 and FC2."""
+    layers = backend.layers()
+
+    def features(x):
+        for block, convs in enumerate(CONFIGS[config], start=1):
+            x = vgg_block(x, convs, block, batch_norm=batch_norm, lrn=lrn)
+        return x
+
+    def head(x, classes, classifier_activation):
+        x = layers.Flatten(name="flatten")(x)
+        for i in (1, 2):
+            x = layers.Dense(4096, activation="relu", name=f"fc{i}")(x)
+            if dropout:
+                x = layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
+        return applications.classifier(x, classes, classifier_activation)
+
+    return applications.build_application(model_info(variant), features, head, **kwargs)
+
+
+_COMMON = dict(family="vgg", paper=PAPER, default_size=224, min_size=32, flatten_top=True)
+_TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
+
+
+def _meta(params, macs=None, bn=False, source=None, weights=None):
+    meta = dict(_COMMON, params=params, macs=macs, macs_source=_TV if macs else "")
+    if bn:
+        meta.update(params_convention=WITHOUT_BN_STATISTICS,
+                    params_source=source or "torchvision vgg*_bn (conv bias kept, BN gamma/beta)")
+    else:
+        meta.update(params_source=source or "Simonyan & Zisserman Table 2 (rounded there); exact "
+                                            "count of the Table 1 configuration with biases")
+    if weights:
+        meta["weights"] = {"imagenet": IMAGENET[weights]}
+    return meta
+
+
+@register_model("vgg11", **_meta(132_863_336, 7_610_000_000))
+def VGG11(**kwargs):
+    """VGG-11, configuration A."""
+    return _vgg("vgg11", "A", **kwargs)
+
+
+@register_model("vgg11_lrn", **_meta(132_863_336, 7_610_000_000))
+def VGG11LRN(**kwargs):
+    """VGG-11 with local response normalization after the first layer, configuration A-LRN."""
+    return _vgg("vgg11_lrn", "A", lrn=True, **kwargs)
+
+
+@register_model("vgg13", **_meta(133_047_848, 11_310_000_000))
+def VGG13(**kwargs):
+    """VGG-13, configuration B."""
+    return _vgg("vgg13", "B", **kwargs)
+
+
+@register_model("vgg16_c", **_meta(133_638_952))
+def VGG16C(**kwargs):
+    """VGG-16 with 1x1 convolutions closing blocks 3-5, configuration C."""
+    return _vgg("vgg16_c", "C", **kwargs)
+
+
+@register_model("vgg16", **_meta(138_357_544, 15_470_000_000,
+                                 source="keras.applications.VGG16 / torchvision vgg16",
+                                 weights="D"))
+def VGG16(**kwargs):
+    """VGG-16, configuration D (keras.applications' VGG16)."""
+    return _vgg("vgg16", "D", **kwargs)
+
+
+@register_model("vgg19", **_meta(143_667_240, 19_630_000_000,
+                                 source="keras.applications.VGG19 / torchvision vgg19",
+                                 weights="E"))
+def VGG19(**kwargs):
+    """VGG-19, configuration E (keras.applications' VGG19)."""
+    return _vgg("vgg19", "E", **kwargs)
+
+
+@register_model("vgg11_bn", **_meta(132_868_840, 7_610_000_000, bn=True))
+def VGG11BN(**kwargs):
+    """VGG-11 (A) with batch normalization."""
+    return _vgg("vgg11_bn", "A", batch_norm=True, **kwargs)
+
+
+@register_model("vgg13_bn", **_meta(133_053_736, 11_310_000_000, bn=True))
+def VGG13BN(**kwargs):
+    """VGG-13 (B) with batch normalization."""
+    return _vgg("vgg13_bn", "B", batch_norm=True, **kwargs)
+
+
+@register_model("vgg16_c_bn", **_meta(133_647_400, bn=True,
+                                      source="configuration C with BN gamma/beta per channel"))
+def VGG16CBN(**kwargs):
+    """VGG-16 configuration C with batch normalization."""
+    return _vgg("vgg16_c_bn", "C", batch_norm=True, **kwargs)
+
+
+@register_model("vgg16_bn", **_meta(138_365_992, 15_470_000_000, bn=True))
+def VGG16BN(**kwargs):
+    """VGG-16 (D) with batch normalization."""
+    return _vgg("vgg16_bn", "D", batch_norm=True, **kwargs)
+
+
+@register_model("vgg19_bn", **_meta(143_678_248, 19_630_000_000, bn=True))
+def VGG19BN(**kwargs):
+    """VGG-19 (E) with batch normalization."""
+    return _vgg("vgg19_bn", "E", batch_norm=True, **kwargs)
+
+
+def preprocess_input(x, data_format=None):
+    """Caffe-style ImageNet preprocessing (RGB -> BGR, minus the mean pixel)."""
+    return imagenet.preprocess_input(x, data_format=data_format, mode="caffe")
+
+
+decode_predictions = imagenet.decode_predictions

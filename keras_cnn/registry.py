@@ -1,0 +1,165 @@
+"""The model registry: one door (`create_model`) for tests, recipes, the CLI and the TFLite pipeline.
+
+Every public builder is registered with its metadata: the paper, the default and minimum input
+size, and the published parameter count and multiply-accumulates with where each figure comes
+from. Tests recompute the figures from the built models, so the table cannot drift from the code.
+"""
+
+import dataclasses
+import difflib
+import fnmatch
+import functools
+from typing import Callable, Optional
+
+#: Keras counts the BatchNormalization moving mean and variance as (non-trainable) parameters;
+#: papers and PyTorch do not. Each published figure says which convention it is in.
+KERAS_CONVENTION = "keras"
+WITHOUT_BN_STATISTICS = "without_bn_statistics"
+_CONVENTIONS = (KERAS_CONVENTION, WITHOUT_BN_STATISTICS)
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsFile:
+    """A published weight file: its name in the Keras cache, where it comes from, its hash."""
+
+    fname: str
+    origin: str
+    file_hash: str  # md5 (32 hex digits) or sha256 (64)
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsSet:
+    """A named set of pretrained weights ("imagenet"): one file with the top, one without."""
+
+    top: Optional[WeightsFile]
+    notop: Optional[WeightsFile]
+    classes: int = 1000
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about one model."""
+
+    name: str                    # registry name, e.g. "vgg16"
+    builder: Callable            # the public builder, e.g. keras_cnn.VGG16
+    family: str                  # e.g. "vgg"
+    paper: str                   # citation of the paper the architecture comes from
+    default_size: int            # the paper's input height/width
+    min_size: int                # the smallest height/width the architecture accepts
+    params: Optional[int] = None         # published parameter count (default input, top, 1000)
+    params_source: str = ""
+    params_convention: str = KERAS_CONVENTION
+    macs: Optional[int] = None           # published multiply-accumulates at default_size
+    macs_source: str = ""
+    input_channels: int = 3
+    num_classes: int = 1000      # default `classes` (the published counts use it)
+    flatten_top: bool = False    # the classifier flattens, so include_top needs a static input
+    weights: tuple = ()          # ((name, WeightsSet), ...)
+    description: str = ""
+
+    @property
+    def weight_sets(self):
+        return dict(self.weights)
+
+
+_REGISTRY = {}
+
+
+def register_model(name, **metadata):
+    """Decorator registering a public builder under `name` with its `ModelInfo` metadata.
+
+    The decorated builder records how each model was built (for `to_tf_keras`), and shows the
+    full builder contract in its signature. Registering a name twice is an error.
+    """
+    def decorator(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"A model named {name!r} is already registered "
+                             f"(by {_REGISTRY[name].builder.__module__}).")
+        convention = metadata.get("params_convention", KERAS_CONVENTION)
+        if convention not in _CONVENTIONS:
+            raise ValueError(f"params_convention must be one of {_CONVENTIONS}. "
+                             f"Received: {convention!r}")
+        weights = metadata.pop("weights", {})
+
+        @functools.wraps(builder)
+        def wrapper(*args, **kwargs):
+            if args:
+                raise TypeError(f"{builder.__name__}() takes keyword arguments only. "
+                                f"Received {len(args)} positional argument(s).")
+            model = builder(**kwargs)
+            recorded = {k: v for k, v in kwargs.items() if k not in ("weights", "input_tensor")}
+            if kwargs.get("input_tensor") is not None and "input_shape" not in recorded:
+                recorded["input_shape"] = tuple(model.input_shape[1:])
+            model._keras_cnn_build = BuildRecord(name, recorded)
+            return model
+
+        info = ModelInfo(name=name, builder=wrapper, weights=tuple(weights.items()), **metadata)
+        _REGISTRY[name] = info
+        wrapper.model_info = info
+        return wrapper
+    return decorator
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildRecord:
+    """How a registered builder made a model: enough to build it again (without weights)."""
+
+    name: str
+    kwargs: dict
+
+
+def list_models(pattern=None, family=None):
+    """Sorted registry names, optionally filtered by a shell-style `pattern` ("vgg*") and family."""
+    names = sorted(_REGISTRY)
+    if pattern is not None:
+        names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
+    if family is not None:
+        names = [n for n in names if _REGISTRY[n].family == family]
+    return names
+
+
+def model_info(name):
+    """The `ModelInfo` of a registered model."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in _REGISTRY:
+        close = difflib.get_close_matches(str(key), list(_REGISTRY), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(f"Unknown model {name!r}.{hint} "
+                         f"See keras_cnn.list_models() for the {len(_REGISTRY)} registered names.")
+    return _REGISTRY[key]
+
+
+def create_model(name, **kwargs):
+    """Build the registered model `name` with the builder's keyword arguments.
+
+    >>> model = keras_cnn.create_model("vgg16", weights=None, classes=10, input_shape=(64, 64, 3))
+    """
+    return model_info(name).builder(**kwargs)
+
+
+def count_params(model, convention=KERAS_CONVENTION):
+    """Parameters of `model` in a counting convention: "keras" (`model.count_params()`, BN moving
+    statistics included) or "without_bn_statistics" (as papers and PyTorch count)."""
+    if convention not in _CONVENTIONS:
+        raise ValueError(f"convention must be one of {_CONVENTIONS}. Received: {convention!r}")
+    total = model.count_params()
+    if convention == WITHOUT_BN_STATISTICS:
+        for layer in _all_layers(model):
+            if type(layer).__name__ == "BatchNormalization":
+                total -= sum(_size(w.shape) for w in (layer.moving_mean, layer.moving_variance))
+    return total
+
+
+def _size(shape):
+    size = 1
+    for d in shape:
+        size *= int(d)
+    return size
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)

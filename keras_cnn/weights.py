@@ -1,0 +1,167 @@
+"""Loading weights: `weights=None`, a local file, or a named set resolved into the Keras cache.
+
+Formats:
+- legacy HDF5 (`.h5`), as keras.applications publishes its ImageNet weights: read here, matched to
+  the model's layers that have weights, in order (as Keras does), every shape checked before
+  anything is assigned;
+- Keras 3 `.weights.h5` and `.keras`: loaded by Keras itself.
+
+Whatever the format, a file that does not fit leaves the model as it was and raises an error
+naming the file and the first layer that does not match: never a half-loaded model.
+
+Named sets ("imagenet") are files in `$KERAS_HOME/models` (default `~/.keras/models`), the cache
+keras.applications uses, checked against their published md5/sha256. A file missing from the cache
+is downloaded once, unless `KERAS_CNN_OFFLINE=1`; if that fails the error says where to put it.
+"""
+
+import hashlib
+import os
+import warnings
+import zipfile
+
+import h5py
+import numpy as np
+
+from keras_cnn import backend
+
+OFFLINE_ENV = "KERAS_CNN_OFFLINE"
+
+
+def cache_dir():
+    """Where named weight files live: `$KERAS_HOME/models`, as for keras.applications."""
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, "models")
+
+
+def file_hash(path, algorithm):
+    """Hex digest of a file ("md5" or "sha256")."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve(weights_file):
+    """The local path of a published `WeightsFile`: from the cache (hash-checked) or downloaded."""
+    algorithm = "md5" if len(weights_file.file_hash) == 32 else "sha256"
+    path = os.path.join(cache_dir(), weights_file.fname)
+    if not os.path.exists(path):
+        _download(weights_file, path)
+    actual = file_hash(path, algorithm)
+    if actual != weights_file.file_hash:
+        raise ValueError(f"The weights file {path} is corrupt or not the published one: its "
+                         f"{algorithm} is {actual}, expected {weights_file.file_hash}. Delete it "
+                         f"and download it again from {weights_file.origin}.")
+    return path
+
+
+def _download(weights_file, path):
+    instructions = (f"Download {weights_file.origin} and save it as {path} "
+                    f"(or pass its path as weights=...).")
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise FileNotFoundError(f"The weights file {weights_file.fname} is not in the cache "
+                                f"and {OFFLINE_ENV} is set. {instructions}")
+    try:
+        backend.keras("keras").utils.get_file(weights_file.fname, weights_file.origin,
+                                              cache_dir=os.path.dirname(cache_dir()),
+                                              cache_subdir="models",
+                                              file_hash=weights_file.file_hash)
+    except Exception as error:  # any network or hash failure: say what to do instead
+        raise FileNotFoundError(f"Could not download the weights file {weights_file.fname} "
+                                f"({type(error).__name__}: {error}). {instructions}") from None
+
+
+def load_weights(model, weights, model_info=None, include_top=True):
+    """Load `weights` (a file path, or a set name of `model_info`) into `model`, all or nothing."""
+    if model_info is not None and weights in model_info.weight_sets:
+        weights_set = model_info.weight_sets[weights]
+        weights_file = weights_set.top if include_top else weights_set.notop
+        if weights_file is None:
+            raise ValueError(f"{model_info.name} has no {weights!r} weights "
+                             f"{'with' if include_top else 'without'} the top.")
+        path = resolve(weights_file)
+    else:
+        path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No weights file at {path}.")
+    if _is_legacy_h5(path):
+        _load_legacy_h5(model, path)
+    else:
+        _load_with_keras(model, path)
+    return model
+
+
+def _is_legacy_h5(path):
+    if zipfile.is_zipfile(path):
+        return False  # .keras archive
+    try:
+        with h5py.File(path, "r") as f:
+            return "layer_names" in f.attrs or "model_weights" in f
+    except OSError as error:
+        raise ValueError(f"Cannot read the weights file {path}: it is not an HDF5 file or "
+                         f".keras archive ({error}).") from None
+
+
+def read_legacy_h5(path):
+    """[(layer_name, [arrays])] for every layer with weights in a legacy .h5 file, in order."""
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        layers = []
+        for layer_name in _decode(group.attrs["layer_names"]):
+            weight_names = _decode(group[layer_name].attrs.get("weight_names", []))
+            if weight_names:
+                layers.append((layer_name,
+                               [np.asarray(group[layer_name][w]) for w in weight_names]))
+        return layers
+
+
+def _decode(names):
+    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
+
+
+def weighted_layers(model):
+    """The model's layers that have weights, in the order weight files store them."""
+    return [layer for layer in model.layers if layer.weights]
+
+
+def _load_legacy_h5(model, path):
+    try:
+        saved = read_legacy_h5(path)
+    except (KeyError, OSError) as error:
+        raise ValueError(f"The weights file {path} is corrupt or not a Keras weights file "
+                         f"({type(error).__name__}: {error}).") from None
+    targets = weighted_layers(model)
+    for index, layer in enumerate(targets):
+        if index >= len(saved):
+            raise ValueError(f"The weights file {path} has weights for {len(saved)} layers but "
+                             f"{model.name} has {len(targets)}: nothing for layer {layer.name!r} "
+                             f"(weighted layer #{index}).")
+        saved_name, arrays = saved[index]
+        expected = [tuple(w.shape) for w in layer.weights]
+        received = [tuple(a.shape) for a in arrays]
+        if expected != received:
+            raise ValueError(f"The weights file {path} does not fit {model.name}: weighted layer "
+                             f"#{index} {layer.name!r} has weight shapes {expected}, the file's "
+                             f"layer {saved_name!r} has {received}.")
+    if len(saved) != len(targets):
+        raise ValueError(f"The weights file {path} has weights for {len(saved)} layers but "
+                         f"{model.name} has {len(targets)} layers with weights; the first extra "
+                         f"one in the file is {saved[len(targets)][0]!r}.")
+    for layer, (_, arrays) in zip(targets, saved):
+        layer.set_weights(arrays)
+
+
+def _load_with_keras(model, path):
+    if backend.backend_of(model) != "keras":
+        raise ValueError(f"{path} is a Keras 3 file; a tf_keras model loads legacy .h5 files only. "
+                         "Load it into the Keras 3 model, then convert with keras_cnn.to_tf_keras.")
+    before = model.get_weights()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(path)
+    except Exception as error:
+        model.set_weights(before)
+        message = str(error).split("Target variable:")[0].strip()
+        raise ValueError(f"The weights file {path} does not fit {model.name}: {message}") from None
