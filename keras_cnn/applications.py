@@ -61,7 +61,10 @@ def build_application(info, features, head, *, include_top=True, weights=None,
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
 
-    inputs = img_input if input_tensor is None else backend.get_source_inputs(input_tensor)
+    inputs = img_input
+    if input_tensor is not None:
+        sources = backend.get_source_inputs(input_tensor)
+        inputs = sources[0] if len(sources) == 1 else sources
     model = keras.Model(inputs, x, name=name or info.name)
     if weights is not None:
         weights_lib.load_weights(model, weights, model_info=info, include_top=include_top)

@@ -1,0 +1,163 @@
+"""The registry-driven suite: every registered model is tested the day it is registered."""
+
+import numpy as np
+import pytest
+
+import keras
+import tf_keras
+
+import keras_cnn
+from keras_cnn.registry import count_params
+from conftest import random_images
+
+MODELS = keras_cnn.list_models()
+
+
+def small_shape(info):
+    """The smallest input every part of the model accepts (its min_size), as (H, W, C)."""
+    return (info.min_size, info.min_size, info.input_channels)
+
+
+def predict(model, x):
+    return np.asarray(model(x, training=False))
+
+
+def test_registry_is_populated_and_sorted():
+    assert MODELS == sorted(MODELS)
+    assert {"lenet5", "alexnet", "zfnet", "vgg16", "vgg19"} <= set(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_published_parameter_count(name):
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(name)
+    assert model.input_shape[1:] == (info.default_size, info.default_size, info.input_channels)
+    assert model.output_shape == (None, info.num_classes)
+    assert count_params(model, info.params_convention) == info.params
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_pass_at_min_size(name):
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(name, input_shape=small_shape(info), classes=7)
+    y = predict(model, random_images(small_shape(info)))
+    assert y.shape == (2, 7)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_below_min_size_is_rejected(name):
+    info = keras_cnn.model_info(name)
+    size = info.min_size - 1
+    with pytest.raises(ValueError, match=f"at least {info.min_size}x{info.min_size}"):
+        keras_cnn.create_model(name, input_shape=(size, size, info.input_channels))
+    # min_size is tight: one pixel less and the feature maps vanish.
+    features = keras_cnn.create_model(name, include_top=False)
+    try:
+        y = predict(features, random_images((size, size, info.input_channels)))
+    except Exception:  # a too-small input is rejected by TensorFlow itself
+        return
+    assert 0 in y.shape
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("pooling", [None, "avg", "max"])
+def test_no_top_with_pooling(name, pooling):
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(name, include_top=False, pooling=pooling)
+    assert model.input_shape[1:] == (None, None, info.input_channels)
+    y = predict(model, random_images(small_shape(info)))
+    channels = model.output_shape[-1]
+    if pooling is None:
+        assert model.output_shape[1:3] == (None, None)
+        assert y.ndim == 4 and y.shape[0] == 2 and y.shape[-1] == channels
+        assert min(y.shape[1:3]) >= 1
+    else:
+        assert y.shape == (2, channels)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_input_tensor(name):
+    info = keras_cnn.model_info(name)
+    inputs = keras.Input(shape=small_shape(info), name="my_input")
+    model = keras_cnn.create_model(name, input_tensor=inputs, classes=3)
+    assert model.inputs[0] is inputs
+    assert predict(model, random_images(small_shape(info))).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_keras_file_round_trip(name, tmp_path):
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(name, input_shape=small_shape(info), classes=5)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x = random_images(small_shape(info))
+    np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
+    # ... and the same file loads as weights into a fresh build
+    again = keras_cnn.create_model(name, input_shape=small_shape(info), classes=5, weights=path)
+    np.testing.assert_array_equal(predict(again, x), predict(model, x))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_to_tf_keras_is_exact(name):
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(name, input_shape=small_shape(info), classes=5)
+    twin = keras_cnn.to_tf_keras(model)
+    assert isinstance(twin, tf_keras.Model)
+    assert [layer.name for layer in twin.layers] == [layer.name for layer in model.layers]
+    x = random_images(small_shape(info))
+    # Exact for every layer but BatchNormalization, whose two implementations round differently
+    # (a few 1e-8 seen on softmax outputs).
+    np.testing.assert_allclose(predict(twin, x), predict(model, x), rtol=0, atol=1e-6)
+    back = keras_cnn.to_keras(twin)
+    assert isinstance(back, keras.Model)
+    np.testing.assert_array_equal(predict(back, x), predict(model, x))
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("channels", [1, 4])
+def test_other_channel_counts_without_weights(name, channels):
+    info = keras_cnn.model_info(name)
+    shape = (info.min_size, info.min_size, channels)
+    model = keras_cnn.create_model(name, input_shape=shape, classes=4)
+    assert predict(model, random_images(shape)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_layer_is_named_deliberately(name):
+    """Layer names are API: no Keras auto-generated names like "conv2d_3" or "dense"."""
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(name, input_shape=small_shape(info))
+    auto = [layer.name for layer in model.layers
+            if layer.name.split("_")[0] in {"conv2d", "dense", "dropout", "activation",
+                                              "batch", "max", "average", "flatten"}
+            and layer.name not in {"flatten"}]
+    assert auto == []
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_metadata_is_complete(name):
+    info = keras_cnn.model_info(name)
+    assert info.paper and info.family
+    assert info.params and info.params_source
+    assert info.min_size <= info.default_size
+    assert (info.macs is None) == (not info.macs_source)
+    assert getattr(keras_cnn, info.builder.__name__) is info.builder
+
+
+def test_duplicate_registration_is_an_error():
+    from keras_cnn.registry import register_model
+    with pytest.raises(ValueError, match="'lenet5' is already registered"):
+        register_model("lenet5", family="x", paper="x", default_size=1, min_size=1)(lambda: None)
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(ValueError, match="Unknown model 'vgg17'.*Did you mean"):
+        keras_cnn.create_model("vgg17")
+
+
+def test_list_models_filters():
+    assert keras_cnn.list_models("vgg1?") == ["vgg11", "vgg13", "vgg16", "vgg19"]
+    assert keras_cnn.list_models(family="alexnet") == ["alexnet", "alexnet_two_tower", "zfnet"]
