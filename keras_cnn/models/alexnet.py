@@ -109,7 +109,7 @@ def AlexNetTwoTower(**kwargs):
     return _alexnet("alexnet_two_tower", ALEXNET_LAYERS, towers=2, **kwargs)
 
 
-@register_model("zfnet", family="alexnet", paper=ZFNET_PAPER, default_size=224, min_size=59,
+@register_model("zfnet", family="alexnet", paper=ZFNET_PAPER, default_size=224, min_size=53,
                 flatten_top=True, params=62_357_608,
                 params_source="Zeiler & Fergus Figure 3 layout (7x7/2 CONV1, 96-256-384-384-256, "
                               "FC 4096-4096-1000), with biases",
