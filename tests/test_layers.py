@@ -1,0 +1,183 @@
+"""The shared layers module, checked against NumPy references of the papers' formulas."""
+
+import keras
+import numpy as np
+import pytest
+import tf_keras
+
+from keras_cnn import backend, layers as kl
+from conftest import random_images
+
+
+def lrn_reference(x, depth_radius, bias, alpha, beta):
+    """Krizhevsky et al. 2012, section 3.3, written directly (channels last)."""
+    channels = x.shape[-1]
+    out = np.empty_like(x)
+    for c in range(channels):
+        lo, hi = max(0, c - depth_radius), min(channels, c + depth_radius + 1)
+        out[..., c] = x[..., c] / (bias + alpha * np.sum(x[..., lo:hi] ** 2, axis=-1)) ** beta
+    return out
+
+
+@pytest.mark.parametrize("params", [dict(), dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.5)])
+def test_lrn_matches_the_formula(params):
+    x = random_images((5, 5, 7)) * 10
+    layer = kl.LocalResponseNormalization(**params)
+    expected = lrn_reference(x, **{**dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75),
+                                   **params})
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-5)
+
+
+def test_lrn_channels_first_matches_channels_last():
+    x = random_images((4, 4, 6)) * 5
+    last = np.asarray(kl.LocalResponseNormalization(alpha=0.1)(x))
+    first = np.asarray(kl.LocalResponseNormalization(alpha=0.1, data_format="channels_first")(
+        x.transpose(0, 3, 1, 2)))
+    np.testing.assert_allclose(first.transpose(0, 2, 3, 1), last, rtol=1e-6)
+
+
+def test_lrn_serializes(tmp_path):
+    inputs = keras.Input((4, 4, 6))
+    model = keras.Model(inputs, kl.LocalResponseNormalization(alpha=0.1, name="norm")(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("norm").get_config()["alpha"] == 0.1
+    x = random_images((4, 4, 6))
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+def test_lrn_argument_errors():
+    with pytest.raises(ValueError, match="depth_radius must be a non-negative integer"):
+        kl.LocalResponseNormalization(depth_radius=-1)
+    with pytest.raises(ValueError, match="data_format must be"):
+        kl.LocalResponseNormalization(data_format="nhwc")
+
+
+def test_lrn_on_tf_keras():
+    with backend.use("tf_keras"):
+        inputs = tf_keras.Input((4, 4, 6))
+        out = kl.local_response_norm(inputs, name="norm")
+    assert isinstance(tf_keras.Model(inputs, out).get_layer("norm"), tf_keras.layers.Layer)
+
+
+def test_channel_shuffle_permutation():
+    groups, per_group = 3, 4
+    x = random_images((2, 2, groups * per_group))
+    inputs = keras.Input(x.shape[1:])
+    y = np.asarray(keras.Model(inputs, kl.channel_shuffle(inputs, groups))(x))
+    # output channel j comes from input channel (j % groups) * per_group + j // groups
+    source = [(j % groups) * per_group + j // groups for j in range(groups * per_group)]
+    np.testing.assert_array_equal(y, x[..., source])
+    assert source[:4] == [0, 4, 8, 1]
+
+
+def test_channel_shuffle_errors():
+    with pytest.raises(ValueError, match="groups must divide the channels"):
+        kl.channel_shuffle(keras.Input((4, 4, 10)), 3)
+    with pytest.raises(ValueError, match="needs static spatial dimensions"):
+        kl.channel_shuffle(keras.Input((None, None, 12)), 3)
+
+
+def test_squeeze_excite():
+    inputs = keras.Input((8, 8, 32))
+    out = kl.squeeze_excite(inputs, 32 // 16, name="se")
+    model = keras.Model(inputs, out)
+    # reduce: 32*2 + 2, expand: 2*32 + 32
+    assert model.count_params() == 66 + 96
+    assert [type(l).__name__ for l in model.layers[1:]] == [
+        "GlobalAveragePooling2D", "Conv2D", "Activation", "Conv2D", "Activation", "Multiply"]
+    x = random_images((8, 8, 32))
+    gate = keras.Model(inputs, model.get_layer("se_gate").output)(x)
+    np.testing.assert_allclose(np.asarray(model(x)), x * np.asarray(gate), rtol=1e-6)
+
+
+def test_fire_module():
+    inputs = keras.Input((13, 13, 96))
+    model = keras.Model(inputs, kl.fire_module(inputs, 16, 64, 64, name="fire2"))
+    assert model.output_shape == (None, 13, 13, 128)
+    # SqueezeNet Table 1, fire2: 96*16+16 + 16*64+64 + 9*16*64+64
+    assert model.count_params() == 11_920
+
+
+def test_conv_bn_act_names_and_bias():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, kl.conv_bn_act(inputs, 4, 3, strides=2, name="stem"))
+    assert [l.name for l in model.layers[1:]] == ["stem_conv", "stem_bn", "stem_relu"]
+    assert not model.get_layer("stem_conv").use_bias
+    assert model.output_shape == (None, 4, 4, 4)
+
+
+def test_grouped_conv():
+    inputs = keras.Input((8, 8, 6))
+    model = keras.Model(inputs, kl.grouped_conv(inputs, 4, 3, groups=2, name="g"))
+    assert model.count_params() == 3 * 3 * 3 * 4 + 4
+    with pytest.raises(ValueError, match="groups must divide both the input channels"):
+        kl.grouped_conv(inputs, 5, 3, groups=2)
+
+
+@pytest.mark.parametrize("value,divisor,expected", [(32, 8, 32), (33, 8, 32), (36, 8, 40),
+                                                    (3, 8, 8), (19, 8, 24), (90, 16, 96)])
+def test_make_divisible(value, divisor, expected):
+    assert kl.make_divisible(value, divisor) == expected
+    assert kl.make_divisible(value, divisor) % divisor == 0
+
+
+def test_correct_pad_reproduces_same_padding():
+    x = random_images((9, 10, 2))
+    inputs = keras.Input(x.shape[1:])
+    kernel = keras.initializers.RandomNormal(seed=1)
+    same = keras.layers.Conv2D(3, 3, strides=2, padding="same", kernel_initializer=kernel)
+    padded = keras.layers.ZeroPadding2D(kl.correct_pad(inputs, 3))(inputs)
+    valid = keras.layers.Conv2D(3, 3, strides=2, padding="valid", kernel_initializer=kernel)
+    np.testing.assert_allclose(np.asarray(valid(keras.layers.ZeroPadding2D(
+        kl.correct_pad(inputs, 3))(x))), np.asarray(same(x)), rtol=1e-5, atol=1e-6)
+    assert padded.shape[1:3] == (11, 11)  # 9 rows padded (1, 1); 10 columns padded (0, 1)
+
+
+def test_stochastic_depth_drops_whole_examples():
+    x = np.ones((64, 3, 3, 2), "float32")
+    inputs = keras.Input((3, 3, 2))
+    model = keras.Model(inputs, kl.stochastic_depth(inputs, 0.5))
+    y = np.asarray(model(x, training=True))
+    per_example = y.reshape(64, -1)
+    assert set(np.unique(per_example)) <= {0.0, 2.0}
+    assert np.all(per_example.min(axis=1) == per_example.max(axis=1))  # all or nothing
+    np.testing.assert_array_equal(np.asarray(model(x, training=False)), x)
+    assert kl.stochastic_depth(inputs, 0.0) is inputs
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
+        kl.stochastic_depth(inputs, 1.0)
+
+
+def test_connection_table_conv_matches_a_masked_convolution():
+    table = [(0, 1), (1, 2), (0, 1, 2)]
+    x = random_images((6, 6, 3))
+    inputs = keras.Input(x.shape[1:])
+    layer = kl.ConnectionTableConv2D(table, 3, name="c")
+    model = keras.Model(inputs, layer(inputs))
+    assert model.count_params() == 7 * 9 + 3
+    full = np.asarray(layer.full_kernel())
+    mask = np.zeros((3, 3), bool)
+    for out, ins in enumerate(table):
+        mask[list(ins), out] = True
+    assert np.all(full[:, :, ~mask] == 0)
+    dense = keras.layers.Conv2D(3, 3)
+    dense.build(x.shape)
+    dense.set_weights([full, np.asarray(layer.bias)])
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(dense(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_connection_table_errors():
+    with pytest.raises(ValueError, match="needs at least one input map"):
+        kl.ConnectionTableConv2D([(0,), ()], 3)
+    with pytest.raises(ValueError, match="names input map 5, but the input has 3 channels"):
+        kl.ConnectionTableConv2D([(5,)], 3)(keras.Input((6, 6, 3)))
+
+
+def test_backend_switch_is_scoped():
+    assert backend.name() == "keras"
+    with backend.use("tf_keras") as module:
+        assert module is tf_keras and backend.name() == "tf_keras"
+    assert backend.name() == "keras"
+    with pytest.raises(ValueError, match="Unknown Keras backend 'jax'"):
+        with backend.use("jax"):
+            pass
