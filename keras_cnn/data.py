@@ -1,6 +1,7 @@
 """Small data sets for demos and tests, loaded from memory (no download).
 
-    splits = keras_cnn.data.load_digits()          # 32x32x1, ready for LeNet-5
+    from keras_cnn import data
+    splits = data.load_digits()          # 32x32x1 images, ready for LeNet-5
     x_train, y_train = splits.train
 """
 
@@ -57,7 +58,8 @@ def _check_args(image_size, channels, val_fraction, test_fraction):
         raise ValueError(f"image_size must be an integer >= 8 (the digits are 8x8). "
                          f"Received: image_size={image_size!r}")
     if not _is_int(channels) or not 1 <= channels <= 4:
-        raise ValueError(f"channels must be an integer from 1 to 4. Received: channels={channels!r}")
+        raise ValueError("channels must be an integer from 1 to 4. "
+                         f"Received: channels={channels!r}")
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
             raise ValueError(f"{name} must be a number strictly between 0 and 1. "
