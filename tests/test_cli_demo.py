@@ -193,3 +193,13 @@ def test_demo_runs(capsys):
     assert "lenet5, 61,706 parameters" in out
     assert out.splitlines()[-1] == f"test accuracy: {accuracy:.4f}"
     assert 0.5 < accuracy <= 1.0
+
+
+def test_readme_table_lists_every_registered_model():
+    """The README's zoo table is generated (make zoo): it must name exactly the registry."""
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("<!-- zoo:start -->")[1].split("<!-- zoo:end -->")[0]
+    names = re.findall(r"^\| (\w+) \|", section, flags=re.M)
+    assert names == keras_cnn.list_models(), "run `make zoo` to regenerate the README table"
