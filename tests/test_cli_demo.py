@@ -197,8 +197,9 @@ def test_demo_runs(capsys):
 
 def test_readme_table_lists_every_registered_model():
     """The README's zoo table is generated (make zoo): it must name exactly the registry."""
-    import re
     from pathlib import Path
+
+    import keras_cnn
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("<!-- zoo:start -->")[1].split("<!-- zoo:end -->")[0]
     names = re.findall(r"^\| (\w+) \|", section, flags=re.M)
