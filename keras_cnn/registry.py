@@ -94,6 +94,8 @@ def register_model(name, **metadata):
             model._keras_cnn_build = BuildRecord(name, recorded)
             return model
 
+        from keras_cnn.applications import COMMON_ARGS_DOC  # (applications needs no registry)
+        wrapper.__doc__ = (builder.__doc__ or "").rstrip() + "\n" + COMMON_ARGS_DOC
         info = ModelInfo(name=name, builder=wrapper, weights=tuple(weights.items()), **metadata)
         _REGISTRY[name] = info
         wrapper.model_info = info
