@@ -19,8 +19,7 @@ import keras_cnn
 def measure(name, input_size=None, runs=10):
     """(parameters, median seconds per forward pass of batch 1)."""
     info = keras_cnn.model_info(name)
-    size = input_size or info.default_size
-    shape = (size, size, info.input_channels)
+    shape = info.input_shape(input_size)
     model = keras_cnn.create_model(name, input_shape=shape)
     x = np.random.default_rng(0).uniform(0, 1, (1, *shape)).astype("float32")
     model(x)  # warm-up (graph tracing)

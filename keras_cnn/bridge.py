@@ -7,6 +7,7 @@ same builder and arguments, and copying the weights layer by layer. Outputs are 
 
 from keras_cnn import backend
 from keras_cnn.registry import create_model
+from keras_cnn.weights import weighted_layers
 
 
 def to_tf_keras(model, architecture=None, **build_kwargs):
@@ -45,8 +46,7 @@ def _convert(model, target, architecture, build_kwargs):
 def copy_weights(source, target):
     """Copy weights layer by layer (layers with weights, in order), checking names and shapes
     first, so that nothing is copied unless everything fits."""
-    src = [layer for layer in source.layers if layer.weights]
-    dst = [layer for layer in target.layers if layer.weights]
+    src, dst = weighted_layers(source), weighted_layers(target)
     if len(src) != len(dst):
         raise ValueError(f"{source.name!r} has {len(src)} layers with weights, {target.name!r} has "
                          f"{len(dst)}: they are not the same architecture.")

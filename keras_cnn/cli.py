@@ -8,14 +8,12 @@ Errors (unknown model, bad option, README without markers) print one line on std
 """
 
 import argparse
-import os
 import re
-import shutil
 import sys
-import tempfile
 
 import keras_cnn
 from keras_cnn import backend
+from keras_cnn.files import write_atomically
 from keras_cnn.registry import KERAS_CONVENTION, count_params
 
 PROG = "keras-cnn"
@@ -75,7 +73,7 @@ def run_info(args):
     """Print a model's metadata, its built parameter count against the paper's, and its layers."""
     info = keras_cnn.model_info(args.name)
     size = info.default_size if args.input_size is None else args.input_size
-    model = keras_cnn.create_model(info.name, input_shape=_input_shape(info, size))
+    model = keras_cnn.create_model(info.name, input_shape=info.input_shape(size))
     built = count_params(model, info.params_convention)
 
     summary = info.description or (info.builder.__doc__ or "").strip().split("\n")[0]
@@ -147,7 +145,7 @@ def zoo_table(names):
 
 def _params_at_default_size(info):
     """The parameters of the model built at its default size, in its convention."""
-    model = keras_cnn.create_model(info.name, input_shape=_input_shape(info, info.default_size))
+    model = keras_cnn.create_model(info.name, input_shape=info.input_shape())
     return count_params(model, info.params_convention)
 
 
@@ -168,20 +166,7 @@ def replace_section(path, text):
     start, end = stripped.index(ZOO_START), stripped.index(ZOO_END)
     newline = "\r\n" if lines[start].endswith("\r\n") else "\n"
     section = newline + text.replace("\n", newline) + newline + newline
-    _write_atomically(path, "".join(lines[:start + 1]) + section + "".join(lines[end:]))
-
-
-def _write_atomically(path, text):
-    """Write `text` to a temporary file next to `path`, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".keras-cnn-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, "".join(lines[:start + 1]) + section + "".join(lines[end:]))
 
 
 def short_paper(paper):
@@ -208,13 +193,6 @@ def _matching(pattern=None, family=None):
 
 def _families():
     return sorted({keras_cnn.model_info(name).family for name in keras_cnn.list_models()})
-
-
-def _input_shape(info, size):
-    """The builder's input_shape for a `size`x`size` image in the current data format."""
-    if backend.image_data_format() == "channels_first":
-        return (info.input_channels, size, size)
-    return (size, size, info.input_channels)
 
 
 def _input_text(info, size=None):

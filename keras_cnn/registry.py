@@ -9,7 +9,10 @@ import dataclasses
 import difflib
 import fnmatch
 import functools
+import math
 from typing import Callable, Optional
+
+from keras_cnn import backend
 
 #: Keras counts the BatchNormalization moving mean and variance as (non-trainable) parameters;
 #: papers and PyTorch do not. Each published figure says which convention it is in.
@@ -61,6 +64,14 @@ class ModelInfo:
     @property
     def weight_sets(self):
         return dict(self.weights)
+
+    def input_shape(self, size=None):
+        """The builder's `input_shape` for a `size`x`size` image (default: the paper's size), in
+        the current image data format."""
+        size = self.default_size if size is None else size
+        if backend.image_data_format() == "channels_first":
+            return (self.input_channels, size, size)
+        return (size, size, self.input_channels)
 
 
 _REGISTRY = {}
@@ -149,15 +160,8 @@ def count_params(model, convention=KERAS_CONVENTION):
     if convention == WITHOUT_BN_STATISTICS:
         for layer in _all_layers(model):
             if type(layer).__name__ == "BatchNormalization":
-                total -= sum(_size(w.shape) for w in (layer.moving_mean, layer.moving_variance))
+                total -= sum(math.prod(w.shape) for w in (layer.moving_mean, layer.moving_variance))
     return total
-
-
-def _size(shape):
-    size = 1
-    for d in shape:
-        size *= int(d)
-    return size
 
 
 def _all_layers(model):

@@ -1,10 +1,13 @@
 """The registry-driven suite: every registered model is tested the day it is registered."""
 
+import re
+
 import numpy as np
 import pytest
 
 import keras
 import tf_keras
+from keras.src.utils.naming import to_snake_case  # how Keras names unnamed layers
 
 import keras_cnn
 from keras_cnn.registry import count_params
@@ -15,7 +18,7 @@ MODELS = keras_cnn.list_models()
 
 def small_shape(info):
     """The smallest input every part of the model accepts (its min_size), as (H, W, C)."""
-    return (info.min_size, info.min_size, info.input_channels)
+    return info.input_shape(info.min_size)
 
 
 def predict(model, x):
@@ -31,7 +34,8 @@ def test_registry_is_populated_and_sorted():
 def test_published_parameter_count(name):
     info = keras_cnn.model_info(name)
     model = keras_cnn.create_model(name)
-    assert model.input_shape[1:] == (info.default_size, info.default_size, info.input_channels)
+    assert model.input_shape[1:] == info.input_shape() == (
+        info.default_size, info.default_size, info.input_channels)
     assert model.output_shape == (None, info.num_classes)
     assert count_params(model, info.params_convention) == info.params
 
@@ -51,11 +55,11 @@ def test_below_min_size_is_rejected(name):
     info = keras_cnn.model_info(name)
     size = info.min_size - 1
     with pytest.raises(ValueError, match=f"at least {info.min_size}x{info.min_size}"):
-        keras_cnn.create_model(name, input_shape=(size, size, info.input_channels))
+        keras_cnn.create_model(name, input_shape=info.input_shape(size))
     # min_size is tight: one pixel less and the feature maps vanish.
     features = keras_cnn.create_model(name, include_top=False)
     try:
-        y = predict(features, random_images((size, size, info.input_channels)))
+        y = predict(features, random_images(info.input_shape(size)))
     except Exception:  # a too-small input is rejected by TensorFlow itself
         return
     assert 0 in y.shape
@@ -126,15 +130,17 @@ def test_other_channel_counts_without_weights(name, channels):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_every_layer_is_named_deliberately(name):
-    """Layer names are API: no Keras auto-generated names like "conv2d_3" or "dense"."""
+@pytest.mark.parametrize("include_top", [True, False])
+def test_every_layer_is_named_deliberately(name, include_top):
+    """Layer names are API: none is Keras's automatic one (the class name in snake case,
+    "conv2d_3", "dense"), except "flatten", the name keras.applications gives it too."""
     info = keras_cnn.model_info(name)
-    model = keras_cnn.create_model(name, input_shape=small_shape(info))
-    auto = [layer.name for layer in model.layers
-            if layer.name.split("_")[0] in {"conv2d", "dense", "dropout", "activation",
-                                              "batch", "max", "average", "flatten"}
-            and layer.name not in {"flatten"}]
-    assert auto == []
+    model = keras_cnn.create_model(name, include_top=include_top, pooling="max",
+                                   input_shape=small_shape(info))
+    automatic = [layer.name for layer in model.layers[1:]
+                 if re.fullmatch(to_snake_case(type(layer).__name__) + r"(_\d+)?", layer.name)
+                 and layer.name != "flatten"]
+    assert automatic == []
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,26 +1,33 @@
 """Every registered model converts to float TFLite and runs on LiteRT with Keras's outputs."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import keras_cnn
+from keras_cnn.export import run_tflite, to_tflite
 from conftest import random_images
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tflite"))
-import export_float  # noqa: E402
 
 
 @pytest.mark.parametrize("name", keras_cnn.list_models())
 def test_float_tflite_matches_keras(name, tmp_path):
     info = keras_cnn.model_info(name)
-    shape = (info.min_size, info.min_size, info.input_channels)
+    shape = info.input_shape(info.min_size)
     model = keras_cnn.create_model(name, input_shape=shape, classes=10)
     out = tmp_path / "out"
     out.mkdir()
-    path = export_float.export(model, str(out / f"{name}.tflite"))
+    path = to_tflite(model, out / f"{name}.tflite")
     assert [p.name for p in out.iterdir()] == [f"{name}.tflite"]  # no temporary left over
     x = random_images(shape, batch=3)
-    np.testing.assert_allclose(export_float.run(path, x), np.asarray(model(x)), atol=1e-5)
+    np.testing.assert_allclose(run_tflite(path, x), np.asarray(model(x)), atol=1e-5)
+
+
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    """An interrupted export leaves neither a half-written file nor a temporary."""
+    from keras_cnn import files
+
+    def interrupted(fd, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(files.os, "fdopen", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_atomically(tmp_path / "model.tflite", b"\x00" * 10)
+    assert [p.name for p in tmp_path.iterdir()] == ["keras_home"]
