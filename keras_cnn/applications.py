@@ -98,7 +98,8 @@ def input_shape_for(info, input_shape, input_tensor, include_top, pretrained=Non
 
     channels = info.input_channels
     if input_shape is None:
-        size = info.default_size if (include_top and info.flatten_top) else None
+        static = info.static_shape or (include_top and info.flatten_top)
+        size = info.default_size if static else None
         input_shape = (channels, size, size) if channels_first else (size, size, channels)
     else:
         if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
@@ -119,6 +120,9 @@ def input_shape_for(info, input_shape, input_tensor, include_top, pretrained=Non
         if size is not None and size < info.min_size:
             raise ValueError(f"Input size must be at least {info.min_size}x{info.min_size} for "
                              f"{info.name}. Received: input_shape={input_shape}")
+    if info.static_shape and None in spatial:
+        raise ValueError(f"{info.name} needs a static input_shape (its channel shuffle reshapes "
+                         f"the feature maps). Received: input_shape={input_shape}")
     if include_top and info.flatten_top:
         if None in spatial:
             raise ValueError(f"With include_top=True, {info.name} flattens its features into "

@@ -58,6 +58,8 @@ class ModelInfo:
     input_channels: int = 3
     num_classes: int = 1000      # default `classes` (the published counts use it)
     flatten_top: bool = False    # the classifier flattens, so include_top needs a static input
+    static_shape: bool = False   # the body itself needs static height/width (channel shuffle's
+                                 # Reshape), so input_shape defaults to the paper's size
     weights: tuple = ()          # ((name, WeightsSet), ...)
     description: str = ""
 

@@ -21,3 +21,22 @@ def keras_home(tmp_path, monkeypatch):
 def random_images(shape, batch=2, seed=0):
     """A deterministic float32 batch of images of `shape` (H, W, C)."""
     return np.random.default_rng(seed).uniform(0, 1, size=(batch, *shape)).astype("float32")
+
+
+def grouped(names):
+    """Parameters that keep every test of one model on one xdist worker (`--dist loadgroup`), so
+    the worker's build cache serves them."""
+    return [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in names]
+
+
+def representatives(names):
+    """Per family its smallest model, plus every model under 10 million parameters: the
+    structural tests run on these, as they exercise code every variant of a family shares."""
+    import keras_cnn
+    by_family = {}
+    for name in names:
+        by_family.setdefault(keras_cnn.model_info(name).family, []).append(name)
+    chosen = {min(group, key=lambda n: keras_cnn.model_info(n).params)
+              for group in by_family.values()}
+    chosen |= {n for n in names if keras_cnn.model_info(n).params < 10_000_000}
+    return sorted(chosen)

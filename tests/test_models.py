@@ -1,5 +1,13 @@
-"""The registry-driven suite: every registered model is tested the day it is registered."""
+"""The registry-driven suite: every registered model is tested the day it is registered.
 
+Every model has its published parameter count, a forward pass at its minimum size, deliberate
+layer names and complete metadata checked. The structural tests (pooling, input_tensor, file round
+trip, the tf_keras bridge, other channel counts) exercise family code shared by all of a family's
+variants, so they run on the family's representatives: its smallest model and every model under
+10 million parameters. That keeps the suite fast as the zoo grows.
+"""
+
+import functools
 import re
 
 import numpy as np
@@ -11,9 +19,13 @@ from keras.src.utils.naming import to_snake_case  # how Keras names unnamed laye
 
 import keras_cnn
 from keras_cnn.registry import count_params
-from conftest import random_images
+from conftest import grouped, random_images, representatives
 
-MODELS = keras_cnn.list_models()
+
+
+ALL = keras_cnn.list_models()
+MODELS = grouped(ALL)
+REPRESENTATIVES = grouped(representatives(ALL))
 
 
 def small_shape(info):
@@ -25,9 +37,16 @@ def predict(model, x):
     return np.asarray(model(x, training=False))
 
 
+@functools.lru_cache(maxsize=2)
+def classifier_at_min_size(name):
+    """The model with its top (7 classes) at its minimum input size; shared, so read-only."""
+    info = keras_cnn.model_info(name)
+    return keras_cnn.create_model(name, input_shape=small_shape(info), classes=7)
+
+
 def test_registry_is_populated_and_sorted():
-    assert MODELS == sorted(MODELS)
-    assert {"lenet5", "alexnet", "zfnet", "vgg16", "vgg19"} <= set(MODELS)
+    assert ALL == sorted(ALL)
+    assert {"lenet5", "alexnet", "zfnet", "vgg16", "vgg19"} <= set(ALL)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -43,19 +62,21 @@ def test_published_parameter_count(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_forward_pass_at_min_size(name):
     info = keras_cnn.model_info(name)
-    model = keras_cnn.create_model(name, input_shape=small_shape(info), classes=7)
+    model = classifier_at_min_size(name)
     y = predict(model, random_images(small_shape(info)))
     assert y.shape == (2, 7)
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_below_min_size_is_rejected(name):
     info = keras_cnn.model_info(name)
     size = info.min_size - 1
     with pytest.raises(ValueError, match=f"at least {info.min_size}x{info.min_size}"):
         keras_cnn.create_model(name, input_shape=info.input_shape(size))
+    if info.static_shape:  # cannot be built below the minimum at all
+        return
     # min_size is tight: one pixel less and the feature maps vanish.
     features = keras_cnn.create_model(name, include_top=False)
     try:
@@ -65,23 +86,27 @@ def test_below_min_size_is_rejected(name):
     assert 0 in y.shape
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 @pytest.mark.parametrize("pooling", [None, "avg", "max"])
 def test_no_top_with_pooling(name, pooling):
     info = keras_cnn.model_info(name)
-    model = keras_cnn.create_model(name, include_top=False, pooling=pooling)
-    assert model.input_shape[1:] == (None, None, info.input_channels)
+    if info.static_shape:  # the body needs static height/width: the default is the paper's size
+        assert keras_cnn.create_model(name, include_top=False).input_shape[1:] == info.input_shape()
+        model = keras_cnn.create_model(name, include_top=False, pooling=pooling,
+                                       input_shape=small_shape(info))
+    else:  # any size (above the minimum) goes through the same model
+        model = keras_cnn.create_model(name, include_top=False, pooling=pooling)
+        assert model.input_shape[1:] == (None, None, info.input_channels)
     y = predict(model, random_images(small_shape(info)))
     channels = model.output_shape[-1]
     if pooling is None:
-        assert model.output_shape[1:3] == (None, None)
         assert y.ndim == 4 and y.shape[0] == 2 and y.shape[-1] == channels
         assert min(y.shape[1:3]) >= 1
     else:
         assert y.shape == (2, channels)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_input_tensor(name):
     info = keras_cnn.model_info(name)
     inputs = keras.Input(shape=small_shape(info), name="my_input")
@@ -90,7 +115,7 @@ def test_input_tensor(name):
     assert predict(model, random_images(small_shape(info))).shape == (2, 3)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_keras_file_round_trip(name, tmp_path):
     info = keras_cnn.model_info(name)
     model = keras_cnn.create_model(name, input_shape=small_shape(info), classes=5)
@@ -104,7 +129,7 @@ def test_keras_file_round_trip(name, tmp_path):
     np.testing.assert_array_equal(predict(again, x), predict(model, x))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_to_tf_keras_is_exact(name):
     info = keras_cnn.model_info(name)
     model = keras_cnn.create_model(name, input_shape=small_shape(info), classes=5)
@@ -120,7 +145,7 @@ def test_to_tf_keras_is_exact(name):
     np.testing.assert_array_equal(predict(back, x), predict(model, x))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 @pytest.mark.parametrize("channels", [1, 4])
 def test_other_channel_counts_without_weights(name, channels):
     info = keras_cnn.model_info(name)
@@ -129,18 +154,26 @@ def test_other_channel_counts_without_weights(name, channels):
     assert predict(model, random_images(shape)).shape == (2, 4)
 
 
+def automatic_names(model):
+    """Layers named by Keras (the class name in snake case: "conv2d_3", "dense"), except
+    "flatten", the name keras.applications gives it too."""
+    return [layer.name for layer in model.layers[1:]
+            if re.fullmatch(to_snake_case(type(layer).__name__) + r"(_\d+)?", layer.name)
+            and layer.name != "flatten"]
+
+
 @pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("include_top", [True, False])
-def test_every_layer_is_named_deliberately(name, include_top):
-    """Layer names are API: none is Keras's automatic one (the class name in snake case,
-    "conv2d_3", "dense"), except "flatten", the name keras.applications gives it too."""
+def test_every_layer_is_named_deliberately(name):
+    """Layer names are API: weight loading, pruning and quantization target them."""
+    assert automatic_names(classifier_at_min_size(name)) == []
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_no_top_layers_are_named_deliberately(name):
     info = keras_cnn.model_info(name)
-    model = keras_cnn.create_model(name, include_top=include_top, pooling="max",
+    model = keras_cnn.create_model(name, include_top=False, pooling="max",
                                    input_shape=small_shape(info))
-    automatic = [layer.name for layer in model.layers[1:]
-                 if re.fullmatch(to_snake_case(type(layer).__name__) + r"(_\d+)?", layer.name)
-                 and layer.name != "flatten"]
-    assert automatic == []
+    assert automatic_names(model) == []
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,14 +1,17 @@
-"""Every registered model converts to float TFLite and runs on LiteRT with Keras's outputs."""
+"""Every family's representatives (conftest.representatives) convert to float TFLite and run
+on LiteRT with Keras's outputs."""
 
 import numpy as np
 import pytest
 
 import keras_cnn
 from keras_cnn.export import run_tflite, to_tflite
-from conftest import random_images
+from conftest import grouped, random_images, representatives
+
+REPRESENTATIVES = grouped(representatives(keras_cnn.list_models()))
 
 
-@pytest.mark.parametrize("name", keras_cnn.list_models())
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_float_tflite_matches_keras(name, tmp_path):
     info = keras_cnn.model_info(name)
     shape = info.input_shape(info.min_size)

@@ -1,12 +1,17 @@
-"""One module per architecture family; importing this registers every builder."""
+"""One module per architecture family; importing this registers every builder.
 
-from keras_cnn.models import alexnet, lenet, vgg  # noqa: F401  (registration)
-from keras_cnn.models.alexnet import AlexNet, AlexNetTwoTower, ZFNet
-from keras_cnn.models.lenet import LeNet5, LeNet5C3Table
-from keras_cnn.models.vgg import (VGG11, VGG11BN, VGG11LRN, VGG13, VGG13BN, VGG16, VGG16BN, VGG16C,
-                                  VGG16CBN, VGG19, VGG19BN)
+Each family module lists its public builders in `__all__`; they are collected here (and exported
+as `keras_cnn.<Name>`), so adding a family is adding a module.
+"""
 
-__all__ = [
-    "AlexNet", "AlexNetTwoTower", "LeNet5", "LeNet5C3Table", "VGG11", "VGG11BN", "VGG11LRN", "VGG13",
-    "VGG13BN", "VGG16", "VGG16BN", "VGG16C", "VGG16CBN", "VGG19", "VGG19BN", "ZFNet",
-]
+import importlib
+import pkgutil
+
+__all__ = []
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    _family = importlib.import_module(f"{__name__}.{_module}")
+    for _builder in _family.__all__:
+        globals()[_builder] = getattr(_family, _builder)
+    __all__ += _family.__all__
+__all__.sort()
+del _module, _family, _builder

@@ -20,6 +20,8 @@ from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import grouped_conv, local_response_norm
 from keras_cnn.registry import model_info, register_model
 
+__all__ = ["AlexNet", "AlexNetTwoTower", "ZFNet"]
+
 ALEXNET_PAPER = ("A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep "
                  "Convolutional Neural Networks. NeurIPS 2012")
 ZFNET_PAPER = ("M. D. Zeiler, R. Fergus. Visualizing and Understanding Convolutional Networks. "

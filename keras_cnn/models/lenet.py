@@ -16,6 +16,8 @@ from keras_cnn import applications, backend
 from keras_cnn.layers import connection_table_conv
 from keras_cnn.registry import model_info, register_model
 
+__all__ = ["LeNet5", "LeNet5C3Table"]
+
 PAPER = ("Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-Based Learning Applied to Document "
          "Recognition. Proc. IEEE 86(11), 1998")
 

@@ -19,6 +19,9 @@ from keras_cnn.layers import local_response_norm
 from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
                                 register_model)
 
+__all__ = ["VGG11", "VGG11BN", "VGG11LRN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
+           "VGG16CBN", "VGG19", "VGG19BN"]
+
 PAPER = ("K. Simonyan, A. Zisserman. Very Deep Convolutional Networks for Large-Scale Image "
          "Recognition. ICLR 2015 (arXiv:1409.1556)")
 
