@@ -6,6 +6,7 @@ quantization-aware training and integer TFLite conversion. Every layer gets a na
 """
 
 from keras_cnn import backend
+from keras_cnn.layers.activations import hard_sigmoid, hard_swish
 
 
 def make_divisible(value, divisor=8, min_value=None):
@@ -35,9 +36,17 @@ def correct_pad(x, kernel_size):
 
 
 def activation_layer(x, activation, name):
-    """`x` through a named activation layer (or unchanged if `activation` is None)."""
+    """`x` through a named activation layer (or unchanged if `activation` is None).
+
+    "hard_sigmoid" and "hard_swish" give keras_cnn's own layers (relu6(x + 3) / 6 in both Kerases,
+    quantizable); any other name or callable gives an `Activation` layer.
+    """
     if activation is None:
         return x
+    if activation == "hard_sigmoid":
+        return hard_sigmoid(x, name=name)
+    if activation == "hard_swish":
+        return hard_swish(x, name=name)
     return backend.layers().Activation(activation, name=name)(x)
 
 

@@ -1,0 +1,49 @@
+"""Hard sigmoid and hard swish (Howard et al. 2019, MobileNetV3), as layers.
+
+    hard_sigmoid(x) = relu6(x + 3) / 6          hard_swish(x) = x * hard_sigmoid(x)
+
+They are piecewise-linear stand-ins for sigmoid and swish that are cheap in integer arithmetic.
+They are layers of their own (not `x + 3.0` on a symbolic tensor, and not the string activation
+"hard_sigmoid", which means 0.2 x + 0.5 in tf_keras) so that the definition is the same in both
+Kerases, quantization-aware training can attach a QuantizeConfig to them, and the TFLite converter
+sees the pattern it fuses into its HARD_SWISH kernel.
+"""
+
+import tensorflow as tf
+
+from keras_cnn import backend
+
+
+class _HardSigmoid:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear in between."""
+
+    def call(self, inputs):
+        return tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class _HardSwish:
+    """x * relu6(x + 3) / 6."""
+
+    def call(self, inputs):
+        return inputs * (tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+#: The Keras 3 classes (registered as "keras_cnn>HardSigmoid" and "keras_cnn>HardSwish").
+HardSigmoid = backend.layer_class(_HardSigmoid, "HardSigmoid", backend="keras")
+HardSwish = backend.layer_class(_HardSwish, "HardSwish", backend="keras")
+
+
+def hard_sigmoid(x, name):
+    """`x` through a `HardSigmoid` layer of the current Keras."""
+    return backend.layer_class(_HardSigmoid, "HardSigmoid")(name=name)(x)
+
+
+def hard_swish(x, name):
+    """`x` through a `HardSwish` layer of the current Keras."""
+    return backend.layer_class(_HardSwish, "HardSwish")(name=name)(x)
