@@ -17,8 +17,17 @@ from keras_cnn import backend
 class _HardSigmoid:
     """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear in between."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Identity hooks on the two intermediate results; quantization-aware training swaps them
+        # for fake-quantizers (see keras_cnn.quantization), so every tensor gets an int8 range.
+        linear = backend.keras(backend.backend_of(self)).activations.linear
+        self.shifted_activation = linear
+        self.clipped_activation = linear
+
     def call(self, inputs):
-        return tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0)
+        shifted = self.shifted_activation(inputs + 3.0)
+        return self.clipped_activation(tf.nn.relu6(shifted)) * (1.0 / 6.0)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,0 +1,102 @@
+"""Integer TFLite export and quantization-aware training on a small model that has every layer
+tfmot's registry lacks: SE's Multiply, HardSwish, HardSigmoid, channel shuffle, Rescaling,
+stand-alone BatchNormalization (and LRN, which stays float)."""
+
+import numpy as np
+import pytest
+
+import keras_cnn
+from keras_cnn import backend, layers as L
+from keras_cnn.export import float_ops, run_tflite, to_tflite
+from keras_cnn.quantization import quantize_model
+from conftest import random_images
+
+SHAPE = (16, 16, 3)
+
+
+def small_model(lrn=False):
+    keras = backend.keras()
+    inputs = keras.Input(SHAPE, name="image")
+    x = keras.layers.Rescaling(2.0, offset=-1.0, name="rescale")(inputs)
+    x = L.conv_bn_act(x, 12, 3, strides=2, name="stem")
+    if lrn:
+        x = L.local_response_norm(x, name="lrn")
+    x = L.hard_swish(x, "stem_hard_swish")
+    x = L.squeeze_excite(x, 4, gate="hard_sigmoid", name="se")
+    x = L.channel_shuffle(x, 3, name="shuffle")
+    x = keras.layers.BatchNormalization(name="preact_bn")(x)
+    x = keras.layers.ReLU(6.0, name="preact_relu6")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(5, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_int8_post_training_quantization_is_integer_only_and_close(tmp_path):
+    model = small_model()
+    x = random_images(SHAPE, batch=16)
+    path = to_tflite(model, tmp_path / "m.tflite", quantization="int8", representative_data=x)
+    assert float_ops(path) == []
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=str(path))
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    # softmax outputs within a few int8 steps (1/256) of float
+    np.testing.assert_allclose(run_tflite(path, x), np.asarray(model(x)), atol=8 / 256)
+
+
+def test_quantization_aware_model_converts_to_integer_only(tmp_path):
+    with backend.use("tf_keras"):
+        model = small_model()
+    qat = quantize_model(model)
+    kinds = {type(layer).__name__ for layer in qat.layers}
+    assert "QuantizeWrapperV2" in kinds and "QuantizeLayer" in kinds
+    x = random_images(SHAPE, batch=4)
+    qat.predict(x, verbose=0)
+    path = to_tflite(qat, tmp_path / "qat.tflite", quantization="int8")
+    assert float_ops(path) == []
+    np.testing.assert_allclose(run_tflite(path, x), np.asarray(qat(x)), atol=8 / 256)
+
+
+def test_quantize_model_takes_a_keras3_registry_model_through_the_bridge():
+    model = keras_cnn.create_model("lenet5")
+    qat = quantize_model(model)
+    assert backend.backend_of(qat) == "tf_keras"
+    assert qat.output_shape == model.output_shape
+    for layer in model.layers:  # same float weights, each layer wrapped under its own name
+        if layer.weights:
+            wrapped = qat.get_layer(f"quant_{layer.name}")
+            theirs = {w.name.split("/")[-1].split(":")[0]: np.asarray(w) for w in wrapped.weights}
+            for w in layer.weights:
+                np.testing.assert_array_equal(theirs[w.name], np.asarray(w))
+
+
+def test_lrn_is_named_when_integer_only_is_impossible(tmp_path):
+    x = random_images(SHAPE, batch=4)
+    with pytest.raises(ValueError, match="no integer TFLite kernel.*LOCAL_RESPONSE_NORMALIZATION"):
+        to_tflite(small_model(lrn=True), tmp_path / "m.tflite", quantization="int8",
+                  representative_data=x)
+    assert [p.name for p in tmp_path.iterdir()] == ["keras_home"]  # nothing written
+    path = to_tflite(small_model(lrn=True), tmp_path / "m.tflite", quantization="int8",
+                     representative_data=x, integer_only=False)
+    assert [op.split()[0] for op in float_ops(path)] == [
+        "DEQUANTIZE", "LOCAL_RESPONSE_NORMALIZATION", "QUANTIZE"]
+
+
+def test_lrn_stays_float_under_quantization_aware_training():
+    with backend.use("tf_keras"):
+        qat = quantize_model(small_model(lrn=True))
+    wrapper = qat.get_layer("quant_lrn")
+    assert wrapper.quantize_config.get_output_quantizers(wrapper.layer) == []
+
+
+def test_bad_quantization_arguments(tmp_path):
+    model = small_model()
+    with pytest.raises(ValueError, match=r"quantization must be one of \(None, 'int8'\). "
+                                         r"Received: quantization='int4'"):
+        to_tflite(model, tmp_path / "m.tflite", quantization="int4")
+    with pytest.raises(ValueError, match="needs representative_data"):
+        to_tflite(model, tmp_path / "m.tflite", quantization="int8")
+    with pytest.raises(ValueError, match=r"non-empty batch of images.*Received shape \(16, 16, 3\)"):
+        to_tflite(model, tmp_path / "m.tflite", quantization="int8",
+                  representative_data=random_images(SHAPE, batch=1)[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["keras_home"]
