@@ -12,6 +12,7 @@ pooling, and loads the weights.
 import os
 
 from keras_cnn import backend, weights as weights_lib
+from keras_cnn.registry import WeightsTable
 
 POOLING = (None, "avg", "max")
 
@@ -39,8 +40,11 @@ COMMON_ARGS_DOC = """
 
 def build_application(info, features, head, *, include_top=True, weights=None,
                       input_tensor=None, input_shape=None, pooling=None, classes=None,
-                      classifier_activation="softmax", name=None):
-    """Build the model described by `info` (a `ModelInfo`) from its `features` and `head`."""
+                      classifier_activation="softmax", name=None, weights_options=None):
+    """Build the model described by `info` (a `ModelInfo`) from its `features` and `head`.
+
+    `weights_options`: the family's keyword arguments that choose the file of a named set
+    published per configuration (a `WeightsTable`, e.g. {"alpha": 0.5} for MobileNet)."""
     classes = info.num_classes if classes is None else classes
     keras = backend.keras()
     layers = keras.layers
@@ -48,6 +52,7 @@ def build_application(info, features, head, *, include_top=True, weights=None,
     if pooling not in POOLING:
         raise ValueError(f"pooling must be one of None, 'avg' or 'max'. Received: pooling={pooling!r}")
     shape = input_shape_for(info, input_shape, input_tensor, include_top, pretrained=weights)
+    weights = _select_weights(info, weights, shape, include_top, weights_options)
 
     if input_tensor is None:
         img_input = layers.Input(shape=shape, name="input_layer")
@@ -98,7 +103,7 @@ def input_shape_for(info, input_shape, input_tensor, include_top, pretrained=Non
 
     channels = info.input_channels
     if input_shape is None:
-        static = info.static_shape or (include_top and info.flatten_top)
+        static = info.static_shape or include_top  # as keras.applications: the top's size
         size = info.default_size if static else None
         input_shape = (channels, size, size) if channels_first else (size, size, channels)
     else:
@@ -121,8 +126,9 @@ def input_shape_for(info, input_shape, input_tensor, include_top, pretrained=Non
             raise ValueError(f"Input size must be at least {info.min_size}x{info.min_size} for "
                              f"{info.name}. Received: input_shape={input_shape}")
     if info.static_shape and None in spatial:
-        raise ValueError(f"{info.name} needs a static input_shape (its channel shuffle reshapes "
-                         f"the feature maps). Received: input_shape={input_shape}")
+        raise ValueError(f"{info.name} needs a static input_shape (its layers depend on the "
+                         "height and width, e.g. a channel shuffle's Reshape or NASNet's "
+                         f"padding). Received: input_shape={input_shape}")
     if include_top and info.flatten_top:
         if None in spatial:
             raise ValueError(f"With include_top=True, {info.name} flattens its features into "
@@ -158,3 +164,15 @@ def _check_weights(info, weights, include_top, classes, classifier_activation):
         raise ValueError("With pretrained weights, classifier_activation must be 'softmax' or None. "
                          f"Received: classifier_activation={activation!r}")
     return weights
+
+
+def _select_weights(info, weights, shape, include_top, options):
+    """For a named set published per configuration (a `WeightsTable`), the `WeightsSet` of this
+    build (ValueError listing the published configurations if there is none); else `weights`."""
+    table = info.weight_sets.get(weights) if isinstance(weights, str) else None
+    if not isinstance(table, WeightsTable):
+        return weights
+    spatial = shape[1:] if backend.image_data_format() == "channels_first" else shape[:2]
+    options = dict(options or {}, size=spatial[0] if spatial[0] == spatial[1] else None,
+                   include_top=include_top)
+    return table.select(options, what=f"{info.name} weights={weights!r}")

@@ -7,7 +7,7 @@ same builder and arguments, and copying the weights layer by layer. Outputs are 
 
 from keras_cnn import backend
 from keras_cnn.registry import create_model
-from keras_cnn.weights import weighted_layers
+from keras_cnn.weights import set_layer_weights, weighted_layers
 
 
 def to_tf_keras(model, architecture=None, **build_kwargs):
@@ -59,4 +59,4 @@ def copy_weights(source, target):
                              f"{shapes_b}: the models are not the same architecture.")
         values.append(a.get_weights())
     for layer, weights in zip(dst, values):
-        layer.set_weights(weights)
+        set_layer_weights(layer, weights)

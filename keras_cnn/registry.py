@@ -27,7 +27,7 @@ class WeightsFile:
 
     fname: str
     origin: str
-    file_hash: str  # md5 (32 hex digits) or sha256 (64)
+    file_hash: Optional[str]  # md5 (32 hex digits) or sha256 (64); None where none is published
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,48 @@ class WeightsSet:
     notop: Optional[WeightsFile]
     classes: int = 1000
     description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsTable:
+    """A named set of pretrained weights published as one `WeightsSet` per build configuration
+    (keras.applications' MobileNet files, one per width multiplier and input size).
+
+    `key(options)` gives the key of `sets` for a build. `options` are the family's keyword
+    arguments it hands to `applications.build_application(weights_options=...)`, plus "size"
+    (the input's height if square, else None) and "include_top". `key_names` name the fields of
+    the key in error messages. `key` may warn (and map to a published size, as keras does) or
+    raise ValueError itself; a key with no file raises a ValueError listing what is published.
+    """
+
+    key_names: tuple             # e.g. ("alpha", "size")
+    sets: tuple                  # ((key, WeightsSet), ...)
+    key: Callable
+    classes: int = 1000
+    description: str = ""
+
+    def select(self, options, what="these weights"):
+        """The `WeightsSet` for a build's `options`."""
+        key = self.key(options)
+        for published, weights_set in self.sets:
+            if published == key:
+                return weights_set
+        received = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key))
+        keys = [published for published, _ in self.sets]
+        values = [_sorted({k[i] for k in keys}) for i in range(len(self.key_names))]
+        if len(keys) == math.prod(len(v) for v in values):  # every combination is published
+            allowed = "; ".join(f"{n} in {v}" for n, v in zip(self.key_names, values))
+        else:
+            allowed = " | ".join(", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, k))
+                                 for k in keys)
+        raise ValueError(f"No published file for {what} with {received}. Published: {allowed}.")
+
+
+def _sorted(values):
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=repr)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +99,10 @@ class ModelInfo:
     macs_source: str = ""
     input_channels: int = 3
     num_classes: int = 1000      # default `classes` (the published counts use it)
-    flatten_top: bool = False    # the classifier flattens, so include_top needs a static input
+    flatten_top: bool = False    # the classifier flattens, so include_top cannot take None sizes
     static_shape: bool = False   # the body itself needs static height/width (channel shuffle's
                                  # Reshape), so input_shape defaults to the paper's size
-    weights: tuple = ()          # ((name, WeightsSet), ...)
+    weights: tuple = ()          # ((name, WeightsSet or WeightsTable), ...)
     description: str = ""
 
     @property
@@ -102,6 +144,9 @@ def register_model(name, **metadata):
                                 f"Received {len(args)} positional argument(s).")
             model = builder(**kwargs)
             recorded = {k: v for k, v in kwargs.items() if k not in ("weights", "input_tensor")}
+            # family arguments a builder derived from others (e.g. from weights="imagenet"), so
+            # that a rebuild without the weights has the same architecture
+            recorded.update(getattr(model, "_keras_cnn_implied_kwargs", {}))
             if kwargs.get("input_tensor") is not None and "input_shape" not in recorded:
                 recorded["input_shape"] = tuple(model.input_shape[1:])
             model._keras_cnn_build = BuildRecord(name, recorded)

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from keras_cnn import backend
+from keras_cnn.registry import WeightsSet, WeightsTable
 
 OFFLINE_ENV = "KERAS_CNN_OFFLINE"
 
@@ -43,11 +44,14 @@ def file_hash(path, algorithm):
 
 
 def resolve(weights_file):
-    """The local path of a published `WeightsFile`: from the cache (hash-checked) or downloaded."""
-    algorithm = "md5" if len(weights_file.file_hash) == 32 else "sha256"
+    """The local path of a published `WeightsFile`: from the cache (hash-checked, where a hash is
+    published) or downloaded."""
     path = os.path.join(cache_dir(), weights_file.fname)
     if not os.path.exists(path):
         _download(weights_file, path)
+    if weights_file.file_hash is None:  # (keras.applications publishes none for MobileNet v1/v2)
+        return path
+    algorithm = "md5" if len(weights_file.file_hash) == 32 else "sha256"
     actual = file_hash(path, algorithm)
     if actual != weights_file.file_hash:
         raise ValueError(f"The weights file {path} is corrupt or not the published one: its "
@@ -73,13 +77,21 @@ def _download(weights_file, path):
 
 
 def load_weights(model, weights, model_info=None, include_top=True):
-    """Load `weights` (a file path, or a set name of `model_info`) into `model`, all or nothing."""
-    if model_info is not None and weights in model_info.weight_sets:
+    """Load `weights` (a file path, a set name of `model_info`, or a `WeightsSet`) into `model`,
+    all or nothing."""
+    weights_set = weights if isinstance(weights, WeightsSet) else None
+    if weights_set is None and model_info is not None and weights in model_info.weight_sets:
         weights_set = model_info.weight_sets[weights]
+        if isinstance(weights_set, WeightsTable):
+            raise ValueError(f"{model_info.name}'s {weights!r} weights have one file per "
+                             f"{', '.join(weights_set.key_names)}: pass weights={weights!r} to "
+                             "the builder, which picks the file its arguments need.")
+    if weights_set is not None:
         weights_file = weights_set.top if include_top else weights_set.notop
         if weights_file is None:
-            raise ValueError(f"{model_info.name} has no {weights!r} weights "
-                             f"{'with' if include_top else 'without'} the top.")
+            what = repr(weights) if isinstance(weights, str) else "these"
+            raise ValueError(f"{model_info.name if model_info else model.name} has no {what} "
+                             f"weights {'with' if include_top else 'without'} the top.")
         path = resolve(weights_file)
     else:
         path = os.fspath(weights)
@@ -149,7 +161,17 @@ def _load_legacy_h5(model, path):
                          f"{model.name} has {len(targets)} layers with weights; the first extra "
                          f"one in the file is {saved[len(targets)][0]!r}.")
     for layer, (_, arrays) in zip(targets, saved):
-        layer.set_weights(arrays)
+        set_layer_weights(layer, arrays)
+
+
+def set_layer_weights(layer, arrays):
+    """`layer.set_weights(arrays)`, then let the layer refresh state derived from its weights:
+    Keras 3's `set_weights` leaves a Normalization layer computing with its old mean and
+    variance until `finalize_state()` (which Keras' own loaders call, as tf_keras' set_weights
+    does)."""
+    layer.set_weights(arrays)
+    if hasattr(layer, "finalize_state"):
+        layer.finalize_state()
 
 
 def _load_with_keras(model, path):

@@ -30,13 +30,11 @@ def grouped(names):
 
 
 def representatives(names):
-    """Per family its smallest model, plus every model under 10 million parameters: the
-    structural tests run on these, as they exercise code every variant of a family shares."""
+    """Per family its smallest model: the structural tests run on these, as they exercise code
+    every variant of a family shares."""
     import keras_cnn
     by_family = {}
     for name in names:
         by_family.setdefault(keras_cnn.model_info(name).family, []).append(name)
-    chosen = {min(group, key=lambda n: keras_cnn.model_info(n).params)
-              for group in by_family.values()}
-    chosen |= {n for n in names if keras_cnn.model_info(n).params < 10_000_000}
-    return sorted(chosen)
+    return sorted(min(group, key=lambda n: keras_cnn.model_info(n).params)
+                  for group in by_family.values())

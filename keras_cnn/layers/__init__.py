@@ -3,13 +3,19 @@
 from keras_cnn.layers.activations import HardSigmoid, HardSwish, hard_sigmoid, hard_swish
 from keras_cnn.layers.blocks import (activation_layer, channel_shuffle, conv_bn_act, correct_pad,
                                      fire_module, grouped_conv, make_divisible, squeeze_excite,
-                                     stochastic_depth)
+                                     stochastic_depth, zero_pad_channels)
 from keras_cnn.layers.connection_table import ConnectionTableConv2D, connection_table_conv
 from keras_cnn.layers.lrn import LocalResponseNormalization, local_response_norm
+from keras_cnn.layers.layer_scale import LayerScale, layer_scale
+from keras_cnn.layers.channel_split import ChannelSplit, channel_split
+from keras_cnn.layers.multi_branch import AVG_3x3, MAX_3x3_S2, branch, multi_branch
 
 __all__ = [
+    "ChannelSplit", "LayerScale", "channel_split", "layer_scale",
+    "AVG_3x3", "MAX_3x3_S2", "branch", "multi_branch",
     "ConnectionTableConv2D", "HardSigmoid", "HardSwish", "LocalResponseNormalization",
     "activation_layer", "hard_sigmoid", "hard_swish", "channel_shuffle",
     "connection_table_conv", "conv_bn_act", "correct_pad", "fire_module", "grouped_conv",
     "local_response_norm", "make_divisible", "squeeze_excite", "stochastic_depth",
+    "zero_pad_channels",
 ]

@@ -51,10 +51,13 @@ def activation_layer(x, activation, name):
 
 
 def conv_bn_act(x, filters, kernel_size, strides=1, padding="same", groups=1, dilation_rate=1,
-                use_bias=None, norm=True, activation="relu", bn_epsilon=1e-3, name="conv"):
+                use_bias=None, norm=True, activation="relu", bn_epsilon=1e-3, bn_scale=True,
+                name="conv"):
     """Conv2D -> BatchNormalization -> activation, named `{name}_conv`, `{name}_bn`, `{name}_{act}`.
 
     `use_bias` defaults to the opposite of `norm` (a bias before batch norm is redundant).
+    `bn_scale=False` drops the BN's gamma (redundant before ReLU; the Inception networks of TF-slim
+    and keras.applications do so).
     """
     layers = backend.layers()
     if use_bias is None:
@@ -63,7 +66,7 @@ def conv_bn_act(x, filters, kernel_size, strides=1, padding="same", groups=1, di
                      dilation_rate=dilation_rate, use_bias=use_bias, name=f"{name}_conv")
     if norm:
         x = layers.BatchNormalization(axis=backend.channel_axis(), epsilon=bn_epsilon,
-                                      name=f"{name}_bn")(x)
+                                      scale=bn_scale, name=f"{name}_bn")(x)
     suffix = activation if isinstance(activation, str) else "act"
     return activation_layer(x, activation, name=f"{name}_{suffix}")
 
@@ -81,23 +84,27 @@ def grouped_conv(x, filters, kernel_size, groups=1, strides=1, padding="same", d
                                    activation=activation, name=name)(x)
 
 
-def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="se"):
+def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="se",
+                   kernel_initializer="glorot_uniform"):
     """Squeeze-and-excitation (Hu et al. 2018): reweight channels by a gate computed from their
     global average.
 
     GlobalAveragePooling(keepdims) -> 1x1 conv to `reduced_filters` -> activation -> 1x1 conv back
     to the input's channels -> gate -> Multiply with the input. SENet uses
     reduced_filters = channels // 16; MobileNetV3 and EfficientNet use their own ratios.
+    `kernel_initializer` initializes both 1x1 convolutions (EfficientNet uses its own).
     """
     layers = backend.layers()
     channels = x.shape[backend.channel_axis()]
     if reduced_filters < 1:
         raise ValueError(f"reduced_filters must be at least 1. Received: {reduced_filters!r}")
     s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
-    s = layers.Conv2D(reduced_filters, 1, name=f"{name}_reduce")(s)
+    s = layers.Conv2D(reduced_filters, 1, kernel_initializer=kernel_initializer,
+                      name=f"{name}_reduce")(s)
     s = activation_layer(s, activation, name=f"{name}_{activation}" if isinstance(activation, str)
                          else f"{name}_act")
-    s = layers.Conv2D(channels, 1, name=f"{name}_expand")(s)
+    s = layers.Conv2D(channels, 1, kernel_initializer=kernel_initializer,
+                      name=f"{name}_expand")(s)
     s = activation_layer(s, gate, name=f"{name}_gate")
     return layers.Multiply(name=f"{name}_excite")([x, s])
 
@@ -135,6 +142,22 @@ def fire_module(x, squeeze, expand1x1, expand3x3, name="fire"):
     right = layers.Conv2D(expand3x3, 3, padding="same", activation="relu",
                           name=f"{name}_expand3x3")(s)
     return layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([left, right])
+
+
+def zero_pad_channels(x, before, after, name="pad_channels"):
+    """`x` with `before` all-zero channels in front of its own and `after` behind, no weights:
+    the CIFAR ResNets' option-A shortcut (He et al. 2015, section 3.3). ZeroPadding2D only pads two axes of a 4-D
+    tensor, so the channels are moved into one of them (Permute), padded and moved back."""
+    layers = backend.layers()
+    if before < 0 or after < 0:
+        raise ValueError(f"Channel padding must be non-negative. Received: before={before!r}, "
+                         f"after={after!r}")
+    # (H, W, C) -> (H, C, W), or (C, H, W) -> (H, C, W): the channels become the first padded axis
+    order = (1, 3, 2) if backend.image_data_format() == "channels_last" else (2, 1, 3)
+    x = layers.Permute(order, name=f"{name}_to_spatial")(x)
+    x = layers.ZeroPadding2D(((before, after), (0, 0)), data_format="channels_first",
+                             name=f"{name}_zeros")(x)
+    return layers.Permute(order, name=f"{name}_to_channels")(x)
 
 
 def stochastic_depth(x, rate, name="drop_path"):

@@ -1,0 +1,152 @@
+"""FractalNet (Larsson et al. 2017): depth from a self-similar expansion rule, without residuals.
+
+A fractal block with C columns is defined recursively (the paper's equations 1-2):
+
+    f_1(z)     = conv(z)
+    f_(C+1)(z) = join(f_C(f_C(z)), conv(z))
+
+Column c (1 = shortest) holds 2^(c-1) convolutions, so a block is 2^(C-1) convolutions deep and
+has 2^C - 1 of them. A join averages its inputs element-wise (the paper's "mean"); joins that
+meet at the same depth are one join of all the columns there, as in the paper's Figure 1. Every
+convolution is 3x3 with "same" padding, then BatchNormalization and ReLU. Between blocks, 2x2
+max pooling: as in the authors' Caffe networks, each column is pooled before the block's last
+join. After the last block, a fully connected layer gives the classes.
+
+Configuration built here (fractalnet20): the paper's CIFAR network of Table 1, "FractalNet
+(20 layers)", as the authors' generation script (gustavla/fractalnet, fractalnet.py) writes it:
+B = 5 blocks of C = 3 columns, 4 convolutions deep each (5 x 4 = 20 layers), channels
+64, 128, 256, 512, 512; 32x32 input (5 poolings: 1x1 at the end), 10 classes. As in the authors'
+Caffe layers, each convolution has a bias and the BatchNormalization has no scale or offset
+(Caffe's BatchNorm without a Scale layer): conv (bias) -> [dropout] -> BN -> ReLU.
+
+Parameters, 33,714,314 without the BN moving statistics: per block, the C = 3 columns' first
+convolutions see the block's input (c_in) and the other 2^C - 1 - C = 4 see c_out channels, so
+a block has 9 (3 c_in + 4 c_out) c_out weights plus 7 c_out biases:
+    block 1 (3 -> 64):     9 * (3*3 + 4*64) * 64      +  7*64   =    152,640 +   448
+    block 2 (64 -> 128):   9 * (3*64 + 4*128) * 128   +  7*128  =    811,008 +   896
+    block 3 (128 -> 256):  9 * (3*128 + 4*256) * 256  +  7*256  =  3,244,032 + 1,792
+    block 4 (256 -> 512):  9 * (3*256 + 4*512) * 512  +  7*512  = 12,976,128 + 3,584
+    block 5 (512 -> 512):  9 * (7*512) * 512          +  7*512  = 16,515,072 + 3,584
+    classifier: 512 * 10 + 10 = 5,130
+In all 33,698,880 weights + 10,304 biases + 5,130 = 33,714,314; keras's count_params adds the
+BN moving means and variances of the 35 convolutions, 2 x 10,304 (33,734,922). The paper's
+Table 1 says 38.6M for its 20-layer network; the count above is that of the network the
+authors' script describes.
+
+Family keyword arguments:
+    columns: C, the number of columns per block (an integer >= 1; default 3). columns=4 gives
+        the 40-layer network's shape (the paper's 40-layer CIFAR net has other channel counts,
+        which it does not state next to it).
+    dropout: None (default, no Dropout layers) or one rate per block, applied after every
+        convolution of the block as in the authors' Caffe networks; the paper trains with
+        (0, 0.1, 0.2, 0.3, 0.4) (`PAPER_DROPOUT`).
+Drop-path (the paper's local and global path dropping at the joins) is left out: a join that
+drops a random subset of its inputs and averages the survivors needs a custom training-time
+layer, which built-in layers cannot express. At inference it is the plain mean built here.
+
+Expected input: 32x32 RGB images (CIFAR), scaled as for training; there is no pretrained set.
+"""
+
+from keras_cnn import applications, backend
+from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+
+__all__ = ["FractalNet20"]
+
+PAPER = ("G. Larsson, M. Maire, G. Shakhnarovich. FractalNet: Ultra-Deep Neural Networks without "
+         "Residuals. ICLR 2017 (arXiv:1605.07648)")
+
+# Per variant: the channels of each block (one block per entry) and the columns per block.
+CONFIGS = {
+    "fractalnet20": dict(channels=(64, 128, 256, 512, 512), columns=3),
+}
+
+#: The paper's dropout rates per block (section 4, "Training").
+PAPER_DROPOUT = (0.0, 0.1, 0.2, 0.3, 0.4)
+
+
+def fractal_conv(x, filters, dropout, name):
+    """3x3 convolution (with bias) -> optional Dropout -> BN without scale/offset -> ReLU."""
+    layers = backend.layers()
+    x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    x = layers.BatchNormalization(axis=backend.channel_axis(), center=False, scale=False,
+                                  name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def fractal_block(x, filters, columns, dropout=0.0, name="block"):
+    """A fractal block f_C followed by 2x2 max pooling (of every column, before the last join).
+
+    Layers: `{name}_col{c}_conv{i}_*` (the i-th convolution of column c, 1 = shortest column),
+    `{name}_join{j}`, `{name}_col{c}_pool`.
+    """
+    layers = backend.layers()
+    counts = {}  # convolutions made so far, per column
+
+    def conv(z, column):
+        counts[column] = counts.get(column, 0) + 1
+        return fractal_conv(z, filters, dropout, name=f"{name}_col{column}_conv{counts[column]}")
+
+    joins = []
+
+    def join(inputs):
+        """The element-wise mean of the columns that meet here (one input: nothing to join)."""
+        if len(inputs) == 1:
+            return inputs[0]
+        joins.append(layers.Average(name=f"{name}_join{len(joins) + 1}"))
+        return joins[-1](inputs)
+
+    def expand(z, c, first_column):
+        """f_c(z) with its columns numbered from `first_column`, as the list of the columns'
+        outputs still to be joined (deepest first): f_c(f_c(z)) and conv(z) meet at the end, so
+        the join of the inner f_c's columns and this one are one join."""
+        if c == 1:
+            return [conv(z, first_column)]
+        middle = join(expand(z, c - 1, first_column + 1))
+        return expand(middle, c - 1, first_column + 1) + [conv(z, first_column)]
+
+    outputs = expand(x, columns, 1)
+    pooled = [layers.MaxPooling2D(2, name=f"{name}_col{columns - i}_pool")(y)
+              for i, y in enumerate(outputs)]
+    return join(pooled)
+
+
+def _check_options(columns, dropout, blocks):
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1. Received: columns={columns!r}")
+    if dropout is None:
+        return (0.0,) * blocks
+    if (not isinstance(dropout, (list, tuple)) or len(dropout) != blocks
+            or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1
+                       for r in dropout)):
+        raise ValueError(f"dropout must be None or a sequence of {blocks} rates in [0, 1), one "
+                         f"per block (the paper's: {PAPER_DROPOUT}). Received: dropout={dropout!r}")
+    return tuple(float(r) for r in dropout)
+
+
+def _fractalnet(variant, *, columns=None, dropout=None, **kwargs):
+    """FractalNet `variant` of CONFIGS, optionally with another number of columns or dropout."""
+    config = CONFIGS[variant]
+    columns = config["columns"] if columns is None else columns
+    dropout = _check_options(columns, dropout, len(config["channels"]))
+
+    def features(x):
+        for block, (filters, rate) in enumerate(zip(config["channels"], dropout), start=1):
+            x = fractal_block(x, filters, columns, rate, name=f"block{block}")
+        return x
+
+    return applications.build_application(model_info(variant), features,
+                                          applications.global_pool_classifier, **kwargs)
+
+
+@register_model("fractalnet20", family="fractalnet", paper=PAPER, default_size=32, min_size=32,
+                num_classes=10, params=33_714_314, params_convention=WITHOUT_BN_STATISTICS,
+                params_source="exact count of the paper's 20-layer CIFAR configuration as the "
+                              "authors' generation script writes it (derivation in "
+                              "keras_cnn.models.fractalnet; the paper's Table 1 says 38.6M)")
+def FractalNet20(**kwargs):
+    """FractalNet, 20 layers, for CIFAR: 5 blocks of 3 columns, channels 64-128-256-512-512,
+    32x32 input, 10 classes. At 32x32 the last feature map is 1x1, so the global average
+    pooling before the classifier is the authors' fully connected layer on it."""
+    return _fractalnet("fractalnet20", **kwargs)

@@ -1,0 +1,541 @@
+"""MobileNets: depthwise separable convolutions for phones (v1 2017, v2 2018, v3 2019).
+
+MobileNet v1 (Howard et al. 2017) replaces each 3x3 convolution by a *depthwise separable* one: a
+3x3 depthwise convolution (one filter per channel) then a 1x1 pointwise convolution mixing the
+channels, each followed by batch normalization and ReLU6 (the paper says ReLU; its TensorFlow
+release, and keras.applications, use ReLU6). A 3x3 stem and 13 such blocks (Table 1) make 28
+layers; at 224x224, 569 million multiply-adds and 4.2 million parameters. The width multiplier
+`alpha` thins every layer (Keras counts int(channels * alpha)); the paper's resolution
+multiplier is simply the input size (224, 192, 160, 128).
+
+MobileNetV2 (Sandler et al. 2018) stacks *inverted residual* blocks with *linear bottlenecks*: a
+1x1 convolution expands the narrow input t=6 times (ReLU6), a 3x3 depthwise convolution filters
+it (ReLU6), a 1x1 convolution projects it back to a narrow output with no activation (a ReLU
+there destroys information in a low-dimensional space); a residual connection joins input and
+output when the stride is 1 and the widths agree (Table 2). 300 million multiply-adds and 3.4
+million parameters at 224 and alpha 1. Widths are rounded to multiples of 8.
+
+MobileNetV3 (Howard et al. 2019) is found by platform-aware architecture search, then hand
+tuned: V2 blocks with 3x3 or 5x5 depthwise kernels, squeeze-and-excitation (to a quarter of the
+expanded width, gated by hard-sigmoid) in some blocks, hard-swish x * relu6(x + 3) / 6 instead
+of ReLU in the deeper half (Tables 1 and 2), a 16-filter stem, and a cheaper last stage: global
+pooling *before* the final 1280 (Large) or 1024 (Small) 1x1 convolution. The "minimalistic"
+variants of the TF-slim and keras.applications releases drop squeeze-and-excitation and
+hard-swish and use 3x3 kernels only, for hardware without those operations.
+
+All six builders are structurally identical to keras.applications' MobileNet, MobileNetV2,
+MobileNetV3Small and MobileNetV3Large (same weighted layers, order and shapes; same layer names
+except where noted in the code), so their published ImageNet files load unchanged: with
+`weights="imagenet"` the file is chosen, as keras.applications does, from `alpha`, the input
+size (v1: 128/160/192/224, v2: 96/128/160/192/224) and `minimalistic` (v3, 224 only).
+
+`small_input=True` adapts any of them to small images (CIFAR's 32x32, 64x64 crops): the stem and
+the first downsampling block get stride 1, so the total stride is 8 instead of 32 (a 32x32 image
+ends in 4x4 feature maps instead of 1x1). The weights keep their shapes, so ImageNet weights
+still load, e.g. to fine-tune.
+
+Expected input: v1 and v2 take RGB through `preprocess_input` (scaled to [-1, 1]); v3 takes RGB
+in [0, 255] and scales it itself (`include_preprocessing=True`, a Rescaling layer), else it too
+takes `preprocess_input`'s output.
+"""
+
+import numbers
+import warnings
+
+from keras_cnn import applications, backend, imagenet
+from keras_cnn.layers import correct_pad, hard_swish, make_divisible, squeeze_excite
+from keras_cnn.registry import WeightsFile, WeightsSet, WeightsTable, model_info, register_model
+
+__all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
+           "MobileNetV3Small", "MobileNetV3SmallMinimalistic"]
+
+PAPER_V1 = ("A. G. Howard, M. Zhu, B. Chen, D. Kalenichenko, W. Wang, T. Weyand, M. Andreetto, "
+            "H. Adam. MobileNets: Efficient Convolutional Neural Networks for Mobile Vision "
+            "Applications. arXiv:1704.04861, 2017")
+PAPER_V2 = ("M. Sandler, A. Howard, M. Zhu, A. Zhmoginov, L.-C. Chen. MobileNetV2: Inverted "
+            "Residuals and Linear Bottlenecks. CVPR 2018 (arXiv:1801.04381)")
+PAPER_V3 = ("A. Howard, M. Sandler, G. Chu, L.-C. Chen, B. Chen, M. Tan, W. Wang, Y. Zhu, R. Pang, "
+            "V. Vasudevan, Q. V. Le, H. Adam. Searching for MobileNetV3. ICCV 2019 "
+            "(arXiv:1905.02244)")
+
+# --- the architectures, as data -------------------------------------------------------------
+
+#: MobileNet v1, Table 1: the stem's filters and stride, then per depthwise separable block its
+#: pointwise filters and depthwise stride.
+V1_STEM = (32, 2)
+V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+             (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+
+#: MobileNetV2, Table 2: the stem (filters, stride); per stage of inverted residual blocks the
+#: expansion t, output channels c, repeats n and the first block's stride s; the last 1x1 conv.
+V2_STEM = (32, 2)
+V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+             (6, 160, 3, 2), (6, 320, 1, 1))
+V2_LAST = 1280
+
+#: MobileNetV3, Tables 1 (Large) and 2 (Small): per block the expansion ratio (times the input
+#: channels: the paper's "exp size" at alpha 1), output channels, depthwise kernel, stride,
+#: squeeze-and-excitation, and activation ("RE" ReLU, "HS" hard-swish). Minimalistic variants
+#: turn 5x5 kernels into 3x3, drop SE and use ReLU throughout.
+V3_LARGE = (
+    (1, 16, 3, 1, False, "RE"),
+    (4, 24, 3, 2, False, "RE"),
+    (3, 24, 3, 1, False, "RE"),
+    (3, 40, 5, 2, True, "RE"),
+    (3, 40, 5, 1, True, "RE"),
+    (3, 40, 5, 1, True, "RE"),
+    (6, 80, 3, 2, False, "HS"),
+    (2.5, 80, 3, 1, False, "HS"),
+    (2.3, 80, 3, 1, False, "HS"),
+    (2.3, 80, 3, 1, False, "HS"),
+    (6, 112, 3, 1, True, "HS"),
+    (6, 112, 3, 1, True, "HS"),
+    (6, 160, 5, 2, True, "HS"),
+    (6, 160, 5, 1, True, "HS"),
+    (6, 160, 5, 1, True, "HS"),
+)
+V3_SMALL = (
+    (1, 16, 3, 2, True, "RE"),
+    (72 / 16, 24, 3, 2, False, "RE"),
+    (88 / 24, 24, 3, 1, False, "RE"),
+    (4, 40, 5, 2, True, "HS"),
+    (6, 40, 5, 1, True, "HS"),
+    (6, 40, 5, 1, True, "HS"),
+    (3, 48, 5, 1, True, "HS"),
+    (3, 48, 5, 1, True, "HS"),
+    (6, 96, 5, 2, True, "HS"),
+    (6, 96, 5, 1, True, "HS"),
+    (6, 96, 5, 1, True, "HS"),
+)
+#: Per variant: its blocks and the width of the last 1x1 convolution (after pooling).
+V3_CONFIGS = {"large": (V3_LARGE, 1280), "small": (V3_SMALL, 1024)}
+V3_STEM = (16, 2)   # filters, stride
+V3_SE_RATIO = 0.25
+V3_ACTIVATIONS = {"RE": "relu", "HS": "hard_swish"}
+
+# --- the published ImageNet weights (keras.applications' files) -------------------------------
+
+_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
+V1_ALPHAS = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}   # alpha -> its text in file names
+V1_SIZES = (128, 160, 192, 224)
+V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+V2_SIZES = (96, 128, 160, 192, 224)
+#: MobileNetV3 files: (variant, alpha, minimalistic) -> md5 of the file with and without the top.
+V3_HASHES = {
+    ("large", 0.75, False): ("765b44a33ad4005b3ac83185abf1d0eb",
+                             "40af19a13ebea4e2ee0c676887f69a2e"),
+    ("large", 1.0, False): ("59e551e166be033d707958cf9e29a6a7",
+                            "07fb09a5933dd0c8eaafa16978110389"),
+    ("large", 1.0, True): ("675e7b876c45c57e9e63e6d90a36599c",
+                           "ec5221f64a2f6d1ef965a614bdae7973"),
+    ("small", 0.75, False): ("cb65d4e5be93758266aa0a7f2c6708b7",
+                             "ebdb5cc8e0b497cd13a7c275d475c819"),
+    ("small", 1.0, False): ("8768d4c2e7dee89b9d02b2d03d65d862",
+                            "d3e8ec802a04aa4fc771ee12a9a9b836"),
+    ("small", 1.0, True): ("99cd97fb2fcdad2bf028eb838de69e37",
+                           "cde8136e733e811080d9fcd8a252f7e4"),
+}
+
+
+def _files(folder, top, notop, hashes=(None, None), description=""):
+    """A WeightsSet of two files in keras.applications' `folder`."""
+    return WeightsSet(top=WeightsFile(top, _KA + folder + top, hashes[0]),
+                      notop=WeightsFile(notop, _KA + folder + notop, hashes[1]),
+                      description=description)
+
+
+def _published_size(options, sizes, default=224):
+    """The input size whose file a build gets, as keras.applications chooses it: its own size if
+    published; without the top, the `default` size's file (with a warning) otherwise."""
+    size = options["size"]
+    if size in sizes or options["include_top"]:
+        return size  # with the top an unpublished size is an error: the classifier was trained
+    warnings.warn(f"No ImageNet weights are published for {_size_text(size)} inputs (only "
+                  f"{', '.join(map(str, sizes))}): loading the {default}x{default} ones.",
+                  stacklevel=2)
+    return default
+
+
+def _size_text(size):
+    return f"{size}x{size}" if size else "unknown or non-square size"
+
+
+def _v1_weights():
+    sets = []
+    for alpha, text in V1_ALPHAS.items():
+        for size in V1_SIZES:
+            stem = f"mobilenet_{text}_{size}_tf"
+            sets.append(((alpha, 1, size), _files(
+                "mobilenet/", f"{stem}.h5", f"{stem}_no_top.h5",
+                description=f"keras.applications MobileNet alpha={alpha} at {size}x{size}")))
+    return WeightsTable(
+        key_names=("alpha", "depth_multiplier", "size"), sets=tuple(sets),
+        key=lambda o: (o["alpha"], o["depth_multiplier"], _published_size(o, V1_SIZES)),
+        description="keras.applications MobileNet ImageNet weights (the TF-slim checkpoints), "
+                    "one file per alpha and input size")
+
+
+def _v2_weights():
+    sets = []
+    for alpha in V2_ALPHAS:
+        for size in V2_SIZES:
+            stem = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}"
+            sets.append(((alpha, size), _files(
+                "mobilenet_v2/", f"{stem}.h5", f"{stem}_no_top.h5",
+                description=f"keras.applications MobileNetV2 alpha={alpha} at {size}x{size}")))
+    return WeightsTable(
+        key_names=("alpha", "size"), sets=tuple(sets),
+        key=lambda o: (o["alpha"], _published_size(o, V2_SIZES)),
+        description="keras.applications MobileNetV2 ImageNet weights (the TF-slim checkpoints), "
+                    "one file per alpha and input size")
+
+
+def _v3_key(options):
+    if options["size"] != 224:  # keras.applications loads the 224 files at any size
+        warnings.warn("MobileNetV3's ImageNet weights were trained at 224x224. Received an "
+                      f"input of {_size_text(options['size'])}.", stacklevel=2)
+    return options["alpha"], options["minimalistic"]
+
+
+def _v3_weights(variant):
+    sets = []
+    for (published, alpha, minimalistic), hashes in V3_HASHES.items():
+        if published == variant:
+            kind = variant + "_minimalistic" * minimalistic
+            stem = f"weights_mobilenet_v3_{kind}_224_{alpha}_float"
+            sets.append(((alpha, minimalistic), _files(
+                "mobilenet_v3/", f"{stem}.h5", f"{stem}_no_top_v2.h5", hashes,
+                description=f"keras.applications MobileNetV3{variant.title()} alpha={alpha}"
+                            f"{' minimalistic' * minimalistic}")))
+    return WeightsTable(key_names=("alpha", "minimalistic"), sets=tuple(sets), key=_v3_key,
+                        description=f"keras.applications MobileNetV3{variant.title()} ImageNet "
+                                    "weights, one file per alpha and minimalistic")
+
+
+IMAGENET = {"v1": _v1_weights(), "v2": _v2_weights(),
+            "large": _v3_weights("large"), "small": _v3_weights("small")}
+
+# --- blocks ------------------------------------------------------------------------------------
+
+
+def _bn(x, name, momentum=0.99):
+    return backend.layers().BatchNormalization(axis=backend.channel_axis(), epsilon=1e-3,
+                                               momentum=momentum, name=name)(x)
+
+
+def _activation(x, activation, name):
+    """"relu6", "relu" or "hard_swish", as a named layer (ReLU layers, as keras.applications)."""
+    if activation == "hard_swish":
+        return hard_swish(x, name=name)
+    return backend.layers().ReLU(6.0 if activation == "relu6" else None, name=name)(x)
+
+
+def _depthwise(x, kernel, stride, name, pad_name, pad, depth_multiplier=1):
+    """A depthwise convolution without bias. Stride 1 pads "same"; stride 2 pads explicitly by
+    `pad` ((top, bottom), (left, right)) in a ZeroPadding2D named `pad_name`, then convolves
+    "valid", as the TF-slim originals were trained."""
+    layers = backend.layers()
+    if stride == 2:
+        x = layers.ZeroPadding2D(pad, name=pad_name)(x)
+    return layers.DepthwiseConv2D(kernel, strides=stride, depth_multiplier=depth_multiplier,
+                                  padding="same" if stride == 1 else "valid", use_bias=False,
+                                  name=name)(x)
+
+
+def _pointwise(x, filters, name, use_bias=False):
+    return backend.layers().Conv2D(filters, 1, padding="same", use_bias=use_bias, name=name)(x)
+
+
+def depthwise_separable_block(x, filters, stride, depth_multiplier, block_id):
+    """MobileNet v1's block: 3x3 depthwise conv -> BN -> ReLU6 -> 1x1 conv -> BN -> ReLU6.
+    Layers named `conv_dw_{id}`, `conv_pw_{id}` (+ `_bn`, `_relu`) and `conv_pad_{id}`.
+    v1 pads one row and column at the bottom/right before a stride-2 convolution, whatever the
+    input's size."""
+    dw, pw = f"conv_dw_{block_id}", f"conv_pw_{block_id}"
+    x = _depthwise(x, 3, stride, dw, f"conv_pad_{block_id}", ((0, 1), (0, 1)), depth_multiplier)
+    x = _activation(_bn(x, f"{dw}_bn"), "relu6", f"{dw}_relu")
+    x = _pointwise(x, filters, pw)
+    return _activation(_bn(x, f"{pw}_bn"), "relu6", f"{pw}_relu")
+
+
+def inverted_residual_v2(x, expansion, filters, stride, block_id):
+    """MobileNetV2's block: 1x1 expand (ReLU6) -> 3x3 depthwise (ReLU6) -> 1x1 linear project,
+    plus the input when the stride is 1 and the widths agree. Block 0 (expansion 1) has no
+    expansion layer. Layers named `block_{id}_*` (block 0: `expanded_conv_*`)."""
+    channels = x.shape[backend.channel_axis()]
+    prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
+    shortcut = x
+    if block_id:
+        x = _pointwise(x, expansion * channels, f"{prefix}expand")
+        x = _activation(_bn(x, f"{prefix}expand_BN", 0.999), "relu6", f"{prefix}expand_relu")
+    x = _depthwise(x, 3, stride, f"{prefix}depthwise", f"{prefix}pad", correct_pad(x, 3))
+    x = _activation(_bn(x, f"{prefix}depthwise_BN", 0.999), "relu6", f"{prefix}depthwise_relu")
+    x = _bn(_pointwise(x, filters, f"{prefix}project"), f"{prefix}project_BN", 0.999)
+    if stride == 1 and channels == filters:
+        x = backend.layers().Add(name=f"{prefix}add")([shortcut, x])
+    return x
+
+
+def inverted_residual_v3(x, expansion, filters, kernel, stride, se, activation, block_id):
+    """MobileNetV3's block: V2's, with a 3x3 or 5x5 depthwise kernel, optional squeeze-and-
+    excitation after the depthwise convolution, and ReLU or hard-swish. Layers named
+    `expanded_conv_{id}_*` (block 0: `expanded_conv_*`, and no expansion layer)."""
+    channels = x.shape[backend.channel_axis()]
+    prefix = f"expanded_conv_{block_id}_" if block_id else "expanded_conv_"
+    expanded = make_divisible(channels * expansion)
+    shortcut = x
+    if block_id:
+        x = _pointwise(x, expanded, f"{prefix}expand")
+        x = _activation(_bn(x, f"{prefix}expand_bn", 0.999), activation,
+                        f"{prefix}expand_{activation}")
+    x = _depthwise(x, kernel, stride, f"{prefix}depthwise", f"{prefix}depthwise_pad",
+                   correct_pad(x, kernel))
+    x = _activation(_bn(x, f"{prefix}depthwise_bn", 0.999), activation,
+                    f"{prefix}depthwise_{activation}")
+    if se:
+        x = squeeze_excite(x, make_divisible(expanded * V3_SE_RATIO), activation="relu",
+                           gate="hard_sigmoid", name=f"{prefix}squeeze_excite")
+    x = _bn(_pointwise(x, filters, f"{prefix}project"), f"{prefix}project_bn", 0.999)
+    if stride == 1 and channels == filters:
+        x = backend.layers().Add(name=f"{prefix}add")([shortcut, x])
+    return x
+
+
+# --- the family builders ---------------------------------------------------------------------
+
+
+def _small_input_strides(strides, small_input):
+    """`strides` (the stem's first) with the first two 2s, the stem's and the first downsampling
+    block's, made 1 when `small_input`: total stride 8 instead of 32."""
+    strides, changed = list(strides), 0
+    for i, stride in enumerate(strides):
+        if small_input and stride == 2 and changed < 2:
+            strides[i], changed = 1, changed + 1
+    return strides
+
+
+def _check(alpha, small_input, **flags):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
+        raise ValueError(f"alpha (the width multiplier) must be a positive number. "
+                         f"Received: alpha={alpha!r}")
+    for flag, value in dict(flags, small_input=small_input).items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False. Received: {flag}={value!r}")
+
+
+def _check_rate(name, rate):
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+        raise ValueError(f"{name} must be a number in [0, 1). Received: {name}={rate!r}")
+
+
+def _mobilenet_v1(variant, *, alpha=1.0, depth_multiplier=1, dropout=1e-3, small_input=False,
+                  **kwargs):
+    """MobileNet v1 with width multiplier `alpha`, `depth_multiplier` channels per depthwise
+    input channel, and `dropout` before the classifier (keras.applications' default 0.001)."""
+    _check(alpha, small_input)
+    _check_rate("dropout", dropout)
+    if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) \
+            or depth_multiplier < 1:
+        raise ValueError("depth_multiplier must be a positive integer. "
+                         f"Received: depth_multiplier={depth_multiplier!r}")
+    layers = backend.layers()
+    strides = _small_input_strides([V1_STEM[1]] + [s for _, s in V1_BLOCKS], small_input)
+
+    def features(x):
+        x = layers.Conv2D(int(V1_STEM[0] * alpha), 3, strides=strides[0], padding="same",
+                          use_bias=False, name="conv1")(x)
+        x = _activation(_bn(x, "conv1_bn"), "relu6", "conv1_relu")
+        for block_id, ((filters, _), stride) in enumerate(zip(V1_BLOCKS, strides[1:]), start=1):
+            x = depthwise_separable_block(x, int(filters * alpha), stride, depth_multiplier,
+                                          block_id)
+        return x
+
+    def head(x, classes, classifier_activation):
+        # a 1x1 convolution as the classifier, then flattened (as keras.applications)
+        x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
+        x = layers.Dropout(dropout, name="top_dropout")(x)      # keras.applications: "dropout"
+        x = layers.Conv2D(classes, 1, padding="same", name="conv_preds")(x)
+        x = layers.Reshape((classes,), name="reshape_preds")(x)  # keras.applications: "reshape_2"
+        return layers.Activation(classifier_activation, name="predictions")(x)
+
+    return applications.build_application(
+        model_info(variant), features, head,
+        weights_options=dict(alpha=alpha, depth_multiplier=depth_multiplier), **kwargs)
+
+
+def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, **kwargs):
+    """MobileNetV2 with width multiplier `alpha` (the last convolution widens only for alpha > 1,
+    as in the paper)."""
+    _check(alpha, small_input)
+    layers = backend.layers()
+    blocks = [(t, c, s if i == 0 else 1) for t, c, n, s in V2_STAGES for i in range(n)]
+    strides = _small_input_strides([V2_STEM[1]] + [s for _, _, s in blocks], small_input)
+
+    def features(x):
+        x = layers.Conv2D(make_divisible(V2_STEM[0] * alpha), 3, strides=strides[0],
+                          padding="same", use_bias=False, name="Conv1")(x)
+        x = _activation(_bn(x, "bn_Conv1", 0.999), "relu6", "Conv1_relu")
+        for block_id, ((t, c, _), stride) in enumerate(zip(blocks, strides[1:])):
+            x = inverted_residual_v2(x, t, make_divisible(int(c * alpha)), stride, block_id)
+        last = make_divisible(V2_LAST * alpha) if alpha > 1.0 else V2_LAST
+        x = _bn(_pointwise(x, last, "Conv_1"), "Conv_1_bn", 0.999)
+        return _activation(x, "relu6", "out_relu")
+
+    return applications.build_application(
+        model_info(variant), features, applications.global_pool_classifier,
+        weights_options=dict(alpha=alpha), **kwargs)
+
+
+def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rate=0.2,
+                  include_preprocessing=True, small_input=False, **kwargs):
+    """MobileNetV3 `config` ("large" or "small") with width multiplier `alpha` (the blocks'
+    widths; the last convolution widens only for alpha > 1), `minimalistic` (no SE, no
+    hard-swish, 3x3 kernels), `dropout_rate` before the classifier, and `include_preprocessing`
+    (a Rescaling layer taking [0, 255] images to [-1, 1])."""
+    _check(alpha, small_input, minimalistic=minimalistic,
+           include_preprocessing=include_preprocessing)
+    _check_rate("dropout_rate", dropout_rate)
+    layers = backend.layers()
+    table, last_point = V3_CONFIGS[config]
+    strides = _small_input_strides([V3_STEM[1]] + [row[3] for row in table], small_input)
+
+    def block_activation(code):
+        return "relu" if minimalistic else V3_ACTIVATIONS[code]
+
+    top_activation = block_activation("HS")
+
+    def features(x):
+        if include_preprocessing:
+            x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale_to_pm1")(x)
+        x = layers.Conv2D(V3_STEM[0], 3, strides=strides[0], padding="same", use_bias=False,
+                          name="conv")(x)
+        x = _activation(_bn(x, "conv_bn", 0.999), top_activation, f"conv_{top_activation}")
+        for block_id, (row, stride) in enumerate(zip(table, strides[1:])):
+            expansion, filters, kernel, _, se, code = row
+            x = inverted_residual_v3(x, expansion, make_divisible(filters * alpha),
+                                     3 if minimalistic else kernel, stride,
+                                     se and not minimalistic, block_activation(code), block_id)
+        x = _pointwise(x, make_divisible(x.shape[backend.channel_axis()] * 6), "conv_1")
+        return _activation(_bn(x, "conv_1_bn", 0.999), top_activation,
+                           f"conv_1_{top_activation}")
+
+    def head(x, classes, classifier_activation):
+        # pool first, then the wide 1x1 convolution: the paper's efficient last stage
+        x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
+        width = make_divisible(last_point * alpha) if alpha > 1.0 else last_point
+        x = _activation(_pointwise(x, width, "conv_2", use_bias=True), top_activation,
+                        f"conv_2_{top_activation}")
+        if dropout_rate > 0:
+            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+        x = layers.Conv2D(classes, 1, padding="same", name="logits")(x)
+        x = layers.Flatten(name="flatten")(x)
+        return layers.Activation(classifier_activation, name="predictions")(x)
+
+    return applications.build_application(
+        model_info(variant), features, head,
+        weights_options=dict(alpha=alpha, minimalistic=minimalistic), **kwargs)
+
+
+# --- registered variants ---------------------------------------------------------------------
+
+_KERAS = "keras.applications.{}(weights=None).count_params() (Keras convention)"
+_TF_KERAS_V3 = "tf_keras.applications.mobilenet_v3 docstring table (the TF-slim checkpoints, MACs)"
+
+_SMALL_INPUT = """
+small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
+    block get stride 1, so the total stride is 8 instead of 32. The weights keep their shapes
+    (ImageNet weights still load)."""
+_V3_ARGS = """
+alpha: width multiplier: the blocks' channels scaled by it, rounded to multiples of 8
+    (default 1.0). ImageNet weights: 0.75 or 1.0 (1.0 only if minimalistic), at 224x224.
+dropout_rate: dropout rate before the classifier (default 0.2).
+include_preprocessing: scale [0, 255] inputs to [-1, 1] in the model (default True)."""
+_MINIMALISTIC = """
+minimalistic: no squeeze-and-excitation, no hard-swish, 3x3 kernels only (default False)."""
+
+
+def _family_args(text):
+    """Append the family's keyword arguments to a builder's docstring."""
+    def decorate(builder):
+        lines = "".join(f"\n        {line}" for line in text.strip().splitlines())
+        builder.__doc__ = f"{builder.__doc__}\n\n    Family arguments:{lines}\n"
+        return builder
+    return decorate
+
+
+@register_model("mobilenet", family="mobilenet", paper=PAPER_V1, default_size=224, min_size=31,
+                params=4_253_864, params_source=_KERAS.format("MobileNet"),
+                macs=569_000_000, macs_source="Howard et al. 2017, Table 8 (1.0 MobileNet-224)",
+                weights={"imagenet": IMAGENET["v1"]})
+@_family_args("""
+alpha: width multiplier: every layer has int(channels * alpha) channels (default 1.0).
+    ImageNet weights: 0.25, 0.5, 0.75 or 1.0, at 128, 160, 192 or 224.
+depth_multiplier: output channels of each depthwise filter per input channel (default 1;
+    not the paper's resolution multiplier, which is the input size).
+dropout: dropout rate before the classifier (default 0.001, as keras.applications).""" +
+              _SMALL_INPUT)
+def MobileNet(**kwargs):
+    """MobileNet v1 (keras.applications' MobileNet)."""
+    return _mobilenet_v1("mobilenet", **kwargs)
+
+
+@register_model("mobilenet_v2", family="mobilenet", paper=PAPER_V2, default_size=224,
+                min_size=31, params=3_538_984, params_source=_KERAS.format("MobileNetV2"),
+                macs=300_000_000, macs_source="Sandler et al. 2018, Table 4 (MobileNetV2 1.0)",
+                weights={"imagenet": IMAGENET["v2"]})
+@_family_args("""
+alpha: width multiplier: every block's channels scaled by it, rounded to multiples of 8;
+    the last convolution widens only for alpha > 1 (default 1.0). ImageNet weights: 0.35, 0.5,
+    0.75, 1.0, 1.3 or 1.4, at 96, 128, 160, 192 or 224.""" + _SMALL_INPUT)
+def MobileNetV2(**kwargs):
+    """MobileNetV2 (keras.applications' MobileNetV2)."""
+    return _mobilenet_v2("mobilenet_v2", **kwargs)
+
+
+def _v3_meta(config, params, macs, macs_source, minimalistic=False):
+    builder = f"MobileNetV3{config.title()}" + ("(minimalistic=True, " if minimalistic else "(")
+    return dict(family="mobilenet", paper=PAPER_V3, default_size=224, min_size=31,
+                params=params, params_source=f"keras.applications.{builder}weights=None)"
+                                             ".count_params() (Keras convention)",
+                macs=macs, macs_source=macs_source, weights={"imagenet": IMAGENET[config]})
+
+
+@register_model("mobilenet_v3_large", **_v3_meta("large", 5_507_432, 219_000_000,
+                                                 "Howard et al. 2019 (ICCV version), Table 3"))
+@_family_args(_V3_ARGS + _MINIMALISTIC + _SMALL_INPUT)
+def MobileNetV3Large(**kwargs):
+    """MobileNetV3-Large (keras.applications' MobileNetV3Large)."""
+    return _mobilenet_v3("mobilenet_v3_large", "large", **kwargs)
+
+
+@register_model("mobilenet_v3_small", **_v3_meta("small", 2_554_968, 56_000_000,
+                                                 "Howard et al. 2019 (ICCV version), Table 3"))
+@_family_args(_V3_ARGS + _MINIMALISTIC + _SMALL_INPUT)
+def MobileNetV3Small(**kwargs):
+    """MobileNetV3-Small (keras.applications' MobileNetV3Small)."""
+    return _mobilenet_v3("mobilenet_v3_small", "small", **kwargs)
+
+
+@register_model("mobilenet_v3_large_minimalistic",
+                **_v3_meta("large", 3_948_688, 209_000_000, _TF_KERAS_V3, minimalistic=True))
+@_family_args(_V3_ARGS + _SMALL_INPUT)
+def MobileNetV3LargeMinimalistic(**kwargs):
+    """MobileNetV3-Large minimalistic (keras.applications' MobileNetV3Large(minimalistic=True))."""
+    return _mobilenet_v3("mobilenet_v3_large_minimalistic", "large", minimalistic=True, **kwargs)
+
+
+@register_model("mobilenet_v3_small_minimalistic",
+                **_v3_meta("small", 2_056_848, 65_000_000, _TF_KERAS_V3, minimalistic=True))
+@_family_args(_V3_ARGS + _SMALL_INPUT)
+def MobileNetV3SmallMinimalistic(**kwargs):
+    """MobileNetV3-Small minimalistic (keras.applications' MobileNetV3Small(minimalistic=True))."""
+    return _mobilenet_v3("mobilenet_v3_small_minimalistic", "small", minimalistic=True, **kwargs)
+
+
+def preprocess_input(x, data_format=None):
+    """MobileNet preprocessing: pixels scaled from [0, 255] to [-1, 1] ("tf" mode). MobileNetV3
+    does it itself unless built with include_preprocessing=False."""
+    return imagenet.preprocess_input(x, data_format=data_format, mode="tf")
+
+
+decode_predictions = imagenet.decode_predictions

@@ -1,0 +1,161 @@
+"""Res2Net (Gao et al. 2019): multi-scale features inside one residual block.
+
+A ResNet bottleneck whose 3x3 convolution is replaced by a small hierarchy. The 1x1 reduction
+gives `scale` groups of `width` channels, x_1 ... x_s (split along the channels):
+
+    y_1 = K_1(x_1)
+    y_i = K_i(x_i + y_(i-1))    for 1 < i < s      (each 3x3 conv sees the previous group's
+                                                     output: receptive fields 3, 5, 7, ...)
+    y_s = x_s                                        (passed through unchanged)
+
+then the groups are concatenated, and a 1x1 convolution expands them to 4 x planes channels,
+added to the shortcut. K_i is a 3x3 convolution with BN and ReLU. The first block of each stage
+("stage" block, which may have stride 2) has no hierarchical additions (y_i = K_i(x_i)) and
+average-pools its last group (3x3, the block's stride) so that it matches the others' size.
+
+Configuration built here: the authors' res2net50_26w_4s (Res2Net-PretrainedModels, res2net.py),
+the "Res2Net-50" of the paper's Table 1:
+    stem: 7x7/2 conv 64, BN, ReLU, 3x3/2 max pool
+    stages (planes, blocks, stride): (64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)
+    width = floor(planes * base_width / 64) with base_width 26 (26, 52, 104, 208), scale 4
+    stride on the 3x3 convolutions (and on the 1x1 projection shortcut)
+    head: global average pooling, Dense 1000.
+Padding is the authors' (PyTorch) one: explicit symmetric zero padding (ZeroPadding2D) before
+every strided layer and before the stage blocks' average pooling, which divides by 9 at the
+borders too (PyTorch's count_include_pad). BatchNormalization epsilon 1e-5 as in PyTorch.
+25,699,120 parameters (25.7M, as the paper) without the BN moving statistics.
+
+Channel groups are taken with `keras_cnn.layers.ChannelSplit` (Keras has no layer for channel
+slices); everything else is built-in layers.
+
+Family keyword arguments: `scale` (groups per block, an integer >= 2; default 4) and
+`base_width` (the `w` of "26w", a positive integer; default 26). Other values change the
+parameter count; only the default has a published one.
+
+Expected input: RGB images through `preprocess_input` (torch mode: [0, 1], ImageNet mean and
+standard deviation), as for the authors' PyTorch models.
+"""
+
+from keras_cnn import applications, backend, imagenet
+from keras_cnn.layers import channel_split, conv_bn_act
+from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+
+__all__ = ["Res2Net50"]
+
+PAPER = ("S.-H. Gao, M.-M. Cheng, K. Zhao, X.-Y. Zhang, M.-H. Yang, P. Torr. Res2Net: A New "
+         "Multi-scale Backbone Architecture. IEEE TPAMI 2021 (arXiv:1904.01169, 2019)")
+
+EXPANSION = 4      # output channels of a block = 4 x planes, as in the ResNet bottleneck
+BN_EPSILON = 1e-5  # PyTorch's default, the authors' framework
+
+# Per variant: the stages as (planes, blocks, stride), the base width and the scale.
+CONFIGS = {
+    "res2net50_26w_4s": dict(stages=((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)),
+                             base_width=26, scale=4),
+}
+
+
+def conv_bn(x, filters, kernel_size, strides=1, activation="relu", name="conv"):
+    """Conv2D (no bias) -> BN -> optional ReLU, padded as PyTorch pads (kernel_size // 2 on every
+    side): a ZeroPadding2D `{name}_pad` before a strided convolution, "same" otherwise (which is
+    the same thing at stride 1)."""
+    padding = "same"
+    if strides > 1 and kernel_size > 1:
+        x = backend.layers().ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    return conv_bn_act(x, filters, kernel_size, strides=strides, padding=padding,
+                       activation=activation, bn_epsilon=BN_EPSILON, name=name)
+
+
+def avg_pool_3x3(x, strides, name):
+    """3x3 average pooling padded with zeros that count in the average (PyTorch's AvgPool2d with
+    padding=1 and count_include_pad=True)."""
+    layers = backend.layers()
+    x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+    return layers.AveragePooling2D(3, strides=strides, name=name)(x)
+
+
+def res2net_block(x, planes, strides=1, base_width=26, scale=4, first=False, name="block"):
+    """One Res2Net bottleneck (Bottle2neck). `first`: the first block of a stage ("stage" type:
+    no hierarchical additions, average-pooled last group, projection shortcut if needed).
+
+    Layers: `{name}_1_*` (1x1 reduction), `{name}_split`, `{name}_2_{i}_*` (the 3x3
+    convolutions), `{name}_2_add{i}` (hierarchical additions), `{name}_2_pool`, `{name}_2_concat`,
+    `{name}_3_*` (1x1 expansion), `{name}_0_*` (projection shortcut), `{name}_add`, `{name}_out`.
+    """
+    layers = backend.layers()
+    width = planes * base_width // 64
+    out_channels = planes * EXPANSION
+    shortcut = x
+    if strides != 1 or x.shape[backend.channel_axis()] != out_channels:
+        shortcut = conv_bn(x, out_channels, 1, strides=strides, activation=None, name=f"{name}_0")
+
+    y = conv_bn(x, width * scale, 1, name=f"{name}_1")
+    groups = channel_split(y, scale, name=f"{name}_split")
+    outputs = []
+    for i, group in enumerate(groups[:-1], start=1):
+        if i > 1 and not first:  # hierarchical: this group plus the previous group's output
+            group = layers.Add(name=f"{name}_2_add{i}")([outputs[-1], group])
+        outputs.append(conv_bn(group, width, 3, strides=strides, name=f"{name}_2_{i}"))
+    last = groups[-1]
+    if first:
+        last = avg_pool_3x3(last, strides, name=f"{name}_2_pool")
+    outputs.append(last)
+    y = layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_2_concat")(outputs)
+    y = conv_bn(y, out_channels, 1, activation=None, name=f"{name}_3")
+
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _check_options(scale, base_width):
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
+        raise ValueError("scale must be an integer >= 2 (the number of channel groups per "
+                         f"block). Received: scale={scale!r}")
+    if isinstance(base_width, bool) or not isinstance(base_width, int) or base_width < 1:
+        raise ValueError("base_width must be a positive integer (the channels per group at "
+                         f"planes=64). Received: base_width={base_width!r}")
+
+
+def _res2net(variant, *, scale=None, base_width=None, **kwargs):
+    """Res2Net `variant` of CONFIGS, optionally with another `scale` or `base_width`."""
+    config = CONFIGS[variant]
+    scale = config["scale"] if scale is None else scale
+    base_width = config["base_width"] if base_width is None else base_width
+    _check_options(scale, base_width)
+    layers = backend.layers()
+
+    def features(x):
+        x = conv_bn(x, 64, 7, strides=2, name="conv1")
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)  # after ReLU: zeros never win the max
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+        for stage, (planes, blocks, strides) in enumerate(config["stages"], start=2):
+            for block in range(1, blocks + 1):
+                x = res2net_block(x, planes, strides=strides if block == 1 else 1,
+                                  base_width=base_width, scale=scale, first=block == 1,
+                                  name=f"conv{stage}_block{block}")
+        return x
+
+    return applications.build_application(model_info(variant), features,
+                                          applications.global_pool_classifier, **kwargs)
+
+
+@register_model("res2net50_26w_4s", family="res2net", paper=PAPER, default_size=224, min_size=1,
+                params=25_699_120, params_convention=WITHOUT_BN_STATISTICS,
+                params_source="Gao et al. Table 1 (25.70M); exact count of the authors' "
+                              "res2net50_26w_4s (Res2Net-PretrainedModels)",
+                macs=4_200_000_000,
+                macs_source="Gao et al. Table 1 (4.2 GFLOPs, counting multiply-accumulates), "
+                            "224x224")
+def Res2Net50(**kwargs):
+    """Res2Net-50, 26w x 4s: ResNet-50's stages with Res2Net blocks of 4 groups of 26 x
+    (planes / 64) channels (the authors' res2net50_26w_4s)."""
+    return _res2net("res2net50_26w_4s", **kwargs)
+
+
+def preprocess_input(x, data_format=None):
+    """Torch-style ImageNet preprocessing ([0, 1], then the ImageNet mean and std per channel)."""
+    return imagenet.preprocess_input(x, data_format=data_format, mode="torch")
+
+
+decode_predictions = imagenet.decode_predictions

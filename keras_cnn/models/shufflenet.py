@@ -1,0 +1,315 @@
+"""ShuffleNet v1 (Zhang et al. 2018) and ShuffleNet v2 (Ma et al. 2018): mobile networks built
+on the channel shuffle (`keras_cnn.layers.channel_shuffle`).
+
+ShuffleNet v1 (Table 1 of the paper). Conv1 24 3x3/2 -> max pool 3x3/2 -> stages 2, 3, 4 ->
+global average pool -> FC. Each stage opens with a stride-2 unit and repeats a stride-1 unit 3, 7
+and 3 times. A unit is a bottleneck (bottleneck width = 1/4 of the stage's output channels):
+
+    grouped 1x1 conv -> BN -> ReLU -> channel shuffle -> 3x3 depthwise conv (stride) -> BN ->
+    grouped 1x1 conv -> BN, then
+    stride 1: add the input, ReLU;  stride 2: concatenate a 3x3/2 average pool of the input, ReLU
+
+(the stride-2 unit's second 1x1 conv gives the output channels minus the input's, so the
+concatenation has the stage's width). The very first 1x1 conv of stage 2 is not grouped: its input
+has only 24 channels. The output channels per number of groups g (Table 1) keep the cost near 140
+MFLOPs: g=1 144/288/576, g=2 200/400/800, g=3 240/480/960, g=4 272/544/1088, g=8 384/768/1536.
+"ShuffleNet s x" scales every width by s (`scale`): the stages to the nearest multiple of 4g
+(so that the bottleneck splits into g groups); conv1 keeps 24 channels at 1.5x, has 48 at 2x and
+12 at 0.5x and 0.25x (the reference implementation's for 0.5x-2x; 12 at 0.25x is what Table 2's
+13 MFLOPs imply), rounded to a multiple of g (16 for g=8 below 1x). At 1x these are Table 1's;
+the multiply-adds of g=3 at 0.25x/0.5x/1.5x/2x (13.3M/37.6M/292.4M/524.0M) are the paper's
+13/38/292/524 MFLOPs (Tables 2 and 5).
+
+ShuffleNet v2 (Ma et al., Table 5 and Figure 3 (c)(d); torchvision's layout). Conv1 24 3x3/2 ->
+max pool -> stages 2, 3, 4 (4, 8, 4 units) -> conv5 1x1 (1024 channels, 2048 at 2x) -> global
+average pool -> FC. A stride-1 unit splits the channels in two halves: one passes unchanged, the
+other goes through 1x1 conv -> BN -> ReLU -> 3x3 depthwise -> BN -> 1x1 conv -> BN -> ReLU; the
+halves are concatenated and shuffled (2 groups). A stride-2 unit feeds the whole input to that
+branch and to a second one (3x3 depthwise stride 2 -> BN -> 1x1 conv -> BN -> ReLU), doubling
+the channels. Stage widths: 0.5x 48/96/192, 1x 116/232/464, 1.5x 176/352/704, 2x 244/488/976.
+
+Both: no biases before BN; BN epsilon 1e-5 as in the reference PyTorch implementations. Strided
+3x3 layers pad one pixel on every side (ZeroPadding2D then "valid"), as PyTorch does, so shapes and
+values match the reference implementations at any input size (TensorFlow's "same" would pad only
+at the bottom/right of even sizes); the max pool sees post-ReLU values, for which zero padding is
+exact. The channel shuffle reshapes the feature maps, so the input height and width must be static
+(`static_shape`): include_top=False builds for the default 224x224 unless `input_shape` is given.
+Every input from 1x1 up builds (each strided layer gives ceil(size / 2)), so min_size is 1;
+224x224 gives 7x7 maps before the global pool.
+
+`small_input=True` (CIFAR 32x32, embedded 96x96 images): conv1 has stride 1 and the max pool is
+left out, so the network downsamples 8x instead of 32x (32x32 -> 4x4 before the global pool).
+Same parameters.
+
+Counts are in the papers' convention (no BN moving statistics): ShuffleNet 1x g=3 1,865,728; v2
+1,366,792 / 2,278,604 / 3,503,624 / 7,393,996 (torchvision). No ImageNet weights in Keras format.
+"""
+
+from keras_cnn import applications, backend, registry
+from keras_cnn.layers import channel_shuffle, conv_bn_act
+from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+
+__all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
+           "ShuffleNetV1", "ShuffleNetV2", "ShuffleNetV2_x0_5", "ShuffleNetV2_x1_0",
+           "ShuffleNetV2_x1_5", "ShuffleNetV2_x2_0"]
+
+V1_PAPER = ("X. Zhang, X. Zhou, M. Lin, J. Sun. ShuffleNet: An Extremely Efficient Convolutional "
+            "Neural Network for Mobile Devices. CVPR 2018 (arXiv:1707.01083)")
+V2_PAPER = ("N. Ma, X. Zhang, H.-T. Zheng, J. Sun. ShuffleNet V2: Practical Guidelines for "
+            "Efficient CNN Architecture Design. ECCV 2018 (arXiv:1807.11164)")
+
+BN_EPSILON = 1e-5
+STEM_CHANNELS = 24  # conv1 of ShuffleNet v2, and of v1 at 1x
+
+# ShuffleNet v1, Table 1: output channels of stages 2, 3, 4 at 1x, per number of groups.
+V1_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
+               4: (272, 544, 1088), 8: (384, 768, 1536)}
+V1_REPEATS = (3, 7, 3)  # stride-1 units after the stride-2 unit that opens each stage
+V1_STEM = {0.25: 12, 0.5: 12, 1.0: 24, 1.5: 24, 2.0: 48}  # conv1 channels per scale s
+V1_SCALES = tuple(V1_STEM)
+
+# ShuffleNet v2, Table 5: output channels of stages 2, 3, 4 and of conv5, per width.
+V2_CHANNELS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024),
+               1.5: (176, 352, 704, 1024), 2.0: (244, 488, 976, 2048)}
+V2_REPEATS = (3, 7, 3)
+
+
+def _round_to(value, multiple):
+    """`value` rounded to the nearest multiple of `multiple` (halves up), at least `multiple`."""
+    return max(multiple, int(value / multiple + 0.5) * multiple)
+
+
+def shufflenet_v1_widths(groups, scale=1.0):
+    """(conv1 channels, (stage 2, 3, 4 output channels)) of ShuffleNet `scale`x with `groups`
+    groups. Raises ValueError for a number of groups or a scale the paper does not define."""
+    if groups not in V1_CHANNELS:
+        raise ValueError(f"groups must be one of {tuple(V1_CHANNELS)} (ShuffleNet Table 1). "
+                         f"Received: groups={groups!r}")
+    if scale not in V1_SCALES:
+        raise ValueError(f"scale must be one of {V1_SCALES} (ShuffleNet s x). "
+                         f"Received: scale={scale!r}")
+    stem = _round_to(V1_STEM[scale], groups)
+    return stem, tuple(_round_to(c * scale, 4 * groups) for c in V1_CHANNELS[groups])
+
+
+def _pad(x, name):
+    """One pixel of zeros on every side (PyTorch's padding=1 before a strided 3x3 layer)."""
+    return backend.layers().ZeroPadding2D(1, name=name)(x)
+
+
+def depthwise_bn(x, strides=1, name="dwconv"):
+    """3x3 depthwise convolution (no bias) -> BN, named `{name}_conv`, `{name}_bn` (and
+    `{name}_pad` before a strided one)."""
+    layers = backend.layers()
+    padding = "same"
+    if strides == 2:
+        x, padding = _pad(x, f"{name}_pad"), "valid"
+    x = layers.DepthwiseConv2D(3, strides=strides, padding=padding, use_bias=False,
+                               name=f"{name}_conv")(x)
+    return layers.BatchNormalization(axis=backend.channel_axis(), epsilon=BN_EPSILON,
+                                     name=f"{name}_bn")(x)
+
+
+def stem(x, filters, small_input=False):
+    """Conv1 3x3/2 -> BN -> ReLU -> max pool 3x3/2 ("conv1_*", "pool1"); with `small_input`,
+    conv1 has stride 1 and there is no max pool."""
+    layers = backend.layers()
+    if small_input:
+        return conv_bn_act(x, filters, 3, bn_epsilon=BN_EPSILON, name="conv1")
+    x = _pad(x, "conv1_pad")
+    x = conv_bn_act(x, filters, 3, strides=2, padding="valid", bn_epsilon=BN_EPSILON,
+                    name="conv1")
+    x = _pad(x, "pool1_pad")  # zeros never win: the input is post-ReLU
+    return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+
+
+def shufflenet_v1_unit(x, filters, groups, strides=1, group_first=True, name="unit"):
+    """ShuffleNet v1 unit (Figure 2 (b) stride 1, (c) stride 2) with `filters` output channels.
+    `group_first=False` leaves the first 1x1 convolution ungrouped (stage 2's first unit)."""
+    layers = backend.layers()
+    in_channels = x.shape[backend.channel_axis()]
+    branch_filters = filters - in_channels if strides == 2 else filters
+    y = conv_bn_act(x, filters // 4, 1, groups=groups if group_first else 1,
+                    bn_epsilon=BN_EPSILON, name=f"{name}_gconv1")
+    if groups > 1:
+        y = channel_shuffle(y, groups, name=f"{name}_shuffle")
+    y = depthwise_bn(y, strides, name=f"{name}_dwconv")
+    y = conv_bn_act(y, branch_filters, 1, groups=groups, activation=None, bn_epsilon=BN_EPSILON,
+                    name=f"{name}_gconv2")
+    if strides == 2:
+        shortcut = _pad(x, f"{name}_shortcut_pad")  # averages over 9 pixels, as PyTorch's
+        shortcut = layers.AveragePooling2D(3, strides=2, name=f"{name}_shortcut_pool")(shortcut)
+        y = layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([shortcut, y])
+    else:
+        y = layers.Add(name=f"{name}_add")([x, y])
+    return layers.ReLU(name=f"{name}_relu")(y)
+
+
+def split_halves(x, name="split"):
+    """The two halves of the channels of `x` (ShuffleNet v2's channel split), with built-in layers
+    only: view the channels as (2, channels / 2), crop one of the two (Cropping3D), flatten back.
+    Needs static height/width. Layers `{name}` (the view), `{name}_first_crop`, `{name}_first`,
+    `{name}_second_crop`, `{name}_second`. (Unlike the custom `keras_cnn.layers.ChannelSplit`,
+    these layers go through tfmot quantization-aware training with the default configs and
+    convert to TFLite RESHAPE / STRIDED_SLICE.)"""
+    layers = backend.layers()
+    channels_first = backend.image_data_format() == "channels_first"
+    if channels_first:
+        channels, height, width = x.shape[1:]
+        view, flat = (2, channels // 2, height, width), (channels // 2, height, width)
+        crops = (((0, 1), (0, 0), (0, 0)), ((1, 0), (0, 0), (0, 0)))  # on the axis of the 2
+    else:
+        height, width, channels = x.shape[1:]
+        view, flat = (height, width, 2, channels // 2), (height, width, channels // 2)
+        crops = (((0, 0), (0, 0), (0, 1)), ((0, 0), (0, 0), (1, 0)))
+    if channels % 2:
+        raise ValueError(f"split_halves needs an even number of channels. Received: {channels}")
+    x = layers.Reshape(view, name=name)(x)
+    halves = []
+    for half, cropping in zip(("first", "second"), crops):
+        y = layers.Cropping3D(cropping, data_format="channels_last",
+                              name=f"{name}_{half}_crop")(x)
+        halves.append(layers.Reshape(flat, name=f"{name}_{half}")(y))
+    return halves
+
+
+def shufflenet_v2_unit(x, filters, strides=1, name="unit"):
+    """ShuffleNet v2 unit (Figure 3 (c) stride 1, (d) stride 2) with `filters` output channels;
+    branch1 / branch2 as in torchvision."""
+    layers = backend.layers()
+    half = filters // 2
+    if strides == 1:
+        left, right = split_halves(x, name=f"{name}_split")
+    else:
+        left = depthwise_bn(x, strides, name=f"{name}_branch1_dwconv")
+        left = conv_bn_act(left, half, 1, bn_epsilon=BN_EPSILON, name=f"{name}_branch1_pwconv")
+        right = x
+    right = conv_bn_act(right, half, 1, bn_epsilon=BN_EPSILON, name=f"{name}_branch2_pwconv1")
+    right = depthwise_bn(right, strides, name=f"{name}_branch2_dwconv")
+    right = conv_bn_act(right, half, 1, bn_epsilon=BN_EPSILON, name=f"{name}_branch2_pwconv2")
+    x = layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([left, right])
+    return channel_shuffle(x, 2, name=f"{name}_shuffle")
+
+
+def _shufflenet_v1(variant, groups, *, scale=1.0, small_input=False, **kwargs):
+    """ShuffleNet v1 `scale`x with `groups` groups; `small_input`: conv1 stride 1, no max pool."""
+    stem_filters, widths = shufflenet_v1_widths(groups, scale)
+
+    def features(x):
+        x = stem(x, stem_filters, small_input)
+        for stage, (filters, repeats) in enumerate(zip(widths, V1_REPEATS), start=2):
+            for unit in range(1 + repeats):
+                x = shufflenet_v1_unit(x, filters, groups, strides=2 if unit == 0 else 1,
+                                       group_first=(stage, unit) != (2, 0),
+                                       name=f"stage{stage}_unit{unit + 1}")
+        return x
+
+    return applications.build_application(model_info(variant), features,
+                                           applications.global_pool_classifier, **kwargs)
+
+
+def _shufflenet_v2(variant, scale, *, small_input=False, **kwargs):
+    """ShuffleNet v2 `scale`x; `small_input`: conv1 stride 1, no max pool."""
+    *widths, last = V2_CHANNELS[scale]
+
+    def features(x):
+        x = stem(x, STEM_CHANNELS, small_input)
+        for stage, (filters, repeats) in enumerate(zip(widths, V2_REPEATS), start=2):
+            for unit in range(1 + repeats):
+                x = shufflenet_v2_unit(x, filters, strides=2 if unit == 0 else 1,
+                                       name=f"stage{stage}_unit{unit + 1}")
+        return conv_bn_act(x, last, 1, bn_epsilon=BN_EPSILON, name="conv5")
+
+    return applications.build_application(model_info(variant), features,
+                                           applications.global_pool_classifier, **kwargs)
+
+
+_COMMON = dict(family="shufflenet", default_size=224, min_size=1, static_shape=True,
+               params_convention=WITHOUT_BN_STATISTICS)
+_V1 = dict(_COMMON, paper=V1_PAPER,
+           macs_source="Zhang et al. Table 1 (complexity row, MFLOPs = multiply-adds)")
+_V1_COUNT = ("count of Zhang et al. Table 1 at 1x (BN gamma/beta, FC with bias); g=3: 1,865,728, "
+             "as the reference PyTorch implementations")
+_V2 = dict(_COMMON, paper=V2_PAPER, params_source="torchvision shufflenet_v2_x*",
+           macs_source="Ma et al. Table 5 (FLOPs row, multiply-adds)")
+
+
+@register_model("shufflenet_g1", params=1_531_936, params_source=_V1_COUNT, macs=143_000_000,
+                **_V1)
+def ShuffleNetG1(**kwargs):
+    """ShuffleNet 1x, g=1 (stages 144/288/576). Family keywords: scale=1.0 (0.25, 0.5, 1.0, 1.5,
+    2.0), small_input=False (conv1 stride 1, no max pool, for 32x32 to 96x96 images)."""
+    return _shufflenet_v1("shufflenet_g1", 1, **kwargs)
+
+
+@register_model("shufflenet_g2", params=1_733_848, params_source=_V1_COUNT, macs=140_000_000,
+                **_V1)
+def ShuffleNetG2(**kwargs):
+    """ShuffleNet 1x, g=2 (stages 200/400/800). Family keywords as for ShuffleNetG1."""
+    return _shufflenet_v1("shufflenet_g2", 2, **kwargs)
+
+
+@register_model("shufflenet_g3", params=1_865_728, params_source=_V1_COUNT, macs=137_000_000,
+                **_V1)
+def ShuffleNetG3(**kwargs):
+    """ShuffleNet 1x, g=3 (stages 240/480/960), the paper's usual choice. Family keywords as
+    for ShuffleNetG1."""
+    return _shufflenet_v1("shufflenet_g3", 3, **kwargs)
+
+
+@register_model("shufflenet_g4", params=1_968_344, params_source=_V1_COUNT, macs=133_000_000,
+                **_V1)
+def ShuffleNetG4(**kwargs):
+    """ShuffleNet 1x, g=4 (stages 272/544/1088). Family keywords as for ShuffleNetG1."""
+    return _shufflenet_v1("shufflenet_g4", 4, **kwargs)
+
+
+@register_model("shufflenet_g8", params=2_434_768, params_source=_V1_COUNT, macs=137_000_000,
+                **_V1)
+def ShuffleNetG8(**kwargs):
+    """ShuffleNet 1x, g=8 (stages 384/768/1536). Family keywords as for ShuffleNetG1."""
+    return _shufflenet_v1("shufflenet_g8", 8, **kwargs)
+
+
+def ShuffleNetV1(groups=3, scale=1.0, **kwargs):
+    """ShuffleNet v1 with `groups` (1, 2, 3, 4 or 8) and `scale` (0.25, 0.5, 1.0, 1.5, 2.0): the
+    registered model "shufflenet_g{groups}" built at that scale. Other arguments as for
+    ShuffleNetG1 (the keras.applications contract and small_input)."""
+    shufflenet_v1_widths(groups, scale)  # the ValueError for values the paper does not define
+    return registry.create_model(f"shufflenet_g{groups}", scale=scale, **kwargs)
+
+
+@register_model("shufflenet_v2_x0_5", params=1_366_792, macs=41_000_000, **_V2)
+def ShuffleNetV2_x0_5(**kwargs):
+    """ShuffleNet v2 0.5x (stages 48/96/192). Family keyword: small_input=False (conv1 stride
+    1, no max pool, for 32x32 to 96x96 images)."""
+    return _shufflenet_v2("shufflenet_v2_x0_5", 0.5, **kwargs)
+
+
+@register_model("shufflenet_v2_x1_0", params=2_278_604, macs=146_000_000, **_V2)
+def ShuffleNetV2_x1_0(**kwargs):
+    """ShuffleNet v2 1x (stages 116/232/464). Family keyword as for ShuffleNetV2_x0_5."""
+    return _shufflenet_v2("shufflenet_v2_x1_0", 1.0, **kwargs)
+
+
+@register_model("shufflenet_v2_x1_5", params=3_503_624, macs=299_000_000, **_V2)
+def ShuffleNetV2_x1_5(**kwargs):
+    """ShuffleNet v2 1.5x (stages 176/352/704). Family keyword as for ShuffleNetV2_x0_5."""
+    return _shufflenet_v2("shufflenet_v2_x1_5", 1.5, **kwargs)
+
+
+@register_model("shufflenet_v2_x2_0", params=7_393_996, macs=591_000_000, **_V2)
+def ShuffleNetV2_x2_0(**kwargs):
+    """ShuffleNet v2 2x (stages 244/488/976, conv5 2048). Family keyword as for
+    ShuffleNetV2_x0_5."""
+    return _shufflenet_v2("shufflenet_v2_x2_0", 2.0, **kwargs)
+
+
+def ShuffleNetV2(scale=1.0, **kwargs):
+    """ShuffleNet v2 at width `scale` (0.5, 1.0, 1.5 or 2.0): the registered model
+    "shufflenet_v2_x{scale}". Other arguments as for ShuffleNetV2_x0_5."""
+    if scale not in V2_CHANNELS:
+        raise ValueError(f"scale must be one of {tuple(V2_CHANNELS)} (ShuffleNet V2 Table 5). "
+                         f"Received: scale={scale!r}")
+    name = f"shufflenet_v2_x{scale:.1f}".replace(".", "_")
+    return registry.create_model(name, **kwargs)

@@ -1,0 +1,72 @@
+"""The efficient networks ship to phones and microcontrollers: they convert to full-integer int8
+TFLite models (int8 in and out, no float op left) that run on LiteRT, and go through tfmot
+quantization-aware training with keras_cnn's QuantizeConfigs.
+
+Int8 conversion and QAT take from seconds to minutes per model, so the suite checks each mobile
+family's smallest model plus the models the mobile pipeline showcases (SHOWCASE); the other
+variants share their family's code. `KERAS_CNN_ALL_VARIANTS=1 pytest tests/test_deployability.py`
+checks every variant (much longer: NASNet-Large and EfficientNet-B7 take minutes each)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import keras_cnn
+from keras_cnn.export import float_ops, run_tflite, to_tflite
+from keras_cnn.quantization import quantize_model
+from conftest import grouped, random_images, representatives
+
+MOBILE_FAMILIES = ("squeezenet", "mobilenet", "shufflenet", "nasnet", "efficientnet",
+                   "efficientnet_v2")
+SHOWCASE = ("mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0",
+            "efficientnet_b0")
+NAMES = [n for family in MOBILE_FAMILIES for n in keras_cnn.list_models(family=family)]
+if os.environ.get("KERAS_CNN_ALL_VARIANTS") == "1":
+    MODELS = grouped(NAMES)
+else:
+    MODELS = grouped(sorted(set(representatives(NAMES)) | set(SHOWCASE)))
+CLASSES = 10
+
+
+def small_model(name):
+    info = keras_cnn.model_info(name)
+    shape = info.input_shape(max(info.min_size, 32))
+    return keras_cnn.create_model(name, input_shape=shape, classes=CLASSES), shape
+
+
+def test_every_mobile_family_is_registered():
+    families = {keras_cnn.model_info(n).family for n in NAMES}
+    assert families == set(MOBILE_FAMILIES)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_int8_tflite_is_integer_only_and_runs(name, tmp_path):
+    model, shape = small_model(name)
+    calibration = random_images(shape, batch=4) * 255.0  # raw pixels: the models rescale
+    path = to_tflite(model, tmp_path / f"{name}.tflite", quantization="int8",
+                     representative_data=calibration)
+    assert float_ops(path) == []
+    y = run_tflite(path, calibration[:2])
+    assert y.shape == (2, CLASSES)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=0.1)  # softmax, int8 steps of 1/256
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_quantization_aware_training_wraps_every_layer(name):
+    model, shape = small_model(name)
+    qat = quantize_model(model)
+    kinds = {type(layer).__name__ for layer in qat.layers[1:]}
+    assert kinds <= {"QuantizeLayer", "QuantizeWrapperV2"}, kinds
+    y = np.asarray(qat(random_images(shape, batch=2) * 255.0))
+    assert y.shape == (2, CLASSES) and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("name", grouped(SHOWCASE))
+def test_quantization_aware_model_converts_to_integer_only(name, tmp_path):
+    model, shape = small_model(name)
+    qat = quantize_model(model)
+    qat.predict(random_images(shape, batch=2) * 255.0, verbose=0)
+    path = to_tflite(qat, tmp_path / f"{name}_qat.tflite", quantization="int8")
+    assert float_ops(path) == []
