@@ -1,5 +1,8 @@
-"""Every family's representatives (conftest.representatives) convert to float TFLite and run
-on LiteRT with Keras's outputs."""
+"""Every family's representative (conftest.representatives) converts to float TFLite and runs
+on LiteRT with Keras's outputs; `KERAS_CNN_ALL_VARIANTS=1` checks every registered model (slow:
+the big ones take half a minute each)."""
+
+import os
 
 import numpy as np
 import pytest
@@ -8,7 +11,10 @@ import keras_cnn
 from keras_cnn.export import run_tflite, to_tflite
 from conftest import grouped, random_images, representatives
 
-REPRESENTATIVES = grouped(representatives(keras_cnn.list_models()))
+if os.environ.get("KERAS_CNN_ALL_VARIANTS") == "1":
+    REPRESENTATIVES = grouped(keras_cnn.list_models())
+else:
+    REPRESENTATIVES = grouped(representatives(keras_cnn.list_models()))
 
 
 @pytest.mark.parametrize("name", REPRESENTATIVES)
