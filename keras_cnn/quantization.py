@@ -4,14 +4,19 @@ tfmot 0.8 quantizes tf_keras (Keras 2) models only, and knows a fixed list of la
 `quantize_model` moves a Keras 3 model to tf_keras through the bridge (same weights), and gives
 the layers tfmot does not know the QuantizeConfigs shipped here:
 
-- `Multiply` (the squeeze-and-excitation gate), `HardSwish`, and `BatchNormalization` where it
-  does not follow a convolution (pre-activation blocks): no weights to quantize, the output is
-  fake-quantized to 8 bits (`OutputQuantizeConfig`), which is what the int8 TFLite kernels compute.
+- `Multiply` (the squeeze-and-excitation gate) and `HardSwish`: no weights to quantize, the
+  output is fake-quantized to 8 bits (`OutputQuantizeConfig`), which is what the int8 TFLite
+  kernels compute.
 - `HardSigmoid`: relu6(x + 3) / 6 is three TFLite ops, and each intermediate result needs an int8
   range too (`HardSigmoidQuantizeConfig` fake-quantizes them through the layer's hooks).
 - `Rescaling` and `Normalization` (in-model preprocessing) compute x * scale + offset in two ops;
   in the QAT model each becomes the equivalent frozen 1x1 `DepthwiseConv2D` (one int8 op whose
   per-channel weights are exactly the scales), which tfmot quantizes natively.
+- `BatchNormalization` that does not follow a convolution (pre-activation blocks) cannot be folded
+  into one; at inference it is the same per-channel x * scale + offset, so it becomes a trainable
+  1x1 `DepthwiseConv2D` holding its folded scale and offset. QAT fine-tuning then trains that
+  affine map directly (batch statistics no longer move, as is usual when fine-tuning with QAT).
+  Left as BatchNormalization, its multiply and add would stay float in the TFLite model.
 - `LocalResponseNormalization`: left in float (`FloatQuantizeConfig`). TFLite has no integer LRN
   kernel, so an LRN model cannot become an integer-only model; `keras_cnn.export` says so.
 
@@ -32,6 +37,8 @@ _qk = tfmot.quantization.keras
 OUTPUT_QUANTIZED = ("Multiply", "HardSwish")
 #: Per-channel affine layers replaced by a frozen 1x1 DepthwiseConv2D.
 AFFINE_LAYERS = ("Rescaling", "Normalization")
+#: Per-channel affine layers replaced by a trainable one (BatchNormalization not after a conv).
+TRAINABLE_AFFINE_LAYERS = ("BatchNormalization",)
 #: Layer classes kept in float.
 FLOAT_LAYERS = ("LocalResponseNormalization",)
 _CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
@@ -99,8 +106,6 @@ def quantize_config_for(layer):
         return HardSigmoidQuantizeConfig()
     if kind in OUTPUT_QUANTIZED:
         return OutputQuantizeConfig()
-    if kind == "BatchNormalization" and not _follows_convolution(layer):
-        return OutputQuantizeConfig()
     return None
 
 
@@ -122,9 +127,10 @@ def quantize_model(model):
         if isinstance(layer, tf_keras.Model):
             raise ValueError(f"Layer {layer.name!r} is a nested model; tfmot cannot quantize "
                              "models inside models. Flatten it first.")
-        if type(layer).__name__ in AFFINE_LAYERS:
+        if _is_affine(layer):
             values = _scale_and_offset(layer)
-            layer = tf_keras.layers.DepthwiseConv2D(1, name=layer.name, trainable=False)
+            trainable = type(layer).__name__ in TRAINABLE_AFFINE_LAYERS and layer.trainable
+            layer = tf_keras.layers.DepthwiseConv2D(1, name=layer.name, trainable=trainable)
             affine[layer] = values
         return _qk.quantize_annotate_layer(layer, quantize_config_for(layer))
 
@@ -135,12 +141,27 @@ def quantize_model(model):
         return _qk.quantize_apply(annotated)
 
 
+def _is_affine(layer):
+    """True for the layers `quantize_model` replaces by a 1x1 DepthwiseConv2D."""
+    kind = type(layer).__name__
+    if kind in AFFINE_LAYERS:
+        return True
+    return (kind in TRAINABLE_AFFINE_LAYERS and len(layer.input_shape) == 4
+            and layer.axis in ([3], [-1], 3, -1) and not _follows_convolution(layer))
+
+
 def _scale_and_offset(layer):
-    """Per-channel (scale, offset) with layer(x) == x * scale + offset, for Rescaling and
-    Normalization layers (channels last)."""
+    """Per-channel (scale, offset) with layer(x) == x * scale + offset at inference, for
+    Rescaling, Normalization and BatchNormalization layers (channels last)."""
     channels = layer.input_shape[-1]
-    if type(layer).__name__ == "Rescaling":
+    kind = type(layer).__name__
+    if kind == "Rescaling":
         scale, offset = layer.scale, layer.offset
+    elif kind == "BatchNormalization":
+        gamma = np.asarray(layer.gamma) if layer.scale else 1.0
+        beta = np.asarray(layer.beta) if layer.center else 0.0
+        scale = gamma / np.sqrt(np.asarray(layer.moving_variance) + layer.epsilon)
+        offset = beta - np.asarray(layer.moving_mean) * scale
     else:
         if getattr(layer, "invert", False):
             raise ValueError(f"Layer {layer.name!r}: an inverted Normalization cannot be quantized.")

@@ -14,8 +14,9 @@ from conftest import random_images
 SHAPE = (16, 16, 3)
 
 
-def small_model(lrn=False):
+def small_model(lrn=False, seed=0):
     keras = backend.keras()
+    keras.utils.set_random_seed(seed)  # the same weights on every run
     inputs = keras.Input(SHAPE, name="image")
     x = keras.layers.Rescaling(2.0, offset=-1.0, name="rescale")(inputs)
     x = L.conv_bn_act(x, 12, 3, strides=2, name="stem")
@@ -44,17 +45,45 @@ def test_int8_post_training_quantization_is_integer_only_and_close(tmp_path):
     np.testing.assert_allclose(run_tflite(path, x), np.asarray(model(x)), atol=8 / 256)
 
 
+def randomize_batch_norm(model, seed=0):
+    """Moving statistics and affine parameters far from their initial identity."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.5, beta.shape),
+                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.5, 2, var.shape)])
+    return model
+
+
 def test_quantization_aware_model_converts_to_integer_only(tmp_path):
     with backend.use("tf_keras"):
-        model = small_model()
+        model = randomize_batch_norm(small_model())
     qat = quantize_model(model)
     kinds = {type(layer).__name__ for layer in qat.layers}
     assert "QuantizeWrapperV2" in kinds and "QuantizeLayer" in kinds
     x = random_images(SHAPE, batch=4)
-    qat.predict(x, verbose=0)
+    for _ in range(3):  # training-mode passes learn the activation ranges, as fit would
+        qat(x, training=True)
     path = to_tflite(qat, tmp_path / "qat.tflite", quantization="int8")
     assert float_ops(path) == []
-    np.testing.assert_allclose(run_tflite(path, x), np.asarray(qat(x)), atol=8 / 256)
+    # the integer model computes what the fake-quantized model simulates, to an int8 step or two
+    np.testing.assert_allclose(run_tflite(path, x), np.asarray(qat(x)), atol=2 / 256)
+
+
+def test_stand_alone_batch_norm_becomes_an_equal_trainable_depthwise_affine():
+    """A BN that no convolution precedes cannot be folded; in the QAT model it is the 1x1
+    depthwise convolution computing its inference-time x * scale + offset."""
+    with backend.use("tf_keras"):
+        model = randomize_batch_norm(small_model(), seed=1)
+    qat = quantize_model(model)
+    layer = qat.get_layer("quant_preact_bn").layer
+    assert type(layer).__name__ == "DepthwiseConv2D" and layer.trainable
+    bn = model.get_layer("preact_bn")
+    x = np.random.default_rng(2).normal(size=(2, 8, 8, 12)).astype("float32")
+    np.testing.assert_allclose(layer(x), bn(x, training=False), atol=1e-5)
+    # BN after a convolution stays BN, for tfmot to fold into the convolution
+    assert type(qat.get_layer("quant_stem_bn").layer).__name__ == "BatchNormalization"
 
 
 def test_quantize_model_takes_a_keras3_registry_model_through_the_bridge():
