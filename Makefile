@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q tests
 
 zoo: $(STAMP)
-	$(BIN)/keras-cnn zoo --readme README.md
+	$(BIN)/keras-cnn zoo --readme README.md --chart docs/zoo.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info

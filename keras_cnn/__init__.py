@@ -11,6 +11,7 @@ from keras_cnn.bridge import copy_weights, to_keras, to_tf_keras
 from keras_cnn.imagenet import decode_predictions, preprocess_input
 from keras_cnn.models import *  # noqa: F401,F403  (every builder)
 from keras_cnn.models import __all__ as _builders
+from keras_cnn.profile import profile
 from keras_cnn.registry import ModelInfo, create_model, list_models, model_info
 from keras_cnn.weights import load_weights
 
@@ -18,6 +19,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ModelInfo", "backend", "copy_weights", "create_model", "decode_predictions", "imagenet",
-    "layers", "list_models", "load_weights", "model_info", "preprocess_input", "to_keras",
+    "layers", "list_models", "load_weights", "model_info", "preprocess_input", "profile", "to_keras",
     "to_tf_keras", *_builders,
 ]

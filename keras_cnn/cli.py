@@ -1,18 +1,20 @@
 """The `keras-cnn` command: list the registered models, inspect one, print the model zoo table.
 
     keras-cnn list [PATTERN] [--family F]
-    keras-cnn info NAME [--input-size N]
-    keras-cnn zoo [--pattern P] [--readme PATH]
+    keras-cnn info NAME [--input-size N] [--batch-size B] [--format text|markdown|json|csv]
+    keras-cnn zoo [--pattern P] [--readme PATH] [--chart PNG]
 
 Errors (unknown model, bad option, README without markers) print one line on stderr and exit 2.
 """
 
 import argparse
+import dataclasses
 import re
 import sys
 
 import keras_cnn
 from keras_cnn import backend
+from keras_cnn.accuracy import published_accuracy
 from keras_cnn.files import write_atomically
 from keras_cnn.registry import KERAS_CONVENTION, count_params
 
@@ -20,6 +22,7 @@ PROG = "keras-cnn"
 ZOO_START = "<!-- zoo:start -->"
 ZOO_END = "<!-- zoo:end -->"
 DASH = "—"
+FORMATS = ("text", "markdown", "json", "csv")
 
 
 def main(argv=None):
@@ -44,16 +47,26 @@ def build_parser():
     listing.add_argument("--family", choices=_families(), help="only this family")
     listing.set_defaults(run=run_list)
 
-    info = commands.add_parser("info", help="a model's metadata and layers, built and counted")
+    info = commands.add_parser("info", help="a model's metadata and its per-layer profile: "
+                                            "activations, parameters, MACs, receptive field")
     info.add_argument("name", metavar="NAME", help="a registered model name, e.g. lenet5")
     info.add_argument("--input-size", type=int_at_least(1), metavar="N",
                       help="build at NxN (default: the model's default size)")
+    info.add_argument("--batch-size", type=int_at_least(1), default=1, metavar="B",
+                      help="images per batch for activations and MACs (default: 1)")
+    info.add_argument("--format", choices=FORMATS, default="text",
+                      help="text (default: metadata and table), or the profile alone as "
+                           "markdown, json or csv")
     info.set_defaults(run=run_info)
 
-    zoo = commands.add_parser("zoo", help="a markdown table of the registered models")
+    zoo = commands.add_parser("zoo", help="a markdown table of the registered models (built "
+                                          "and profiled) and a chart of top-1 against MACs")
     zoo.add_argument("--pattern", metavar="P", help='only the models matching P, e.g. "lenet*"')
     zoo.add_argument("--readme", metavar="PATH",
                      help=f"write the table between the lines {ZOO_START} and {ZOO_END} of PATH")
+    zoo.add_argument("--chart", metavar="PNG",
+                     help="also draw the papers' ImageNet top-1 against MACs (marker area by "
+                          "parameters, a colour per family) into the PNG file PNG")
     zoo.set_defaults(run=run_zoo)
     return parser
 
@@ -70,11 +83,17 @@ def run_list(args):
 # --- info -------------------------------------------------------------------------------------
 
 def run_info(args):
-    """Print a model's metadata, its built parameter count against the paper's, and its layers."""
+    """Print a model's metadata, its built parameters and MACs against the paper's, and its
+    per-layer profile (keras_cnn.profile)."""
     info = keras_cnn.model_info(args.name)
     size = info.default_size if args.input_size is None else args.input_size
     model = keras_cnn.create_model(info.name, input_shape=info.input_shape(size))
+    report = keras_cnn.profile(model, batch_size=args.batch_size)
+    if args.format != "text":
+        print(getattr(report, f"to_{args.format}")().rstrip("\n"))
+        return
     built = count_params(model, info.params_convention)
+    per_image = report.totals.macs // args.batch_size
 
     summary = info.description or (info.builder.__doc__ or "").strip().split("\n")[0]
     print(f"{info.name}: {summary}" if summary else info.name)
@@ -89,15 +108,21 @@ def run_info(args):
     print(f"  built params:     {built:,} ({info.params_convention} convention, at "
           f"{_input_text(info, size)}, {info.num_classes} classes)")
     print(f"  check:            {_comparison(info, built, size)}")
+    print(f"  built MACs:       {per_image:,} ({_short_macs(per_image)}) a {size}x{size} "
+          f"image{_macs_comparison(info, per_image, size)}")
+    print(f"  activations:      {report.totals.activations:,} values, "
+          f"{report.totals.activation_bytes / 2**20:.1f} MiB for a batch of {args.batch_size} "
+          "(forward pass, every layer's output kept)")
     print()
-    rows = [("layer", "type", "output shape", "params")]
-    rows += [(layer.name, type(layer).__name__, _shape_text(layer.output.shape),
-              f"{layer.count_params():,}") for layer in model.layers]
-    rows.append(("total", "", "", f"{model.count_params():,}"))
-    print(_text_table(rows, right={3}, header=True))
+    print(report.to_text())
     if info.params_convention != KERAS_CONVENTION:
-        print("(the layer counts include the BatchNormalization moving statistics, as Keras "
-              "counts them)")
+        print("(params include the BatchNormalization moving statistics, as Keras counts them)")
+
+
+def _macs_comparison(info, macs, size):
+    if info.macs is None or size != info.default_size:
+        return ""
+    return f", {100 * (macs - info.macs) / info.macs:+.1f}% from the published figure"
 
 
 def _comparison(info, built, size):
@@ -113,40 +138,101 @@ def _comparison(info, built, size):
 # --- zoo --------------------------------------------------------------------------------------
 
 def run_zoo(args):
-    """Print the zoo table, or write it into the marked section of a README."""
+    """Print the zoo table, or write it into the marked section of a README; draw the chart."""
     names = _matching(args.pattern)
-    table = zoo_table(names)
+    if args.chart is not None and not args.chart.lower().endswith(".png"):
+        raise ValueError(f"--chart must name a .png file. Received: {args.chart!r}")
+    entries = [zoo_entry(name) for name in names]
+    table = zoo_table(entries)
     if args.readme is None:
         print(table)
     else:
         replace_section(args.readme, table)
         print(f"updated the zoo table in {args.readme} ({len(names)} models)")
+    if args.chart is not None:
+        plotted = zoo_chart(entries, args.chart)
+        print(f"wrote {args.chart} ({plotted} models with a published top-1)")
 
 
-def zoo_table(names):
-    """A markdown table of `names`: parameters as built at the default size (in each model's
-    convention), published MACs, default input size and paper."""
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One model of the zoo: built at its default size with 1000 (or its default) classes."""
+
+    info: object            # the ModelInfo
+    params: int             # in the published figure's convention
+    macs: int               # keras_cnn.profile's count for one image
+    accuracy: object        # keras_cnn.accuracy.Accuracy or None
+
+
+def zoo_entry(name):
+    """Build `name` at its default size and profile it."""
+    info = keras_cnn.model_info(name)
+    model = keras_cnn.create_model(info.name, input_shape=info.input_shape())
+    entry = ZooEntry(info, count_params(model, info.params_convention),
+                     keras_cnn.profile(model).totals.macs, published_accuracy(name))
+    backend.keras().backend.clear_session()  # free each model's weights before the next
+    return entry
+
+
+def zoo_table(entries):
+    """A markdown table: parameters and MACs as built and profiled at the default size,
+    default input size, the paper's ImageNet top-1/top-5 with its source, and the paper."""
     rows = []
-    for name in names:
-        info = keras_cnn.model_info(name)
-        params = f"{_params_at_default_size(info):,}"
-        backend.keras().backend.clear_session()  # free each model's weights before the next
-        if info.params_convention != KERAS_CONVENTION:
-            params += " †"
-        rows.append(f"| {name} | {info.family} | {params} | {_short_macs(info.macs)} | "
-                    f"{_input_text(info)} | {short_paper(info.paper)} |")
-    lines = ["| model | family | params | MACs | input | paper |",
-             "|---|---|---:|---:|---|---|", *rows]
+    for e in entries:
+        params = f"{e.params:,}" + (" †" if e.info.params_convention != KERAS_CONVENTION else "")
+        acc = e.accuracy
+        top1, top5 = (DASH, DASH) if acc is None else (_percent(acc.top1), _percent(acc.top5))
+        rows.append(f"| {e.info.name} | {e.info.family} | {params} | {_short_macs(e.macs)} | "
+                    f"{_input_text(e.info)} | {top1} | {top5} | "
+                    f"{acc.source if acc else DASH} | {short_paper(e.info.paper)} |")
+    lines = ["| model | family | params | MACs | input | top-1 | top-5 | accuracy source | paper |",
+             "|---|---|---:|---:|---|---:|---:|---|---|", *rows]
     if any(" †" in row for row in rows):
         lines += ["", "† without the BatchNormalization moving statistics (as papers and "
                       "PyTorch count them)."]
     return "\n".join(lines)
 
 
-def _params_at_default_size(info):
-    """The parameters of the model built at its default size, in its convention."""
-    model = keras_cnn.create_model(info.name, input_shape=info.input_shape())
-    return count_params(model, info.params_convention)
+def zoo_chart(entries, path):
+    """Draw top-1 against MACs (log scale) for the entries with a published top-1 into the PNG
+    file `path`, atomically; return how many models it shows."""
+    import io
+
+    import matplotlib
+    import matplotlib.ticker
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    shown = [e for e in entries if e.accuracy is not None and e.accuracy.top1 is not None]
+    families = sorted({e.info.family for e in shown})
+    colours = plt.get_cmap("tab20")
+    figure, axes = plt.subplots(figsize=(12, 7.5), dpi=100)
+    for i, family in enumerate(families):
+        group = [e for e in shown if e.info.family == family]
+        axes.scatter([e.macs / 1e9 for e in group], [e.accuracy.top1 for e in group],
+                     s=[max(e.params / 1e6, 1) * 6 for e in group], color=colours(i % 20),
+                     alpha=0.6, edgecolors="black", linewidths=0.5, label=family)
+        for e in group:
+            axes.annotate(e.info.name, (e.macs / 1e9, e.accuracy.top1), fontsize=6,
+                          xytext=(3, 3), textcoords="offset points")
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axes.set_xlabel("multiply-accumulates per image (G, log scale; keras_cnn.profile at the "
+                    "default input size)")
+    axes.set_ylabel("ImageNet top-1 accuracy (%, as each paper reports it)")
+    axes.set_title("keras_cnn zoo: accuracy against operations (marker area ~ parameters)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7, ncol=2, loc="lower right", markerscale=0.5)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    write_atomically(path, buffer.getvalue())
+    return len(shown)
+
+
+def _percent(value):
+    return DASH if value is None else f"{value:.1f}"
 
 
 def replace_section(path, text):

@@ -110,12 +110,14 @@ def test_info(capsys):
     assert status == 0
     assert "LeCun" in out and "61,706 (keras convention)" in out
     assert "matches the published 61,706" in out
-    assert re.search(r"^c3 +Conv2D +\(None, 10, 10, 16\) +2,416$", out, re.MULTILINE)
+    assert "built MACs:       416,520 (0.417 M) a 32x32 image, +0.0% from the published" in out
+    assert re.search(r"^c3 +Conv2D +10x10x16 +1,600 +6,400 +2,416 +240,000 +1,600 +14 +2 +7$",
+                     out, re.MULTILINE)
 
 
 def test_info_at_another_size_differs(capsys):
     _, out, _ = run_cli(capsys, "info", "lenet5", "--input-size", "64")
-    assert "(None, 64, 64, 1)" in out
+    assert re.search(r"^input_layer +InputLayer +64x64x1 ", out, re.MULTILINE)
     assert "differs from the published 61,706" in out
 
 
@@ -137,10 +139,10 @@ def test_errors_exit_2_without_traceback(capsys, argv, message):
 def test_zoo_prints_markdown(capsys):
     _, out, _ = run_cli(capsys, "zoo", "--pattern", "lenet5*")
     assert out.splitlines() == [
-        "| model | family | params | MACs | input | paper |",
-        "|---|---|---:|---:|---|---|",
-        "| lenet5 | lenet | 61,706 | 0.417 M | 32x32x1 | LeCun et al. 1998 |",
-        "| lenet5_c3_table | lenet | 60,806 | 0.327 M | 32x32x1 | LeCun et al. 1998 |",
+        "| model | family | params | MACs | input | top-1 | top-5 | accuracy source | paper |",
+        "|---|---|---:|---:|---|---:|---:|---|---|",
+        "| lenet5 | lenet | 61,706 | 0.417 M | 32x32x1 | — | — | — | LeCun et al. 1998 |",
+        "| lenet5_c3_table | lenet | 60,806 | 0.327 M | 32x32x1 | — | — | — | LeCun et al. 1998 |",
     ]
 
 
@@ -158,6 +160,30 @@ def test_zoo_readme_replaces_the_section(capsys, docs):
 
     run_cli(capsys, "zoo", "--pattern", "lenet5*", "--readme", str(readme))
     assert readme.read_text() == text  # idempotent
+
+
+def test_zoo_chart_is_drawn_from_the_registry(capsys, docs):
+    chart = docs / "zoo.png"
+    status, out, _ = run_cli(capsys, "zoo", "--pattern", "squeezenet1_0*", "--chart", str(chart))
+    assert status == 0
+    assert "| squeezenet1_0 | squeezenet | 1,248,424 | 819 M | 224x224x3 | 57.5 | 80.3 |" in out
+    assert "wrote " + str(chart) + " (3 models with a published top-1)" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(docs)) == ["zoo.png"]  # no temporary file left
+    status, _, err = run_cli(capsys, "zoo", "--pattern", "lenet5", "--chart", str(docs / "z.jpg"))
+    assert status == 2 and "--chart must name a .png file. Received: " in err
+
+
+def test_published_accuracy_names_registered_models():
+    from keras_cnn.accuracy import PUBLISHED
+    import keras_cnn
+    assert set(PUBLISHED) <= set(keras_cnn.list_models())
+    for name, acc in PUBLISHED.items():
+        assert acc.source and (acc.top1 is not None or acc.top5 is not None), name
+        for value in (acc.top1, acc.top5):
+            assert value is None or 40 < value < 100, name
+        if acc.top1 is not None and acc.top5 is not None:
+            assert acc.top5 > acc.top1, name
 
 
 @pytest.mark.parametrize("content", [

@@ -7,6 +7,7 @@ exercise family code shared by all of a family's variants, so they run on each f
 representative, its smallest model. That keeps the suite fast as the zoo grows.
 """
 
+import math
 import re
 
 import numpy as np
@@ -48,20 +49,26 @@ def test_registry_is_populated_and_sorted():
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_count_forward_pass_and_layers(name):
-    """Every model, built once (big ones take seconds): the published parameter count, a
-    forward pass, deliberate layer names, and nothing but layers in the graph.
-
-    The model has its top and default classes, at the paper's size when the top flattens (the
-    count depends on it), else at the minimum size (the same weights, built and run faster)."""
+def test_count_profile_forward_pass_and_layers(name):
+    """Every model, built once at the paper's size (big ones take seconds): the published
+    parameter count, its profile (parameters, MACs against the published figure, receptive
+    fields), a forward pass, deliberate layer names, and nothing but layers in the graph."""
     info = keras_cnn.model_info(name)
-    size = info.default_size if info.flatten_top else info.min_size
-    model = keras_cnn.create_model(name, input_shape=info.input_shape(size))
+    model = keras_cnn.create_model(name)
+    assert model.input_shape[1:] == info.input_shape()
     assert model.output_shape == (None, info.num_classes)
     assert count_params(model, info.params_convention) == info.params
 
-    y = predict(model, random_images(info.input_shape(size)))
-    assert y.shape == (2, info.num_classes)
+    report = keras_cnn.profile(model)
+    assert report.totals.params == model.count_params()
+    assert report.totals.trainable_params == sum(math.prod(w.shape)
+                                                 for w in model.trainable_weights)
+    if info.macs is not None and not info.macs_note:  # same layout: within 3% of the paper
+        assert report.totals.macs == pytest.approx(info.macs, rel=0.03)
+    check_receptive_fields(model, report)
+
+    y = predict(model, random_images(info.input_shape(), batch=1))
+    assert y.shape == (1, info.num_classes)
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 
@@ -71,6 +78,39 @@ def test_count_forward_pass_and_layers(name):
     # Lambda hides its code: both break quantization-aware training and int8 conversion.
     assert [type(op).__name__ for op in model.operations
             if not isinstance(op, keras.layers.Layer) or isinstance(op, keras.layers.Lambda)] == []
+
+
+def check_receptive_fields(model, report):
+    """Every row follows the course notes' recurrence from the rows it takes: r_out = r_in +
+    (k - 1) j_in and j_out = j_in s for a kernel (k the dilated size d(k - 1) + 1), the largest
+    field of the same-resolution inputs where branches meet, and the field unchanged
+    otherwise (global pooling and Flatten are a window over the whole map)."""
+    rows = {row.name: row for row in report.rows}
+    for row in report.rows[1:]:
+        inputs = [rows[n] for n in row.inputs if rows[n].receptive_field is not None]
+        if "/" in row.name or not inputs:  # nested-model rows: the layer lives in that model
+            continue
+        layer = model.get_layer(row.name)
+        if hasattr(layer, "kernel_size") or hasattr(layer, "pool_size"):
+            (source,) = inputs
+            kernel = getattr(layer, "kernel_size", None) or layer.pool_size
+            dilation = getattr(layer, "dilation_rate", (1, 1))
+            strides = getattr(layer, "strides", (1, 1))
+            for a in range(2):
+                k = dilation[a] * (kernel[a] - 1) + 1
+                if "Transpose" in type(layer).__name__:
+                    continue
+                assert row.receptive_field[a] == source.receptive_field[a] + (k - 1) * source.jump[a]
+                assert row.jump[a] == source.jump[a] * strides[a]
+        elif type(layer).__name__.startswith("Global") or type(layer).__name__ == "Flatten":
+            (source,) = inputs
+            sizes = source.output_shape[1:3]
+            for a in range(2):
+                assert row.receptive_field[a] == (source.receptive_field[a]
+                                                  + (sizes[a] - 1) * source.jump[a])
+        else:
+            same = [r for r in inputs if r.output_shape[1:3] == row.output_shape[1:3]] or inputs
+            assert row.receptive_field == max(r.receptive_field for r in same), row.name
 
 
 @pytest.mark.parametrize("name", REPRESENTATIVES)
@@ -182,6 +222,7 @@ def test_metadata_is_complete(name):
     assert info.params and info.params_source
     assert info.min_size <= info.default_size
     assert (info.macs is None) == (not info.macs_source)
+    assert not info.macs_note or info.macs is not None
     assert getattr(keras_cnn, info.builder.__name__) is info.builder
 
 

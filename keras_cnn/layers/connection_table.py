@@ -74,6 +74,11 @@ class _ConnectionTableConv2D:
             width = None if width is None else width - self.kernel_size[1] + 1
         return (batch, height, width, self.filters)
 
+    def profile_macs(self, input_shape, output_shape):
+        """Multiply-accumulates for one image (keras_cnn.profile): connected kernels only."""
+        _, height, width, _ = output_shape
+        return height * width * self.kernel_size[0] * self.kernel_size[1] * len(self._pairs)
+
     def get_config(self):
         keras = backend.keras(backend.backend_of(self))
         config = super().get_config()

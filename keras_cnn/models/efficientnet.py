@@ -317,9 +317,13 @@ def _efficientnet(variant, *, small_input=False, stddev_rescaling=None, dropout_
 _PAPER_MACS = ("Tan & Le 2019, Table 2 (FLOPS column, which counts multiply-adds; rounded), at "
                "the default resolution")
 
+_ROUNDED = ("Table 2's figure is below this layout's count (keras.applications' and the "
+            "reference implementation's); torchvision lists %s GFLOPS (multiply-adds) for the "
+            "same layout, as profile counts")
 
-def _meta(variant, params, macs):
-    return dict(family="efficientnet", paper=PAPER,
+
+def _meta(variant, params, macs, macs_note=""):
+    return dict(family="efficientnet", paper=PAPER, macs_note=macs_note,
                 default_size=COEFFICIENTS[variant].resolution, min_size=1,
                 params=params, params_source=f"keras.applications.EfficientNet{variant.upper()} "
                                              "(count_params, with its preprocessing layers)",
@@ -350,13 +354,13 @@ def EfficientNetB3(**kwargs):
     return _efficientnet("b3", **kwargs)
 
 
-@register_model("efficientnet_b4", **_meta("b4", 19_466_823, 4_200_000_000))
+@register_model("efficientnet_b4", **_meta("b4", 19_466_823, 4_200_000_000, _ROUNDED % "4.39"))
 def EfficientNetB4(**kwargs):
     """EfficientNet-B4: depth 1.8, width 1.4, 380x380."""
     return _efficientnet("b4", **kwargs)
 
 
-@register_model("efficientnet_b5", **_meta("b5", 30_562_527, 9_900_000_000))
+@register_model("efficientnet_b5", **_meta("b5", 30_562_527, 9_900_000_000, _ROUNDED % "10.27"))
 def EfficientNetB5(**kwargs):
     """EfficientNet-B5: depth 2.2, width 1.6, 456x456."""
     return _efficientnet("b5", **kwargs)

@@ -321,7 +321,10 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
                               "13,378,280 with aux_logits=True)",
                 macs=1_500_000_000,
                 macs_source="Szegedy et al. 2014, section 1 and Table 1 (ops column): 1.5 "
-                            "billion multiply-adds at inference")
+                            "billion multiply-adds at inference",
+                macs_note="Table 1 prints 34M ops (and 2.7K params) for the 7x7/2 stem "
+                          "convolution, which computes 112*112*64*7*7*3 = 118M; its rows sum "
+                          "to 1.50G as printed and to 1.586G corrected, what profile counts")
 def GoogLeNet(**kwargs):
     """GoogLeNet (Inception v1), Table 1 of the paper; `aux_logits=True` adds the two auxiliary
     classifiers as outputs 2 and 3 (for training, with `LOSS_WEIGHTS`)."""

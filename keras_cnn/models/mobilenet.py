@@ -492,12 +492,13 @@ def MobileNetV2(**kwargs):
     return _mobilenet_v2("mobilenet_v2", **kwargs)
 
 
-def _v3_meta(config, params, macs, macs_source, minimalistic=False):
+def _v3_meta(config, params, macs, macs_source, minimalistic=False, macs_note=""):
     builder = f"MobileNetV3{config.title()}" + ("(minimalistic=True, " if minimalistic else "(")
     return dict(family="mobilenet", paper=PAPER_V3, default_size=224, min_size=31,
                 params=params, params_source=f"keras.applications.{builder}weights=None)"
                                              ".count_params() (Keras convention)",
-                macs=macs, macs_source=macs_source, weights={"imagenet": IMAGENET[config]})
+                macs=macs, macs_source=macs_source, macs_note=macs_note,
+                weights={"imagenet": IMAGENET[config]})
 
 
 @register_model("mobilenet_v3_large", **_v3_meta("large", 5_507_432, 219_000_000,
@@ -525,7 +526,10 @@ def MobileNetV3LargeMinimalistic(**kwargs):
 
 
 @register_model("mobilenet_v3_small_minimalistic",
-                **_v3_meta("small", 2_056_848, 65_000_000, _TF_KERAS_V3, minimalistic=True))
+                **_v3_meta("small", 2_056_848, 65_000_000, _TF_KERAS_V3, minimalistic=True,
+                           macs_note="profile counts 52.3M for the keras.applications layout, "
+                                     "which this model matches parameter for parameter; the "
+                                     "published 65M is not reproduced by that layout"))
 @_family_args(_V3_ARGS + _SMALL_INPUT)
 def MobileNetV3SmallMinimalistic(**kwargs):
     """MobileNetV3-Small minimalistic (keras.applications' MobileNetV3Small(minimalistic=True))."""
