@@ -50,7 +50,6 @@ from typing import Optional
 
 import numpy as np
 
-from keras_cnn import backend
 
 #: Layers whose output costs 2 ops a value (a scale and a shift once folded).
 _AFFINE = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
@@ -63,22 +62,15 @@ _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 
 
 @dataclasses.dataclass(frozen=True)
-class LayerProfile:
-    """One layer call: see the module docstring for what each figure counts."""
+class Totals:
+    """Sums over the rows of a profile (see the module docstring for what each counts)."""
 
-    name: str
-    type: str
-    inputs: tuple                       # names of the rows whose outputs this call takes
-    output_shape: tuple                 # of the first output, batch dimension = batch_size
     activations: int
     activation_bytes: int
     trainable_params: int
     non_trainable_params: int
     macs: int
     ops: int
-    receptive_field: Optional[tuple]    # (height, width) for 2D maps; None without a spatial
-    jump: Optional[tuple]               # input (e.g. a model that starts from vectors)
-    centre: Optional[tuple]
 
     @property
     def params(self):
@@ -86,17 +78,21 @@ class LayerProfile:
 
 
 @dataclasses.dataclass(frozen=True)
-class Totals:
-    activations: int
-    activation_bytes: int
-    trainable_params: int
-    non_trainable_params: int
-    macs: int
-    ops: int
+class LayerProfile(Totals):
+    """One layer call: its figures, then where it sits and what it sees."""
 
-    @property
-    def params(self):
-        return self.trainable_params + self.non_trainable_params
+    name: str = ""
+    type: str = ""
+    inputs: tuple = ()                  # names of the rows whose outputs this call takes
+    output_shape: tuple = ()            # of the first output, batch dimension = batch_size
+    receptive_field: Optional[tuple] = None  # (height, width) for 2D maps; None without a
+    jump: Optional[tuple] = None             # spatial input (a model that starts from vectors)
+    centre: Optional[tuple] = None
+
+
+_TOTALS = [f.name for f in dataclasses.fields(Totals)]
+_ROW_FIELDS = ["name", "type", "inputs", "output_shape", *_TOTALS, "receptive_field", "jump",
+               "centre"]
 
 
 _COLUMNS = ("layer", "type", "output shape", "activations", "bytes", "params", "MACs", "ops",
@@ -121,7 +117,8 @@ class Profile:
 
     def to_dict(self):
         return {"model": self.model_name, "batch_size": self.batch_size,
-                "rows": [dict(dataclasses.asdict(r), params=r.params) for r in self.rows],
+                "rows": [{**{f: getattr(r, f) for f in _ROW_FIELDS}, "params": r.params}
+                         for r in self.rows],
                 "totals": dict(dataclasses.asdict(self.totals), params=self.totals.params)}
 
     def to_json(self, indent=2):
@@ -131,12 +128,11 @@ class Profile:
         """One line per row, numbers unformatted, tuples as "h x w"; a final "total" line."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([f.name for f in dataclasses.fields(LayerProfile)])
+        writer.writerow(_ROW_FIELDS)
         for r in self.rows:
-            writer.writerow([_plain(getattr(r, f.name)) for f in dataclasses.fields(LayerProfile)])
-        t = self.totals
-        writer.writerow(["total", "", "", "", t.activations, t.activation_bytes, t.trainable_params,
-                         t.non_trainable_params, t.macs, t.ops, "", "", ""])
+            writer.writerow([_plain(getattr(r, f)) for f in _ROW_FIELDS])
+        writer.writerow(["total", "", "", "", *(getattr(self.totals, f) for f in _TOTALS),
+                         "", "", ""])
         return out.getvalue()
 
     def to_markdown(self):
@@ -183,9 +179,7 @@ def profile(model, batch_size=1):
     fields = {id(t): _Field.of_input(t) for t in graph.inputs}
     walker.walk(graph, fields, prefix="")
     rows = tuple(walker.rows)
-    totals = Totals(*(sum(getattr(r, f) for r in rows) for f in (
-        "activations", "activation_bytes", "trainable_params", "non_trainable_params", "macs",
-        "ops")))
+    totals = Totals(**{f: sum(getattr(r, f) for r in rows) for f in _TOTALS})
     return Profile(model.name, batch_size, rows, totals)
 
 
@@ -360,8 +354,9 @@ class _Walker:
         if field is not None:
             r, j = field.r, field.j
             start = tuple(float(s) for s in field.start)
-        return LayerProfile(name, kind, inputs, shape, values, nbytes, trainable, non_trainable,
-                            macs * self.batch_size, ops * self.batch_size, r, j, start)
+        return LayerProfile(values, nbytes, trainable, non_trainable, macs * self.batch_size,
+                            ops * self.batch_size, name=name, type=kind, inputs=inputs,
+                            output_shape=shape, receptive_field=r, jump=j, centre=start)
 
 
 def _is_model(layer):

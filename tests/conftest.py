@@ -18,14 +18,26 @@ def keras_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture
+def free_memory():
+    """Release the test's models afterwards (for tests that build big ones: a worker that keeps
+    every model it built runs out of memory on the largest variants)."""
+    yield
+    import gc
+
+    import keras
+    keras.backend.clear_session()
+    gc.collect()
+
+
 def random_images(shape, batch=2, seed=0):
     """A deterministic float32 batch of images of `shape` (H, W, C)."""
     return np.random.default_rng(seed).uniform(0, 1, size=(batch, *shape)).astype("float32")
 
 
 def grouped(names):
-    """Parameters that keep every test of one model on one xdist worker (`--dist loadgroup`), so
-    the worker's build cache serves them."""
+    """Parameters that keep every test of one model on one xdist worker (`--dist loadgroup`),
+    so that the two workers do not both build the same big model at once."""
     return [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in names]
 
 
@@ -38,3 +50,16 @@ def representatives(names):
         by_family.setdefault(keras_cnn.model_info(name).family, []).append(name)
     return sorted(min(group, key=lambda n: keras_cnn.model_info(n).params)
                   for group in by_family.values())
+
+
+def predict(model, x):
+    """Inference-mode outputs of `model` on `x`, as a NumPy array."""
+    return np.asarray(model(x, training=False))
+
+
+def write_legacy_h5(model, path):
+    """`model`'s weights in the legacy .h5 layout keras.applications publishes its files in."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)

@@ -1,6 +1,5 @@
 """The keras.applications builder contract: every bad argument gets a clear ValueError."""
 
-import os
 
 import keras
 import numpy as np

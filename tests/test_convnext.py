@@ -1,35 +1,24 @@
 """ConvNeXt: parity with keras.applications (set_weights, legacy .h5 files, ImageNet file table),
 the family's options, and the LayerScale layer."""
 
-import h5py
 import keras
 import numpy as np
 import pytest
 import tf_keras
 from keras.src.applications import convnext as keras_convnext
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn import backend, layers as kl
 from keras_cnn.models import convnext
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SIZE = (32, 32, 3)
 VARIANTS = [("ConvNeXtTiny", "convnext_tiny"), ("ConvNeXtSmall", "convnext_small"),
             ("ConvNeXtBase", "convnext_base"), ("ConvNeXtLarge", "convnext_large")]
 
 
-def predict(model, x):
-    return np.asarray(model(x, training=False))
-
-
 def pixels(shape=SIZE, batch=2):
     return random_images(shape, batch=batch) * 255
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def weighted(model):

@@ -4,26 +4,15 @@ for CIFAR, channel bookkeeping and the knobs."""
 import inspect
 import re
 
-import h5py
 import keras
 import numpy as np
 import pytest
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SHAPE = (32, 32, 3)
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def randomize_batch_norm(model, seed=0):

@@ -6,18 +6,16 @@ import functools
 import inspect
 import math
 
-import h5py
 import keras
 import numpy as np
 import pytest
 from keras.src.applications import efficientnet as ka_efficientnet
 from keras.src.applications import efficientnet_v2 as ka_efficientnet_v2
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn import weights as weights_lib
 from keras_cnn.models import efficientnet, efficientnet_v2
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SIZE = 32
 SHAPE = (SIZE, SIZE, 3)
@@ -28,10 +26,6 @@ V2 = [f"EfficientNetV2{s}" for s in ("B0", "B1", "B2", "B3", "S", "M", "L")]
 # coefficients, compared with keras.applications' own (test_tables_are_keras_applications_ones).
 PARITY = ["EfficientNetB0", "EfficientNetB3", "EfficientNetB7",
           "EfficientNetV2B0", "EfficientNetV2S", "EfficientNetV2L"]
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
 
 
 def randomize_statistics(model, seed=0):
@@ -166,11 +160,6 @@ def test_tables_are_keras_applications_ones():
             variant.stages]] == [(("mbconv", "fused")[a["conv_type"]],) + tuple(
                 a[f] for f in v2_fields) for a in keras_stages]
     assert efficientnet_v2.DROPOUT_RATE == 0.2 and efficientnet_v2.BN_MOMENTUM == 0.9
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 @pytest.mark.parametrize("name", ["EfficientNetB0", "EfficientNetV2B0"])

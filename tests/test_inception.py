@@ -5,28 +5,16 @@ import importlib
 import inspect
 import re
 
-import h5py
 import keras
 import numpy as np
 import pytest
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn.layers import multi_branch
 from keras_cnn.registry import count_params
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SMALL = (75, 75, 3)  # the minimum size of all four
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
-
-
-def write_legacy_h5(model, path):
-    """Weights laid out as keras.applications publishes them."""
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def randomized(model, seed):

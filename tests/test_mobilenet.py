@@ -1,16 +1,14 @@
 """MobileNet v1/v2/v3: parity with keras.applications, their weight files, the family's knobs."""
 
-import h5py
 import keras
 import numpy as np
 import pytest
 from keras.src.applications import mobilenet_v3 as keras_mobilenet_v3
-from keras.src.legacy.saving import legacy_h5_format
 from keras.src.utils import file_utils
 
 import keras_cnn
 from keras_cnn.models import mobilenet
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SIZE = 32
 SHAPE = (SIZE, SIZE, 3)
@@ -48,15 +46,6 @@ def keras_images(theirs, kwargs, shape=SHAPE, batch=2):
     if theirs.startswith("MobileNetV3") and kwargs.get("include_preprocessing", True):
         return x
     return mobilenet.preprocess_input(x)
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def expected_name(name):

@@ -19,7 +19,7 @@ from keras.src.utils.naming import to_snake_case  # how Keras names unnamed laye
 
 import keras_cnn
 from keras_cnn.registry import count_params
-from conftest import grouped, random_images, representatives
+from conftest import grouped, predict, random_images, representatives
 
 ALL = keras_cnn.list_models()
 MODELS = grouped(ALL)
@@ -29,10 +29,6 @@ REPRESENTATIVES = grouped(representatives(ALL))
 def small_shape(info):
     """The smallest input every part of the model accepts (its min_size), as (H, W, C)."""
     return info.input_shape(info.min_size)
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
 
 
 def automatic_names(model):
@@ -48,6 +44,7 @@ def test_registry_is_populated_and_sorted():
     assert {"lenet5", "alexnet", "zfnet", "vgg16", "vgg19"} <= set(ALL)
 
 
+@pytest.mark.usefixtures("free_memory")
 @pytest.mark.parametrize("name", MODELS)
 def test_count_profile_forward_pass_and_layers(name):
     """Every model, built once at the paper's size (big ones take seconds): the published
@@ -67,8 +64,10 @@ def test_count_profile_forward_pass_and_layers(name):
         assert report.totals.macs == pytest.approx(info.macs, rel=0.03)
     check_receptive_fields(model, report)
 
-    y = predict(model, random_images(info.input_shape(), batch=1))
-    assert y.shape == (1, info.num_classes)
+    # Batch statistics: at inference a fresh model's BN layers are identities, and a fresh
+    # ResNet-1202 overflows float32 after some 600 un-normalized residual additions.
+    y = np.asarray(model(random_images(info.input_shape(), batch=2), training=True))
+    assert y.shape == (2, info.num_classes)
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 

@@ -3,27 +3,16 @@
 import inspect
 import re
 
-import h5py
 import keras
 import numpy as np
 import pytest
-from keras.src.legacy.saving import legacy_h5_format
 from keras.src.utils.naming import to_snake_case
 
 import keras_cnn
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SIZE = 32  # keras.applications' minimum
 SHAPE = (SIZE, SIZE, 3)
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def randomize_batch_norm(model, seed=0):

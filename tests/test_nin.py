@@ -5,11 +5,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.registry import count_params
-from conftest import random_images
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
+from conftest import predict, random_images
 
 
 def test_imagenet_model_has_the_caffe_shapes_and_count():

@@ -8,7 +8,6 @@ import io
 import json
 
 import keras
-import numpy as np
 import pytest
 
 import keras_cnn

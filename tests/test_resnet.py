@@ -2,28 +2,21 @@
 
 import math
 
-import h5py
 import keras
 import numpy as np
 import pytest
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn import layers as kl
 from keras_cnn.models import resnet
 from keras_cnn.registry import count_params
-from conftest import random_images
+from conftest import random_images, write_legacy_h5
 
 SIZE = 48
 
 
 def predict(model, x, training=False):
     return np.asarray(model(x, training=training))
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def randomize_bn_statistics(model, seed=0):

@@ -10,11 +10,7 @@ import pytest
 import keras_cnn
 from keras_cnn.models import shufflenet
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
-from conftest import random_images
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
+from conftest import predict, random_images
 
 
 def conv_macs(model):

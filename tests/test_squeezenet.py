@@ -9,11 +9,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.models import squeezenet
-from conftest import random_images
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
+from conftest import predict, random_images
 
 
 def conv_macs(model):

@@ -2,28 +2,15 @@
 
 import hashlib
 import inspect
-import os
 
-import h5py
 import keras
 import numpy as np
 import pytest
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn import weights as weights_lib
 from keras_cnn.registry import WeightsFile
-from conftest import random_images
-
-
-def write_legacy_h5(model, path):
-    """Write weights the way keras.applications' published .h5 files are laid out."""
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
+from conftest import predict, random_images, write_legacy_h5
 
 
 @pytest.mark.parametrize("ours,theirs", [("VGG16", "VGG16"), ("VGG19", "VGG19")])

@@ -3,28 +3,17 @@
 import inspect
 import re
 
-import h5py
 import keras
 import numpy as np
 import pytest
 from keras.src.applications import xception as keras_xception
-from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
 from keras_cnn.models import xception
 from keras_cnn.registry import count_params
-from conftest import random_images
+from conftest import predict, random_images, write_legacy_h5
 
 SIZE = 71  # keras.applications' documented minimum; small enough to be fast
-
-
-def predict(model, x):
-    return np.asarray(model(x, training=False))
-
-
-def write_legacy_h5(model, path):
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
 
 def test_structure_and_counts_equal_keras_applications():
