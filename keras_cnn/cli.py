@@ -3,12 +3,17 @@
     keras-cnn list [PATTERN] [--family F]
     keras-cnn info NAME [--input-size N] [--batch-size B] [--format text|markdown|json|csv]
     keras-cnn zoo [--pattern P] [--readme PATH] [--chart PNG]
+    keras-cnn recipes
+    keras-cnn train RECIPE [--data PATH] [--epochs N] [--batch-size B] [--devices D] ...
+    keras-cnn evaluate --model PATH --data FOLDER [--ten-crop] [--confusion PNG]
+    keras-cnn predict IMAGE... --model PATH [--top K]
 
 Errors (unknown model, bad option, README without markers) print one line on stderr and exit 2.
 """
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 
@@ -26,7 +31,8 @@ FORMATS = ("text", "markdown", "json", "csv")
 
 
 def main(argv=None):
-    """Run the command in `argv` (default: sys.argv[1:]); return 0, or exit 2 on an error."""
+    """Run the command in `argv` (default: sys.argv[1:]); return 0, or exit 2 on an error
+    (train's other exit codes: keras_cnn.training.EXIT_CODES)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -68,7 +74,125 @@ def build_parser():
                      help="also draw the papers' ImageNet top-1 against MACs (marker area by "
                           "parameters, a colour per family) into the PNG file PNG")
     zoo.set_defaults(run=run_zoo)
+    recipes = commands.add_parser("recipes", help="the training recipes, one line each")
+    recipes.set_defaults(run=run_recipes)
+
+    train = commands.add_parser("train", help="train a recipe (the paper's setup) with model.fit "
+                                              "on all local GPUs, or on several machines")
+    train.add_argument("recipe", metavar="RECIPE", help="a recipe name (keras-cnn recipes)")
+    train.add_argument("--data", metavar="PATH", help="folder with train/ and val/ class "
+                       "folders, a folder of class folders, or a TFRecord pattern")
+    train.add_argument("--output", metavar="DIR", help="run folder (default: runs/RECIPE); "
+                       "rerunning resumes from its last completed epoch")
+    for option, help_text in (("--epochs", "epochs (default: the paper's)"),
+                              ("--batch-size", "global batch (default: the paper's; the "
+                                               "learning rate scales linearly)"),
+                              ("--image-size", "input size (default: the paper's)"),
+                              ("--steps-per-epoch", "steps per epoch (default: one pass)")):
+        train.add_argument(option, type=int_at_least(1), metavar="N", help=help_text)
+    train.add_argument("--devices", metavar="D", default="all",
+                       help='"all" local GPUs (default), or e.g. "GPU:0,GPU:1"; TF_CONFIG '
+                            "selects multi-worker training")
+    train.add_argument("--precision", default="float32",
+                       choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    train.add_argument("--xla", action="store_true", help="compile the train step with XLA")
+    train.add_argument("--seed", type=int_at_least(0), default=0)
+    train.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="top-1/top-5 and per-class accuracy of a "
+                                                    "trained model on a folder of class folders")
+    evaluate.add_argument("--model", required=True, metavar="PATH", help="a .keras file")
+    evaluate.add_argument("--data", required=True, metavar="FOLDER", help="class folders")
+    evaluate.add_argument("--ten-crop", action="store_true",
+                          help="average 10 crops (corners, centre, flipped) of each image "
+                               "resized to 8/7 of the input size (AlexNet, VGG)")
+    evaluate.add_argument("--confusion", metavar="PNG", help="draw the confusion matrix")
+    evaluate.add_argument("--batch-size", type=int_at_least(1), default=32, metavar="B")
+    evaluate.set_defaults(run=run_evaluate)
+
+    predict = commands.add_parser("predict", help="the most likely classes of image files")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--model", required=True, metavar="PATH", help="a .keras file (class "
+                         "names from classes.json next to it)")
+    predict.add_argument("--top", type=int_at_least(1), default=5, metavar="K")
+    predict.set_defaults(run=run_predict)
     return parser
+
+
+# --- recipes and train ------------------------------------------------------------------------
+
+def run_recipes(args):
+    """Print each recipe: name, model, paper's epochs and batch, and the paper's result."""
+    from keras_cnn import recipes
+    rows = [(r.name, r.model, f"{r.epochs} epochs", f"batch {r.batch_size}", r.reported)
+            for r in map(recipes.get_recipe, recipes.list_recipes())]
+    print(_text_table(rows))
+
+
+def run_train(args):
+    """Train a recipe; exit with training.EXIT_CODES' code."""
+    from keras_cnn import recipes, training
+    try:
+        results = recipes.run(args.recipe, args.data, output_dir=args.output,
+                              epochs=args.epochs, batch_size=args.batch_size,
+                              image_size=args.image_size, steps_per_epoch=args.steps_per_epoch,
+                              devices=args.devices, precision=args.precision, xla=args.xla,
+                              seed=args.seed)
+    except training.Diverged as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        sys.exit(training.EXIT_DIVERGED)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; rerun the same command to resume", file=sys.stderr)
+        sys.exit(training.EXIT_INTERRUPTED)
+    for key, value in results.get("test", {}).items():
+        print(f"test {key}: {value:.4f}")
+
+
+def _load_model(path):
+    import keras
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Model file {path!r} does not exist.")
+    return keras.models.load_model(path)
+
+
+def run_evaluate(args):
+    """Print top-1, top-5 and per-class accuracy; optionally draw the confusion matrix."""
+    from keras_cnn import augment, data, evaluation
+    model = _load_model(args.model)
+    size = model.input_shape[1]
+    index = data.scan_image_folder(args.data)
+    names = evaluation.load_class_names(args.model, model.output_shape[-1])
+    if tuple(index.class_names) != tuple(names):
+        raise ValueError(f"The class folders of {args.data} ({', '.join(index.class_names)}) "
+                         f"are not the model's classes ({', '.join(names)}).")
+    channels = model.input_shape[-1]
+    if args.ten_crop:
+        resize = round(size * 8 / 7)
+        preprocess, crops = augment.resize_shorter_center_crop(resize), augment.ten_crop(size)
+    else:
+        preprocess, crops = augment.resize_shorter_center_crop(size), None
+    dataset = data.image_dataset(index, batch_size=args.batch_size, preprocess=preprocess,
+                                 training=False, channels=channels)
+    report = evaluation.evaluate(model, dataset, names, crops=crops)
+    print(f"images: {report['images']}")
+    print(f"top-1: {report['top1']:.4f}")
+    if report["top5"] is not None:
+        print(f"top-5: {report['top5']:.4f}")
+    print(_text_table([(name, DASH if acc is None else f"{acc:.4f}")
+                       for name, acc in report["per_class"].items()], right={1}))
+    if args.confusion:
+        evaluation.confusion_png(report, names, args.confusion)
+        print(f"wrote {args.confusion}")
+
+
+def run_predict(args):
+    """Print the top classes of every image."""
+    from keras_cnn import evaluation
+    model = _load_model(args.model)
+    names = evaluation.load_class_names(args.model, model.output_shape[-1])
+    for path, top in zip(args.images, evaluation.predict_files(model, args.images, names,
+                                                               top=args.top)):
+        print(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
 
 
 # --- list -------------------------------------------------------------------------------------

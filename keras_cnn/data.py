@@ -72,3 +72,201 @@ def _check_args(image_size, channels, val_fraction, test_fraction):
 
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+# --- tf.data pipelines -------------------------------------------------------------------------
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+VERIFY = ("header", "decode", None)
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+class FolderIndex(NamedTuple):
+    """The images of a folder of class folders: paths, labels, class names (label order), and
+    the files skipped as unreadable, each (path, reason)."""
+
+    paths: tuple
+    labels: tuple
+    class_names: tuple
+    skipped: tuple = ()
+
+
+def scan_image_folder(path, verify="header"):
+    """Index a folder with one subfolder of JPEG/PNG images per class (sorted names = labels).
+
+    verify: "header" skips files that are empty or not JPEG/PNG by their first bytes; "decode"
+    also decodes every file and skips those that fail (truncated files); None checks nothing.
+    Skipped files are named in a warning (never a crash mid-epoch). A missing folder is a
+    FileNotFoundError; no class folders, or a class folder without readable images, ValueError.
+    """
+    import os
+    import warnings
+
+    if verify not in VERIFY:
+        raise ValueError(f"verify must be one of {VERIFY}. Received: verify={verify!r}")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Image folder {path!r} does not exist.")
+    if not os.path.isdir(path):
+        raise ValueError(f"{path!r} is not a folder (expected one subfolder per class).")
+    classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+    if not classes:
+        raise ValueError(f"{path!r} has no class folders (expected one subfolder of images "
+                         "per class).")
+    paths, labels, skipped, empty = [], [], [], []
+    for label, name in enumerate(classes):
+        folder = os.path.join(path, name)
+        files = sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                       if f.lower().endswith(IMAGE_EXTENSIONS)
+                       and os.path.isfile(os.path.join(folder, f)))
+        kept = 0
+        for file in files:
+            reason = _unreadable(file, verify)
+            if reason:
+                skipped.append((file, reason))
+                continue
+            paths.append(file)
+            labels.append(label)
+            kept += 1
+        if not kept:
+            empty.append(folder)
+    if skipped:
+        warnings.warn(f"Skipped {len(skipped)} unreadable image(s): " +
+                      "; ".join(f"{p} ({r})" for p, r in skipped), stacklevel=2)
+    if empty:
+        raise ValueError(f"Class folder(s) without readable JPEG/PNG images: {', '.join(empty)}")
+    return FolderIndex(tuple(paths), tuple(labels), tuple(classes), tuple(skipped))
+
+
+def _unreadable(file, verify):
+    """Why `file` cannot be used, or None."""
+    if verify is None:
+        return None
+    with open(file, "rb") as f:
+        head = f.read(8)
+    if not head:
+        return "empty file"
+    if not head.startswith(_SIGNATURES):
+        return "not a JPEG or PNG file"
+    if verify == "decode":
+        try:
+            tf.io.decode_image(tf.io.read_file(file), expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
+            return f"cannot be decoded: {err.message.splitlines()[0]}"
+    return None
+
+
+def decode_image(path, channels):
+    """Read and decode a JPEG/PNG file into float32 [0, 1], shape (None, None, channels)."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                               expand_animations=False)
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    image.set_shape((None, None, channels))
+    return image
+
+
+def resize_preprocess(image_size):
+    """`preprocess(image, seed)` resizing to image_size x image_size (evaluation default)."""
+    def preprocess(image, seed=None):
+        image = tf.image.resize(image, (image_size, image_size), antialias=True)
+        return tf.clip_by_value(image, 0.0, 1.0)
+    return preprocess
+
+
+def image_dataset(source, *, batch_size, preprocess, training, channels=3, seed=0,
+                  shuffle_buffer=10_000, cache=False, drop_remainder=False):
+    """Batches of (images float32 [0, 1], labels int32) from a FolderIndex or folder path.
+
+    Files are decoded in parallel; `preprocess(image, seed)` (a keras_cnn.augment transform)
+    makes each a fixed size; training shuffles with `seed` every epoch. `cache=True` keeps the
+    decoded full-size images in memory (small data sets only)."""
+    index = source if isinstance(source, FolderIndex) else scan_image_folder(source)
+    _check_pipeline(batch_size, preprocess)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (list(index.paths), tf.constant(index.labels, tf.int32)))
+    return _finish(dataset, lambda path, label: (decode_image(path, channels), label),
+                   len(index.paths), batch_size=batch_size, preprocess=preprocess,
+                   training=training, seed=seed, shuffle_buffer=shuffle_buffer, cache=cache,
+                   drop_remainder=drop_remainder)
+
+
+def array_dataset(images, labels, *, batch_size, preprocess=None, training, seed=0,
+                  shuffle_buffer=10_000, drop_remainder=False):
+    """The same pipeline for in-memory arrays (e.g. `load_digits()` splits)."""
+    _check_pipeline(batch_size, preprocess or (lambda image, seed: image))
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(images, "float32"),
+                                                  np.asarray(labels, "int32")))
+    return _finish(dataset, None, len(labels), batch_size=batch_size, preprocess=preprocess,
+                   training=training, seed=seed, shuffle_buffer=shuffle_buffer, cache=False,
+                   drop_remainder=drop_remainder)
+
+
+def tfrecord_dataset(pattern, *, batch_size, preprocess, training, channels=3, seed=0,
+                     image_key="image/encoded", label_key="image/class/label", label_offset=0,
+                     shuffle_buffer=10_000, drop_remainder=False):
+    """Batches from TFRecord files of tf.train.Example (encoded image, int64 label), read in
+    parallel. ImageNet TFRecords from the TensorFlow models repository number labels from 1:
+    pass label_offset=1."""
+    files = sorted(tf.io.gfile.glob(str(pattern)))
+    if not files:
+        raise FileNotFoundError(f"No TFRecord file matches {str(pattern)!r}.")
+    _check_pipeline(batch_size, preprocess)
+    names = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        names = names.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    records = names.interleave(tf.data.TFRecordDataset, cycle_length=tf.data.AUTOTUNE,
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    features = {image_key: tf.io.FixedLenFeature([], tf.string),
+                label_key: tf.io.FixedLenFeature([], tf.int64)}
+
+    def parse(record):
+        example = tf.io.parse_single_example(record, features)
+        image = tf.io.decode_image(example[image_key], channels=channels,
+                                   expand_animations=False)
+        image = tf.image.convert_image_dtype(image, tf.float32)
+        image.set_shape((None, None, channels))
+        return image, tf.cast(example[label_key] - label_offset, tf.int32)
+    return _finish(records, parse, None, batch_size=batch_size, preprocess=preprocess,
+                   training=training, seed=seed, shuffle_buffer=shuffle_buffer, cache=False,
+                   drop_remainder=drop_remainder)
+
+
+def write_tfrecord(path, images_uint8, labels, image_key="image/encoded",
+                   label_key="image/class/label"):
+    """Write uint8 images (N, H, W, C) and labels as PNG-encoded tf.train.Examples."""
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for image, label in zip(images_uint8, labels):
+            png = tf.io.encode_png(np.asarray(image, np.uint8)).numpy()
+            example = tf.train.Example(features=tf.train.Features(feature={
+                image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[png])),
+                label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))}))
+            writer.write(example.SerializeToString())
+    return path
+
+
+def _check_pipeline(batch_size, preprocess):
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1. Received: batch_size={batch_size!r}")
+    if not callable(preprocess):
+        raise ValueError(f"preprocess must be a function (image, seed) -> image. Received: "
+                         f"{preprocess!r}")
+
+
+def _finish(dataset, decode, size, *, batch_size, preprocess, training, seed, shuffle_buffer,
+            cache, drop_remainder):
+    """Shuffle, decode in parallel, (cache), preprocess with per-example seeds, batch, prefetch."""
+    autotune = tf.data.AUTOTUNE
+    if training:
+        buffer = min(shuffle_buffer, size) if size else shuffle_buffer
+        dataset = dataset.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
+    if decode is not None:
+        dataset = dataset.map(decode, num_parallel_calls=autotune, deterministic=not training)
+        dataset = dataset.ignore_errors(log_warning=True)  # an unreadable file: skip, not crash
+    if cache:
+        dataset = dataset.cache()
+    if preprocess is not None:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda example, pair: (preprocess(example[0], pair), example[1]),
+            num_parallel_calls=autotune, deterministic=not training)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)

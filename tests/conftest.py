@@ -63,3 +63,22 @@ def write_legacy_h5(model, path):
     from keras.src.legacy.saving import legacy_h5_format
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
+
+
+def write_image_folder(root, counts, size=(12, 10), seed=0):
+    """A folder of class folders ({class name: number of images}) of random JPEG and PNG
+    images (alternating), `size` (height, width); returns its path."""
+    import tensorflow as tf
+    from pathlib import Path
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, size=(*size, 3), dtype=np.uint8)
+            if i % 2:
+                (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+            else:
+                (root / name / f"{i}.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
+    return root

@@ -1,0 +1,113 @@
+"""Evaluating a trained classifier: top-1/top-5, per-class accuracy, a confusion matrix, and
+multi-crop testing; predicting the classes of image files.
+
+    report = evaluate(model, dataset, class_names)            # dataset of (images, labels)
+    report = evaluate(model, dataset, class_names, crops=augment.ten_crop(224))
+    predict_files(model, ["cat.jpg"], class_names, top=5)
+
+Images are float32 in [0, 1], as keras_cnn's pipelines (`keras_cnn.data`) make them. With
+`crops`, every image of the dataset must be larger than the crops (evaluate on images resized
+to, say, 256 for 224 crops): the predicted probabilities are averaged over the crops (AlexNet's
+and VGG's 10-crop testing).
+"""
+
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_cnn.files import write_atomically
+
+
+def evaluate(model, dataset, class_names, crops=None):
+    """A dict: "top1", "top5" (None with 5 classes or fewer), "per_class" {name: accuracy},
+    "confusion" (rows: true class, columns: predicted), "images"."""
+    classes = len(class_names)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    top5_hits = 0
+    for images, labels in dataset:
+        probabilities = _probabilities(model, images, crops)
+        labels = np.asarray(labels).reshape(-1)
+        predicted = probabilities.argmax(axis=-1)
+        np.add.at(confusion, (labels, predicted), 1)
+        top = np.argsort(-probabilities, axis=-1)[:, :5]
+        top5_hits += int(np.sum(top == labels[:, None]))
+    images = int(confusion.sum())
+    if images == 0:
+        raise ValueError("The evaluation data set is empty.")
+    per_class = {name: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum()
+                        else None) for i, name in enumerate(class_names)}
+    return {"images": images, "top1": float(np.trace(confusion) / images),
+            "top5": float(top5_hits / images) if classes > 5 else None,
+            "per_class": per_class, "confusion": confusion.tolist()}
+
+
+def _probabilities(model, images, crops):
+    if crops is None:
+        return np.asarray(model(images, training=False))
+    views = tf.map_fn(crops, images)                      # (batch, crops, h, w, c)
+    batch, count = views.shape[0], views.shape[1]
+    flat = tf.reshape(views, (-1, *views.shape[2:]))
+    outputs = np.asarray(model(flat, training=False))
+    return outputs.reshape(batch, count, -1).mean(axis=1)
+
+
+def confusion_png(report, class_names, path):
+    """Draw the confusion matrix of an `evaluate` report into a PNG file, atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    matrix = np.asarray(report["confusion"])
+    size = max(4, 0.4 * len(class_names) + 2)
+    figure, axes = plt.subplots(figsize=(size, size), dpi=100)
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=90, fontsize=7)
+    axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"top-1 {report['top1']:.3f} on {report['images']} images")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    return write_atomically(path, buffer.getvalue())
+
+
+def predict_files(model, paths, class_names, top=5):
+    """For each image file: [(class name, probability), ...], the `top` most likely first.
+
+    The image is decoded, resized to the model's input size and scaled to [0, 1]."""
+    from keras_cnn import data
+
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be an integer >= 1. Received: top={top!r}")
+    height, width, channels = model.input_shape[1:]
+    if len(class_names) != model.output_shape[-1]:
+        raise ValueError(f"The model has {model.output_shape[-1]} outputs but "
+                         f"{len(class_names)} class names were given.")
+    results = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Image file {path!r} does not exist.")
+        try:
+            image = data.decode_image(tf.constant(str(path)), channels)
+        except tf.errors.InvalidArgumentError:
+            raise ValueError(f"{path!r} is not a readable JPEG or PNG image.") from None
+        image = tf.clip_by_value(tf.image.resize(image, (height, width), antialias=True), 0, 1)
+        probabilities = np.asarray(model(image[None], training=False))[0]
+        order = np.argsort(-probabilities)[:top]
+        results.append([(class_names[i], float(probabilities[i])) for i in order])
+    return results
+
+
+def load_class_names(model_path, classes=None):
+    """The class names saved next to a model by `keras-cnn train` (classes.json), else
+    "0", "1", ... for `classes` outputs."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "classes.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return tuple(json.load(f))
+    return tuple(str(i) for i in range(classes))

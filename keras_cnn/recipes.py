@@ -1,0 +1,330 @@
+"""Training recipes: each paper's setup (data pipeline, augmentation, optimizer, schedule,
+regularization), runnable with `keras-cnn train NAME` or `keras_cnn.recipes.run(NAME, ...)`.
+
+A recipe is data (`Recipe`); `run` turns it into a `model.fit` (or, on several machines, the
+distributed loop of `keras_cnn.training`) under the chosen distribution strategy:
+
+    keras-cnn train lenet5_digits                       # the embedded digits, no --data needed
+    keras-cnn train resnet50_imagenet --data /data/imagenet --epochs 90
+    keras-cnn train resnet56_cifar10 --data /data/cifar10 --devices GPU:0,GPU:1
+
+`--data` is a folder with `train/` and `val/` (and optionally `test/`) subfolders of class
+folders, a single folder of class folders (split 90/10 with the seed), or a TFRecord file pattern
+(`/data/imagenet/train-*`, ImageNet's 1-based labels). The paper's learning rate is given for
+its batch size; another global batch scales it linearly (Goyal et al. 2017).
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_cnn
+from keras_cnn import augment, data, schedules, training
+from keras_cnn.files import write_atomically
+
+IMAGENET_TRAIN_IMAGES = 1_281_167
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A paper's training setup. Learning rates are for `batch_size` images a step."""
+
+    name: str
+    model: str                            # registry name
+    paper: str                            # where the setup comes from
+    reported: str                         # the result the paper reports with it
+    image_size: int
+    batch_size: int
+    epochs: int
+    optimizer: str                        # schedules.make_optimizer name
+    learning_rate: float
+    schedule: tuple = ("constant",)       # ("step", milestone epochs) | ("cosine", warmup
+                                          # epochs) | ("exponential", rate, every epochs)
+    momentum: float = 0.9
+    weight_decay: Optional[float] = None  # the papers' L2 penalty (schedules.l2_regularize)
+    epsilon: Optional[float] = None       # RMSprop's (1.0 in the TensorFlow papers' setups)
+    label_smoothing: float = 0.0
+    train_transform: str = "random_resized_crop"   # see _TRANSFORMS
+    channels: int = 3
+    model_kwargs: tuple = ()              # ((name, value), ...) for the builder
+    aux_loss_weight: Optional[float] = None        # GoogLeNet's auxiliary classifiers
+    data: Optional[str] = None            # built-in data set ("digits"), else --data is needed
+    images_per_epoch: int = IMAGENET_TRAIN_IMAGES  # for schedules when the size is unknown
+
+
+_IMAGENET_SGD = dict(image_size=224, optimizer="sgd", momentum=0.9)
+
+RECIPES = {r.name: r for r in [
+    Recipe("lenet5_digits", "lenet5", "LeCun et al. 1998 (the layout); Adam on the digits",
+           "0.95% test error on MNIST (paper); >= 98% on the embedded digits here",
+           image_size=32, channels=1, batch_size=32, epochs=40, optimizer="adam",
+           learning_rate=1e-3, train_transform="shift_rotate", data="digits",
+           images_per_epoch=1257),
+    Recipe("alexnet_imagenet", "alexnet", "Krizhevsky et al. 2012, section 5",
+           "top-1 / top-5 error 40.7% / 18.2% (1 CNN)", image_size=227, batch_size=128,
+           epochs=90, optimizer="sgd", learning_rate=0.01, weight_decay=5e-4,
+           schedule=("step", (30, 60, 80)), train_transform="alexnet"),
+    Recipe("vgg16_imagenet", "vgg16", "Simonyan & Zisserman 2015, section 3.1",
+           "top-1 / top-5 error 25.6% / 8.1% (single scale, jittered)", batch_size=256,
+           epochs=74, learning_rate=0.01, weight_decay=5e-4, schedule=("step", (30, 50, 65)),
+           train_transform="vgg", model_kwargs=(("dropout", 0.5),), **_IMAGENET_SGD),
+    Recipe("googlenet_imagenet", "googlenet", "Szegedy et al. 2015, section 6 (polyak and "
+           "photometric distortions left out)", "top-5 error 10.07% (1 model, 1 crop)",
+           batch_size=256, epochs=90, learning_rate=0.01, schedule=("exponential", 0.96, 8),
+           model_kwargs=(("aux_logits", True),), aux_loss_weight=0.3, **_IMAGENET_SGD),
+    Recipe("inception_v3_imagenet", "inception_v3", "Szegedy et al. 2016, section 8",
+           "top-1 / top-5 error 21.2% / 5.6%", image_size=299, batch_size=32, epochs=100,
+           optimizer="rmsprop", learning_rate=0.045, epsilon=1.0,
+           schedule=("exponential", 0.94, 2), label_smoothing=0.1),
+    Recipe("resnet50_imagenet", "resnet50", "He et al. 2015, section 3.4",
+           "top-1 / top-5 error 22.85% / 6.71% (10-crop)", batch_size=256, epochs=90,
+           learning_rate=0.1, weight_decay=1e-4, schedule=("step", (30, 60, 80)),
+           **_IMAGENET_SGD),
+    Recipe("resnet56_cifar10", "resnet56_cifar", "He et al. 2015, section 4.2",
+           "6.97% test error on CIFAR-10", image_size=32, batch_size=128, epochs=164,
+           optimizer="sgd", learning_rate=0.1, weight_decay=1e-4,
+           schedule=("step", (82, 123)), train_transform="cifar", images_per_epoch=45_000),
+    Recipe("wrn28_10_cifar10", "wrn28_10", "Zagoruyko & Komodakis 2016, section 4",
+           "3.89% test error on CIFAR-10 (dropout 0.3)", image_size=32, batch_size=128,
+           epochs=200, optimizer="sgd", learning_rate=0.1, weight_decay=5e-4,
+           schedule=("step", (60, 120, 160), 0.2), train_transform="cifar",
+           model_kwargs=(("dropout", 0.3),), images_per_epoch=50_000),
+    Recipe("densenet_bc100_cifar10", "densenet_bc100_cifar", "Huang et al. 2017, section 4.2",
+           "4.51% test error on CIFAR-10 (C10+)", image_size=32, batch_size=64, epochs=300,
+           optimizer="sgd", learning_rate=0.1, weight_decay=1e-4,
+           schedule=("step", (150, 225)), train_transform="cifar", images_per_epoch=50_000),
+    Recipe("squeezenet_imagenet", "squeezenet1_1", "Iandola et al. 2016 (Caffe solver of the "
+           "authors' repository: linear decay, here cosine)", "57.5% / 80.3% top-1 / top-5 "
+           "(SqueezeNet 1.0)", batch_size=512, epochs=68, learning_rate=0.04,
+           weight_decay=2e-4, schedule=("cosine", 0), **_IMAGENET_SGD),
+    Recipe("mobilenet_v2_imagenet", "mobilenet_v2", "Sandler et al. 2018, section 6.1",
+           "72.0% top-1", image_size=224, batch_size=96, epochs=300, optimizer="rmsprop",
+           learning_rate=0.045, momentum=0.9, weight_decay=4e-5, epsilon=1.0,
+           schedule=("exponential", 0.98, 1)),
+    Recipe("shufflenet_v2_imagenet", "shufflenet_v2_x1_0", "Ma et al. 2018 (training settings "
+           "of ShuffleNet v1, Zhang et al. 2018, section 4)", "30.6% top-1 error (1x)",
+           image_size=224, batch_size=1024, epochs=240, optimizer="sgd", learning_rate=0.5,
+           weight_decay=4e-5, schedule=("cosine", 0)),
+]}
+
+
+def list_recipes():
+    return sorted(RECIPES)
+
+
+def get_recipe(name):
+    if name not in RECIPES:
+        raise ValueError(f"Unknown recipe {name!r}. Recipes: {', '.join(list_recipes())}.")
+    return RECIPES[name]
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def _transform(recipe, size):
+    """The recipe's per-image training transform, `fn(image, seed)`."""
+    kind = recipe.train_transform
+    if kind == "random_resized_crop":
+        return augment.random_flip(augment.random_resized_crop(size))
+    if kind == "vgg":  # shorter side S in [256, 512] (scaled with the crop size), random crop
+        return augment.random_flip(augment.scale_jitter_crop(size, (round(size * 8 / 7),
+                                                                    round(size * 16 / 7))))
+    if kind == "alexnet":  # 256x256 then random 224 crops and flips, plus PCA lighting
+        return augment.compose(augment.random_flip(augment.scale_jitter_crop(
+            size, (round(size * 256 / 227),) * 2)), augment.pca_lighting())
+    if kind == "cifar":  # pad 4, random crop, flip (He et al. 2015, section 4.2)
+        return augment.random_flip(augment.pad_crop(size, 4))
+    if kind in ("shift_rotate", "none"):
+        return data.resize_preprocess(size)
+    raise ValueError(f"Recipe {recipe.name!r}: unknown train_transform {kind!r}.")
+
+
+def _batch_augment(recipe, seed):
+    """Batch-level augmentation (LeNet's small shifts and rotations), or None."""
+    if recipe.train_transform != "shift_rotate":
+        return None
+    layers = keras.Sequential([
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)])
+    return lambda images, labels: (layers(images, training=True), labels)
+
+
+def load_data(recipe, path=None, *, image_size, batch_size, seed=0):
+    """(train, val, test or None, class names, training images or None) as tf.data datasets."""
+    channels = recipe.channels
+    eval_fn = augment.resize_shorter_center_crop(image_size)
+    train_fn = _transform(recipe, image_size)
+    if path is None:
+        if recipe.data != "digits":
+            raise ValueError(f"Recipe {recipe.name!r} needs --data: a folder with train/ and "
+                             "val/ class folders, a folder of class folders, or a TFRecord "
+                             "pattern. Received: no data path")
+        splits = data.load_digits(image_size=image_size, channels=channels, seed=seed)
+        make = lambda split, training: data.array_dataset(
+            *split, batch_size=batch_size, training=training, seed=seed)
+        train = make(splits.train, True)
+        return (train, make(splits.val, False), make(splits.test, False), splits.class_names,
+                len(splits.train[1]))
+    path = os.fspath(path)
+    if any(ch in path for ch in "*?[") or path.endswith((".tfrecord", ".tfrecords")):
+        files = dict(train=path, val=path.replace("train", "validation"))
+        make = lambda pattern, fn, training: data.tfrecord_dataset(
+            pattern, batch_size=batch_size, preprocess=fn, training=training,
+            channels=channels, seed=seed, label_offset=1)
+        return (make(files["train"], train_fn, True), make(files["val"], eval_fn, False),
+                None, None, None)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Data folder {path!r} does not exist.")
+    subsets = {name: os.path.join(path, name) for name in ("train", "val", "test")}
+    if os.path.isdir(subsets["train"]):
+        if not os.path.isdir(subsets["val"]):
+            raise ValueError(f"{path!r} has train/ but no val/ folder.")
+        indexes = {k: data.scan_image_folder(v) for k, v in subsets.items() if os.path.isdir(v)}
+    else:
+        indexes = dict(zip(("train", "val"), _split_index(data.scan_image_folder(path), seed)))
+    names = indexes["train"].class_names
+    for key, index in indexes.items():
+        if index.class_names != names:
+            raise ValueError(f"The class folders of {key}/ ({', '.join(index.class_names)}) "
+                             f"differ from train/'s ({', '.join(names)}).")
+    make = lambda index, fn, training: data.image_dataset(
+        index, batch_size=batch_size, preprocess=fn, training=training, channels=channels,
+        seed=seed)
+    test = make(indexes["test"], eval_fn, False) if "test" in indexes else None
+    return (make(indexes["train"], train_fn, True), make(indexes["val"], eval_fn, False), test,
+            names, len(indexes["train"].paths))
+
+
+def _split_index(index, seed, val_fraction=0.1):
+    """A fixed, per-class 90/10 split of a FolderIndex into train and val."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    labels = np.asarray(index.labels)
+    for label in range(len(index.class_names)):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        cut = max(1, int(round(len(members) * val_fraction)))
+        val += members[:cut].tolist()
+        train += members[cut:].tolist()
+    pick = lambda ids: index._replace(paths=tuple(index.paths[i] for i in sorted(ids)),
+                                      labels=tuple(index.labels[i] for i in sorted(ids)))
+    return pick(train), pick(val)
+
+
+# --- model and optimizer -----------------------------------------------------------------------
+
+def learning_rate_schedule(recipe, learning_rate, steps_per_epoch, epochs):
+    kind, *args = recipe.schedule
+    if kind == "constant":
+        return learning_rate
+    if kind == "step":
+        milestones, *factor = args
+        scale = epochs / recipe.epochs  # milestones follow a shortened run
+        boundaries = sorted({max(1, round(m * scale * steps_per_epoch)) for m in milestones})
+        return schedules.step_decay(learning_rate, boundaries, *(factor or [0.1]))
+    if kind == "cosine":
+        (warmup,) = args
+        return schedules.warmup_cosine(learning_rate, max(1, epochs * steps_per_epoch),
+                                       warmup_steps=warmup * steps_per_epoch)
+    if kind == "exponential":
+        rate, every = args
+        return schedules.exponential_epoch_decay(learning_rate, steps_per_epoch, rate, every)
+    raise ValueError(f"Recipe {recipe.name!r}: unknown schedule {kind!r}.")
+
+
+def build_model(recipe, *, image_size, classes, learning_rate, steps_per_epoch, epochs,
+                xla=False):
+    """The recipe's model, compiled with its optimizer, schedule and loss (call in scope)."""
+    kwargs = dict(recipe.model_kwargs)
+    model = keras_cnn.create_model(recipe.model, input_shape=(image_size, image_size,
+                                                              recipe.channels),
+                                   classes=classes, **kwargs)
+    if recipe.weight_decay:  # the papers' L2 penalty, which goes through momentum (not
+        schedules.l2_regularize(model, recipe.weight_decay)  # Keras's decoupled weight_decay)
+    schedule = learning_rate_schedule(recipe, learning_rate, steps_per_epoch, epochs)
+    optimizer = schedules.make_optimizer(recipe.optimizer, schedule, momentum=recipe.momentum,
+                                         epsilon=recipe.epsilon)
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    metrics = ["accuracy"]
+    if classes > 5:
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
+    if recipe.aux_loss_weight is not None:  # GoogLeNet: main output plus two auxiliary heads
+        names = model.output_names
+        model.compile(optimizer=optimizer, loss={n: loss for n in names},
+                      loss_weights={n: 1.0 if i == 0 else recipe.aux_loss_weight
+                                    for i, n in enumerate(names)},
+                      metrics={names[0]: metrics}, jit_compile=xla)
+    else:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=xla)
+    return model
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, image_size=None,
+        steps_per_epoch=None, devices=None, precision="float32", xla=False, seed=0,
+        verbose="auto"):
+    """Train recipe `name`; return a dict of the run's results (also written to
+    `output_dir`/metrics.json next to best.keras, last.keras, log.csv, curves.png)."""
+    recipe = get_recipe(name)
+    epochs = recipe.epochs if epochs is None else epochs
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    image_size = recipe.image_size if image_size is None else image_size
+    for option, value in (("epochs", epochs), ("batch_size", batch_size),
+                          ("image_size", image_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{option} must be an integer >= 1. Received: {option}={value!r}")
+    output_dir = output_dir or os.path.join("runs", name)
+    keras.utils.set_random_seed(seed)
+    training.set_precision(precision)
+    strategy = training.select_strategy(devices)
+
+    train, val, test, class_names, images = load_data(
+        recipe, data_path, image_size=image_size, batch_size=batch_size, seed=seed)
+    if class_names is None:
+        classes = 1000
+    else:
+        classes = len(class_names)
+    per_epoch = steps_per_epoch or -(-(images or recipe.images_per_epoch) // batch_size)
+    augment_batch = _batch_augment(recipe, seed)
+    if augment_batch is not None:
+        train = train.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    if recipe.aux_loss_weight is not None:
+        train, val = (_repeat_labels(d, 3) for d in (train, val))
+        test = _repeat_labels(test, 3) if test is not None else None
+    learning_rate = schedules.linear_scaling(recipe.learning_rate, batch_size, recipe.batch_size)
+    with strategy.scope():
+        model = build_model(recipe, image_size=image_size, classes=classes,
+                            learning_rate=learning_rate, steps_per_epoch=per_epoch,
+                            epochs=epochs, xla=xla)
+    print(f"recipe {name}: {recipe.model}, {model.count_params():,} parameters, "
+          f"{image_size}x{image_size}x{recipe.channels}, {classes} classes; "
+          f"{strategy.num_replicas_in_sync} replica(s), global batch {batch_size}, "
+          f"learning rate {learning_rate:g}, {epochs} epochs", flush=True)
+    history = training.train(model, train, val, epochs=epochs, output_dir=output_dir,
+                             strategy=strategy, steps_per_epoch=steps_per_epoch,
+                             verbose=verbose)
+    results = {"recipe": name, "model": recipe.model, "epochs_run": len(history.get("loss", [])),
+               "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+    if test is not None:
+        evaluated = model.evaluate(test, verbose=0, return_dict=True)
+        results["test"] = {k: float(v) for k, v in evaluated.items()}
+    workers, index = training.cluster()
+    if index == 0:
+        model.save(os.path.join(output_dir, "final.keras"))
+        if class_names is not None:
+            write_atomically(os.path.join(output_dir, "classes.json"),
+                             json.dumps(list(class_names), indent=1))
+        log = os.path.join(output_dir, "log.csv")
+        if os.path.exists(log) and os.path.getsize(log):
+            training.plot_history(log, os.path.join(output_dir, "curves.png"))
+        write_atomically(os.path.join(output_dir, "metrics.json"), json.dumps(results, indent=1))
+    return results
+
+
+def _repeat_labels(dataset, outputs):
+    return dataset.map(lambda x, y: (x, tuple([y] * outputs)))

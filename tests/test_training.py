@@ -1,0 +1,219 @@
+"""Training: strategies (mirrored on two logical CPUs, two workers on localhost), resuming after
+SIGKILL, exit codes, and a smoke run of every recipe on a tiny generated image folder."""
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_cnn import cli, data, recipes, training
+from conftest import write_image_folder
+
+SCRIPTS = Path(__file__).parent / "scripts"
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+
+
+def python(*args, timeout=300, env=None):
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env or ENV)
+
+
+def last_json(stdout):
+    return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.xdist_group("subprocess_training")
+def test_mirrored_on_two_logical_cpus_matches_one_device():
+    result = python(SCRIPTS / "mirrored.py")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = last_json(result.stdout)
+    (one, single), (two, mirrored) = out["single"], out["mirrored"]
+    assert (one, two) == (1, 2)
+    # the same global batches: the loss differs only by the order of floating-point sums
+    for a, b in zip(single, mirrored):
+        assert b == pytest.approx(a, rel=1e-4)
+    assert mirrored[-1] < mirrored[0]
+
+
+@pytest.mark.xdist_group("subprocess_training")
+def test_two_workers_on_localhost_stay_in_sync(tmp_path):
+    ports = free_ports(2)
+    workers = [subprocess.Popen([sys.executable, str(SCRIPTS / "multi_worker.py"), str(i),
+                                 *map(str, ports), str(tmp_path / "run")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+               for i in range(2)]
+    try:
+        outputs = [w.communicate(timeout=240) for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    for w, (out, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-2000:]
+    first, second = (last_json(out) for out, _ in outputs)
+    assert first["digest"] == second["digest"]          # identical final weights
+    assert first["loss"] == second["loss"]
+    assert first["loss"][-1] < first["loss"][0]          # it learned
+    assert first["val_accuracy"][-1] > 0.5
+    # the chief wrote the run's files; the other worker wrote to a scratch folder
+    assert {"best.keras", "last.keras", "log.csv", "backup"} <= set(first["files"])
+
+
+@pytest.mark.xdist_group("subprocess_training")
+def test_killed_run_resumes_at_the_next_epoch(tmp_path):
+    output = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_cnn.cli", "train", "lenet5_digits", "--epochs", "6",
+               "--steps-per-epoch", "8", "--output", str(output)]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    log = output / "log.csv"
+    deadline = time.time() + 180
+    while time.time() < deadline and run.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= 3:  # header + 2 epochs
+            break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    done = len(log.read_text().splitlines()) - 1
+    assert 2 <= done < 6
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [int(row["epoch"]) for row in csv.DictReader(log.open())]
+    assert epochs == list(range(6))      # the rerun started at epoch `done`, not 0
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 6 - done
+    assert (output / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lenet5_digits_recipe_reaches_98_percent_then_evaluates_and_predicts(tmp_path, capsys):
+    results = recipes.run("lenet5_digits", output_dir=str(tmp_path / "run"), verbose=0)
+    assert results["test"]["accuracy"] >= 0.98
+    files = set(os.listdir(tmp_path / "run"))
+    assert {"best.keras", "last.keras", "final.keras", "log.csv", "curves.png", "metrics.json",
+            "classes.json"} <= files
+
+    # the test split as a folder of PNG files, as a user's data would be
+    images, labels = data.load_digits(image_size=32, channels=1, seed=0).test
+    folder = tmp_path / "test_images"
+    for i, (image, label) in enumerate(zip(images[:100], labels[:100])):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        png = tf.io.encode_png(tf.cast(tf.round(image * 255), tf.uint8)).numpy()
+        (folder / str(label) / f"{i}.png").write_bytes(png)
+    model = str(tmp_path / "run" / "final.keras")
+    status, out, err = run_cli(capsys, "evaluate", "--model", model, "--data", str(folder),
+                               "--confusion", str(tmp_path / "confusion.png"))
+    assert status == 0, err
+    top1 = float(re.search(r"^top-1: ([\d.]+)$", out, re.M).group(1))
+    assert top1 >= 0.95 and "top-5: " in out
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    first = sorted((folder / str(labels[0])).iterdir())[0]
+    status, out, _ = run_cli(capsys, "predict", str(first), "--model", model, "--top", "3")
+    assert status == 0
+    assert re.fullmatch(rf"{re.escape(str(first))}: {labels[0]} [\d.]+, \d [\d.]+, \d [\d.]+\n",
+                        out)
+    status, _, err = run_cli(capsys, "predict", str(tmp_path / "missing.png"), "--model", model)
+    assert status == 2 and "missing.png' does not exist" in err
+
+
+# Small sizes each model accepts, so that a smoke run takes seconds.
+SMOKE_SIZES = {"inception_v3_imagenet": 75, "alexnet_imagenet": 67, "googlenet_imagenet": 65}
+
+
+@pytest.mark.parametrize("name", [n for n in recipes.list_recipes() if n != "lenet5_digits"])
+def test_every_recipe_runs_on_a_tiny_image_folder(name, tmp_path):
+    folder = write_image_folder(tmp_path / "data", {"cat": 6, "dog": 6, "fox": 6})
+    results = recipes.run(name, str(folder), output_dir=str(tmp_path / "run"), epochs=1,
+                          batch_size=4, image_size=SMOKE_SIZES.get(name, 32), steps_per_epoch=2,
+                          verbose=0)
+    assert results["epochs_run"] == 1
+    assert all(v == v for v in results["history"]["loss"])  # finite
+    assert json.loads((tmp_path / "run" / "classes.json").read_text()) == ["cat", "dog", "fox"]
+
+
+def run_cli(capsys, *argv):
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, *capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "nosuch"], "Unknown recipe 'nosuch'. Recipes: alexnet_imagenet"),
+    (["train", "resnet50_imagenet"], "needs --data"),
+    (["train", "resnet50_imagenet", "--data", "/no/such/folder"], "'/no/such/folder' does not exist"),
+    (["train", "lenet5_digits", "--devices", "GPU:7"], "devices must be 'all' or a comma-separated"),
+])
+def test_bad_input_exits_2_with_a_message(capsys, argv, message):
+    status, _, err = run_cli(capsys, *argv)
+    assert status == training.EXIT_BAD_INPUT
+    assert message in err and "Traceback" not in err
+
+
+def test_empty_class_folder_is_named(capsys, tmp_path):
+    folder = write_image_folder(tmp_path / "data", {"cat": 3, "dog": 3})
+    (folder / "empty").mkdir()
+    status, _, err = run_cli(capsys, "train", "resnet50_imagenet", "--data", str(folder))
+    assert status == 2 and "empty" in err
+
+
+def test_recipes_list(capsys):
+    status, out, _ = run_cli(capsys, "recipes")
+    assert status == 0
+    assert [line.split()[0] for line in out.splitlines()] == recipes.list_recipes()
+    assert len(recipes.list_recipes()) == 12
+
+
+def test_corrupt_images_are_skipped_and_named(tmp_path):
+    folder = write_image_folder(tmp_path / "data", {"cat": 4, "dog": 4})
+    (folder / "dog" / "broken.jpg").write_bytes(b"this is not a jpeg")
+    (folder / "dog" / "empty.png").write_bytes(b"")
+    good = sorted((folder / "cat").glob("*.jpg"))[0].read_bytes()
+    (folder / "cat" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    with pytest.warns(UserWarning, match=r"Skipped 2 unreadable.*broken\.jpg \(not a JPEG or "
+                                         r"PNG file\).*empty\.png \(empty file\)"):
+        index = data.scan_image_folder(folder)
+    assert len(index.paths) == 9 and index.class_names == ("cat", "dog")
+    with pytest.warns(UserWarning, match=r"Skipped 3 .*truncated\.jpg \(cannot be decoded"):
+        assert len(data.scan_image_folder(folder, verify="decode").paths) == 8
+    # header-checked only, the truncated file reaches the pipeline: skipped there, no crash
+    dataset = data.image_dataset(index, batch_size=4, preprocess=data.resize_preprocess(8),
+                                 training=True, seed=1)
+    batches = list(dataset)
+    assert sum(len(labels) for _, labels in batches) in (8, 9)
+    assert batches[0][0].shape[1:] == (8, 8, 3)
+    with pytest.raises(ValueError, match="verify must be one of"):
+        data.scan_image_folder(folder, verify="full")
+
+
+def test_tfrecords_round_trip(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(6, 9, 7, 3), dtype=np.uint8)
+    path = data.write_tfrecord(tmp_path / "train-0.tfrecord", images, [1, 2, 3, 1, 2, 3])
+    dataset = data.tfrecord_dataset(tmp_path / "train-*", batch_size=6, training=False,
+                                    preprocess=lambda image, seed: tf.image.resize(image, (9, 7)),
+                                    label_offset=1)
+    (x, y), = list(dataset)
+    assert path.exists()
+    np.testing.assert_array_equal(y, [0, 1, 2, 0, 1, 2])
+    np.testing.assert_allclose(x.numpy() * 255, images, atol=1e-3)
+    with pytest.raises(FileNotFoundError, match="No TFRecord file matches"):
+        data.tfrecord_dataset(tmp_path / "val-*", batch_size=2, training=False,
+                              preprocess=data.resize_preprocess(4))
