@@ -290,6 +290,8 @@ def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, 
     else:
         classes = len(class_names)
     per_epoch = steps_per_epoch or -(-(images or recipe.images_per_epoch) // batch_size)
+    if steps_per_epoch is not None:  # epochs of a fixed length: cycle through the data
+        train = train.repeat()
     augment_batch = _batch_augment(recipe, seed)
     if augment_batch is not None:
         train = train.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)

@@ -130,7 +130,9 @@ def train(model, train_data, val_data, *, epochs, output_dir, strategy=None, ste
     Raises `Diverged` when TerminateOnNaN stopped training."""
     strategy = strategy or tf.distribute.get_strategy()
     workers, index = cluster()
-    everything = [*callbacks_for(output_dir, chief=index == 0), *callbacks]
+    names = getattr(model, "output_names", None) or []
+    monitor = f"val_{names[0]}_accuracy" if len(names) > 1 else "val_accuracy"
+    everything = [*callbacks_for(output_dir, monitor=monitor, chief=index == 0), *callbacks]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         history = distributed_fit(model, strategy, train_data, val_data, epochs=epochs,
                                   steps_per_epoch=steps_per_epoch, callbacks=everything,
@@ -138,7 +140,8 @@ def train(model, train_data, val_data, *, epochs, output_dir, strategy=None, ste
     else:
         history = model.fit(train_data, validation_data=val_data, epochs=epochs,
                              steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                             callbacks=everything, verbose=verbose).history
+                             callbacks=everything, verbose=verbose,
+                             shuffle=False).history  # the tf.data pipeline shuffles
     losses = history.get("loss", [])
     if losses and not math.isfinite(losses[-1]):
         raise Diverged(f"The training loss became {losses[-1]} in epoch {len(losses)}.")
@@ -244,13 +247,16 @@ def plot_history(csv_path, png_path):
     epochs = [int(r["epoch"]) + 1 for r in rows]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
-            if key in rows[0]:
-                ax.plot(epochs, [float(r[key]) for r in rows], style, label=key)
+        # "accuracy", or per output of a multi-output model ("predictions_accuracy")
+        keys = [k for k in rows[0] if k == metric or k.endswith(f"_{metric}")]
+        for key in keys:
+            ax.plot(epochs, [float(r[key]) for r in rows], "--" if key.startswith("val_")
+                    else "-", label=key)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        if keys:
+            ax.legend(fontsize=7)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
