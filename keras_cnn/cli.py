@@ -5,6 +5,7 @@
     keras-cnn zoo [--pattern P] [--readme PATH] [--chart PNG]
     keras-cnn recipes
     keras-cnn train RECIPE [--data PATH] [--epochs N] [--batch-size B] [--devices D] ...
+    keras-cnn finetune BACKBONE --data PATH [--weights W] [--freeze-until STAGE] ...
     keras-cnn evaluate --model PATH --data FOLDER [--ten-crop] [--confusion PNG]
     keras-cnn predict IMAGE... --model PATH [--top K]
 
@@ -99,6 +100,32 @@ def build_parser():
     train.add_argument("--seed", type=int_at_least(0), default=0)
     train.set_defaults(run=run_train)
 
+    finetune = commands.add_parser("finetune", help="transfer learning: a backbone with a new "
+                                   "head trained on your class folders, then fine-tuned")
+    finetune.add_argument("backbone", metavar="BACKBONE", help="a registry model name")
+    finetune.add_argument("--data", required=True, metavar="PATH",
+                          help="folder with train/ and val/ class folders, or one folder of "
+                               "class folders (split 90/10)")
+    finetune.add_argument("--weights", metavar="W", help='"imagenet" or a weights file for the '
+                          "backbone (default: random initialization)")
+    finetune.add_argument("--freeze-until", metavar="STAGE", help="in the second phase, keep "
+                          "the layers up to this stage frozen (a layer-name prefix such as "
+                          "conv4; default: fine-tune every layer)")
+    finetune.add_argument("--head-epochs", type=int_at_least(0), default=5, metavar="N",
+                          help="epochs of the new head alone (default: %(default)s)")
+    finetune.add_argument("--epochs", type=int_at_least(0), default=10, metavar="N",
+                          help="epochs of fine-tuning (default: %(default)s)")
+    finetune.add_argument("--learning-rate", type=float, default=1e-3, metavar="LR",
+                          help="Adam's rate for the head (default: %(default)s); fine-tuning "
+                               "uses a tenth of it")
+    finetune.add_argument("--image-size", type=int_at_least(1), metavar="N",
+                          help="input size (default: the model's)")
+    finetune.add_argument("--batch-size", type=int_at_least(1), default=32, metavar="B")
+    finetune.add_argument("--output", metavar="DIR",
+                          help="run folder (default: runs/BACKBONE_transfer)")
+    finetune.add_argument("--seed", type=int_at_least(0), default=0)
+    finetune.set_defaults(run=run_finetune)
+
     evaluate = commands.add_parser("evaluate", help="top-1/top-5 and per-class accuracy of a "
                                                     "trained model on a folder of class folders")
     evaluate.add_argument("--model", required=True, metavar="PATH", help="a .keras file")
@@ -144,6 +171,18 @@ def run_train(args):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; rerun the same command to resume", file=sys.stderr)
         sys.exit(training.EXIT_INTERRUPTED)
+    for key, value in results.get("test", {}).items():
+        print(f"test {key}: {value:.4f}")
+
+
+def run_finetune(args):
+    """Fine-tune a backbone on class folders; print the test metrics if there is a test/."""
+    from keras_cnn import transfer
+    results = transfer.run(args.backbone, args.data, weights=args.weights,
+                           freeze_until=args.freeze_until, head_epochs=args.head_epochs,
+                           epochs=args.epochs, learning_rate=args.learning_rate,
+                           image_size=args.image_size, batch_size=args.batch_size,
+                           output_dir=args.output, seed=args.seed)
     for key, value in results.get("test", {}).items():
         print(f"test {key}: {value:.4f}")
 

@@ -243,6 +243,8 @@ def build_model(recipe, *, image_size, classes, learning_rate, steps_per_epoch, 
     model = keras_cnn.create_model(recipe.model, input_shape=(image_size, image_size,
                                                               recipe.channels),
                                    classes=classes, **kwargs)
+    if model.compute_dtype != "float32":
+        model = _float32_outputs(model)
     if recipe.weight_decay:  # the papers' L2 penalty, which goes through momentum (not
         schedules.l2_regularize(model, recipe.weight_decay)  # Keras's decoupled weight_decay)
     schedule = learning_rate_schedule(recipe, learning_rate, steps_per_epoch, epochs)
@@ -263,6 +265,15 @@ def build_model(recipe, *, image_size, classes, learning_rate, steps_per_epoch, 
     return model
 
 
+def _float32_outputs(model):
+    """Under mixed precision, cast the outputs to float32 (as Keras's mixed-precision guide
+    advises: losses and metrics such as top-5 then work in float32)."""
+    outputs = [keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(out)
+               for name, out in zip(model.output_names, model.outputs)]
+    return keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
+                       name=model.name)
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, image_size=None,
@@ -279,8 +290,21 @@ def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, 
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{option} must be an integer >= 1. Received: {option}={value!r}")
     output_dir = output_dir or os.path.join("runs", name)
-    keras.utils.set_random_seed(seed)
+    previous = keras.mixed_precision.global_policy().name
     training.set_precision(precision)
+    try:
+        return _run(recipe, data_path, output_dir=output_dir, epochs=epochs,
+                    batch_size=batch_size, image_size=image_size,
+                    steps_per_epoch=steps_per_epoch, devices=devices, xla=xla, seed=seed,
+                    verbose=verbose)
+    finally:  # the policy is global: leave it as it was
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps_per_epoch,
+         devices, xla, seed, verbose):
+    name = recipe.name
+    keras.utils.set_random_seed(seed)
     strategy = training.select_strategy(devices)
 
     train, val, test, class_names, images = load_data(

@@ -13,7 +13,8 @@ are several, and the default strategy on one device.
 `MultiWorkerMirroredStrategy` (a PerReplica conversion error in its train step), so on several
 machines `train` runs its own distributed loop (`strategy.run` on a train step, losses summed
 across replicas) and calls the same callbacks `fit` would: BackupAndRestore (a killed run
-resumes at its last completed epoch), best and last checkpoints, the CSV log, TerminateOnNaN.
+resumes at its last completed epoch), best and last checkpoints, the CSV log, TensorBoard
+logs (`tensorboard --logdir OUTPUT/tensorboard`), TerminateOnNaN.
 Only the chief worker writes the run's files; the others write to scratch folders.
 
 Exit codes of `keras-cnn train` (see `EXIT_CODES`): 0 done, 1 unexpected error, 2 bad input,
@@ -107,8 +108,8 @@ def set_precision(policy):
 # --- training ----------------------------------------------------------------------------------
 
 def callbacks_for(output_dir, monitor="val_accuracy", chief=True):
-    """BackupAndRestore, best and last .keras checkpoints, CSV log and TerminateOnNaN, writing
-    into `output_dir` (a scratch folder on non-chief workers)."""
+    """BackupAndRestore, best and last .keras checkpoints, CSV log, TensorBoard logs and
+    TerminateOnNaN, writing into `output_dir` (a scratch folder on non-chief workers)."""
     if not chief:
         output_dir = tempfile.mkdtemp(prefix="keras-cnn-worker-")
     os.makedirs(output_dir, exist_ok=True)
@@ -119,6 +120,7 @@ def callbacks_for(output_dir, monitor="val_accuracy", chief=True):
                                         monitor=monitor, mode="max", save_best_only=True),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "last.keras")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "log.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
         keras.callbacks.TerminateOnNaN(),
     ]
 

@@ -75,7 +75,8 @@ def test_two_workers_on_localhost_stay_in_sync(tmp_path):
     assert first["loss"][-1] < first["loss"][0]          # it learned
     assert first["val_accuracy"][-1] > 0.5
     # the chief wrote the run's files; the other worker wrote to a scratch folder
-    assert {"best.keras", "last.keras", "log.csv", "backup"} <= set(first["files"])
+    assert {"best.keras", "last.keras", "log.csv", "backup", "tensorboard"} <= set(first["files"])
+    assert first["events"]                             # TensorBoard logs from the custom loop
 
 
 @pytest.mark.xdist_group("subprocess_training")
@@ -108,7 +109,10 @@ def test_lenet5_digits_recipe_reaches_98_percent_then_evaluates_and_predicts(tmp
     assert results["test"]["accuracy"] >= 0.98
     files = set(os.listdir(tmp_path / "run"))
     assert {"best.keras", "last.keras", "final.keras", "log.csv", "curves.png", "metrics.json",
-            "classes.json"} <= files
+            "classes.json", "tensorboard"} <= files
+    assert tensorboard_scalars(tmp_path / "run" / "tensorboard" / "validation") == {
+        "epoch_accuracy", "epoch_loss", "epoch_top5", "evaluation_accuracy_vs_iterations",
+        "evaluation_loss_vs_iterations", "evaluation_top5_vs_iterations"}
 
     # the test split as a folder of PNG files, as a user's data would be
     images, labels = data.load_digits(image_size=32, channels=1, seed=0).test
@@ -133,6 +137,16 @@ def test_lenet5_digits_recipe_reaches_98_percent_then_evaluates_and_predicts(tmp
     assert status == 2 and "missing.png' does not exist" in err
 
 
+def tensorboard_scalars(folder):
+    """The names of the scalar summaries in the TensorBoard event files of `folder`."""
+    names = set()
+    for path in Path(folder).glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            names |= {value.tag for value in event.summary.value}
+    return names
+
+
 # Small sizes each model accepts, so that a smoke run takes seconds.
 SMOKE_SIZES = {"inception_v3_imagenet": 75, "alexnet_imagenet": 67, "googlenet_imagenet": 65}
 
@@ -146,6 +160,25 @@ def test_every_recipe_runs_on_a_tiny_image_folder(name, tmp_path):
     assert results["epochs_run"] == 1
     assert all(v == v for v in results["history"]["loss"])  # finite
     assert json.loads((tmp_path / "run" / "classes.json").read_text()) == ["cat", "dog", "fox"]
+
+
+@pytest.mark.parametrize("precision,xla", [("mixed_bfloat16", False), ("float32", True)])
+def test_mixed_precision_and_xla_flags(precision, xla, tmp_path):
+    import keras
+    results = recipes.run("lenet5_digits", output_dir=str(tmp_path / "run"), epochs=1,
+                          steps_per_epoch=3, precision=precision, xla=xla, verbose=0)
+    assert all(np.isfinite(results["history"]["loss"]))
+    model = keras.models.load_model(tmp_path / "run" / "final.keras")
+    conv = model.get_layer("c1")
+    assert (conv.dtype_policy.name, conv.compute_dtype) == (
+        precision, "bfloat16" if precision == "mixed_bfloat16" else "float32")
+    assert conv.kernel.dtype == "float32"                     # variables stay float32
+    assert model.outputs[0].dtype == "float32"                # losses and metrics in float32
+    assert keras.mixed_precision.global_policy().name == "float32"   # restored after the run
+    with pytest.raises(ValueError, match=r"precision must be one of \('float32', "
+                                         r"'mixed_float16', 'mixed_bfloat16'\). Received: 'fp8'"):
+        recipes.run("lenet5_digits", output_dir=str(tmp_path / "bad"), precision="fp8")
+    assert not (tmp_path / "bad").exists()
 
 
 def run_cli(capsys, *argv):

@@ -38,5 +38,7 @@ weights = np.concatenate([np.asarray(w).ravel() for w in model.weights])
 print(json.dumps({"index": index, "loss": history["loss"],
                   "val_accuracy": history["val_accuracy"],
                   "digest": hashlib.sha256(weights.tobytes()).hexdigest(),
-                  "files": sorted(os.listdir(output)) if os.path.isdir(output) else []}),
+                  "files": sorted(os.listdir(output)) if os.path.isdir(output) else [],
+                  "events": sorted(os.listdir(os.path.join(output, "tensorboard", "train")))
+                  if index == 0 else []}),
       flush=True)
