@@ -21,6 +21,15 @@ pipeline can batch it.
 
 Batch-level augmentations (`mixup`, `cutmix`) work on a batch with one-hot float labels.
 
+Reading JPEG files, the crops need not decode the whole photo: `random_resized_crop` and
+`resize_shorter_center_crop` (and `random_flip`/`compose` chains starting with them) also offer
+`fn.from_jpeg(contents, seed, channels)`, which decodes only the crop's window of the file, at
+the largest DCT down-scaling (1/2, 1/4, 1/8) that keeps the window's shorter side at least the
+output size, then resizes. `keras_cnn.data.image_dataset` uses it for JPEG files: on photos
+several times the input size this decodes a fraction of the pixels. The box is drawn from the
+header's image size with the same seed, and resized from the down-scaled window with sub-pixel
+precision: the same crops, and pixels that differ only by the DCT scaling.
+
 All resizing is bilinear with antialiasing (`tf.image.resize(..., antialias=True)`), so that
 shrinking a large photo does not alias, and clipped to [0, 1] (the filter weights are
 non-negative and sum to one, so only rounding can step outside).
@@ -213,6 +222,43 @@ def _random_crop(image, size, seed):
     return _fixed(_crop(image, top, left, size, size), size, image.shape[-1])
 
 
+_DCT_SCALES = (1, 2, 4, 8)  # the down-scalings libjpeg applies while decoding
+
+
+def _decode_jpeg_crop(contents, top, left, height, width, size, channels):
+    """The box (top, left, height, width; pixels, may be fractional) of a JPEG image resized to
+    size x size, float32 in [0, 1]: only the window around the box is decoded, at the largest
+    DCT down-scaling that keeps the box's shorter side >= size, then resized exactly (with
+    sub-pixel offsets) to the box."""
+    image_height, image_width = _jpeg_size(contents)
+    box = tf.cast(tf.stack([top, left, height, width]), tf.float32)
+    shorter = tf.minimum(box[2], box[3])
+    index = tf.add_n([tf.cast(shorter >= size * r, tf.int32) for r in _DCT_SCALES[1:]])
+
+    def decode_at(r):  # windows are given in the down-scaled image's pixels
+        def decode():
+            start = tf.cast(tf.floor(box[:2] / r), tf.int32)
+            limit = tf.stack([-(-image_height // r), -(-image_width // r)])  # ceil
+            end = tf.minimum(tf.cast(tf.math.ceil((box[:2] + box[2:]) / r), tf.int32), limit)
+            window = tf.image.decode_and_crop_jpeg(contents, tf.concat([start, end - start], 0),
+                                                   channels=channels, ratio=r)
+            return window, tf.concat([box[:2] / r - tf.cast(start, tf.float32), box[2:] / r], 0)
+        return decode
+
+    window, local = tf.switch_case(index, [decode_at(r) for r in _DCT_SCALES])
+    window = tf.image.convert_image_dtype(window, tf.float32)[None]
+    scale = tf.constant([size, size], tf.float32) / local[2:]
+    image = tf.raw_ops.ScaleAndTranslate(  # what tf.image.resize(antialias=True) runs
+        images=window, size=[size, size], scale=scale, translation=-local[:2] * scale,
+        kernel_type="triangle", antialias=True)[0]
+    return _fixed(tf.clip_by_value(image, 0.0, 1.0), size, channels)
+
+
+def _jpeg_size(contents):
+    shape = tf.image.extract_jpeg_shape(contents)
+    return shape[0], shape[1]
+
+
 # --- training transforms -----------------------------------------------------------------------
 
 def _sample_crop_box(height, width, seed, scale, ratio):
@@ -271,6 +317,11 @@ def random_resized_crop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
         top, left, height, width = _sample_crop_box(shape[0], shape[1], seed, scale, ratio)
         return _resize(_crop(image, top, left, height, width), size, size)
 
+    def from_jpeg(contents, seed, channels):
+        box = _sample_crop_box(*_jpeg_size(contents), seed, scale, ratio)
+        return _decode_jpeg_crop(contents, *box, size, channels)
+
+    fn.from_jpeg = from_jpeg
     return fn
 
 
@@ -331,6 +382,12 @@ def random_flip(fn=None):
         image = _as_image(image) if fn is None else fn(image, seed_fn)
         return tf.image.stateless_random_flip_left_right(image, seed_flip)
 
+    if hasattr(fn, "from_jpeg"):
+        def from_jpeg(contents, seed, channels):
+            seed_fn, seed_flip = tf.unstack(_split(seed, 2))
+            image = fn.from_jpeg(contents, seed_fn, channels)
+            return tf.image.stateless_random_flip_left_right(image, seed_flip)
+        flipped.from_jpeg = from_jpeg
     return flipped
 
 
@@ -346,6 +403,14 @@ def compose(*fns):
             image = fn(image, sub_seed)
         return image
 
+    if hasattr(fns[0], "from_jpeg"):
+        def from_jpeg(contents, seed, channels):
+            first, *rest = tf.unstack(_split(seed, len(fns)))
+            image = fns[0].from_jpeg(contents, first, channels)
+            for fn, sub_seed in zip(fns[1:], rest):
+                image = fn(image, sub_seed)
+            return image
+        composed.from_jpeg = from_jpeg
     return composed
 
 
@@ -394,6 +459,18 @@ def resize_shorter_center_crop(size, resize=None):
     def fn(image, seed=None):
         return _center_crop(_resize_shorter(_as_image(image), resize), size)
 
+    def from_jpeg(contents, seed, channels):
+        # the box of the file that `fn` crops once the shorter side is `resize`
+        height, width = (tf.cast(v, tf.float32) for v in _jpeg_size(contents))
+        scale = resize / tf.minimum(height, width)
+        new_height = tf.where(height <= width, float(resize), tf.round(height * scale))
+        new_width = tf.where(width < height, float(resize), tf.round(width * scale))
+        top, left = (new_height - size) // 2, (new_width - size) // 2
+        return _decode_jpeg_crop(contents, top * height / new_height, left * width / new_width,
+                                 size * height / new_height, size * width / new_width, size,
+                                 channels)
+
+    fn.from_jpeg = from_jpeg
     return fn
 
 

@@ -76,6 +76,8 @@ def build_parser():
                           "parameters, a colour per family) into the PNG file PNG")
     zoo.set_defaults(run=run_zoo)
     recipes = commands.add_parser("recipes", help="the training recipes, one line each")
+    recipes.add_argument("--markdown", action="store_true", help="a markdown table of every "
+                         "recipe's hyperparameters and the paper's result (recipes/README.md)")
     recipes.set_defaults(run=run_recipes)
 
     train = commands.add_parser("train", help="train a recipe (the paper's setup) with model.fit "
@@ -149,8 +151,12 @@ def build_parser():
 # --- recipes and train ------------------------------------------------------------------------
 
 def run_recipes(args):
-    """Print each recipe: name, model, paper's epochs and batch, and the paper's result."""
+    """Print each recipe: name, model, paper's epochs and batch, and the paper's result (or,
+    with --markdown, the whole table of hyperparameters)."""
     from keras_cnn import recipes
+    if args.markdown:
+        print(recipes.markdown_table())
+        return
     rows = [(r.name, r.model, f"{r.epochs} epochs", f"batch {r.batch_size}", r.reported)
             for r in map(recipes.get_recipe, recipes.list_recipes())]
     print(_text_table(rows))
@@ -398,8 +404,9 @@ def _percent(value):
     return DASH if value is None else f"{value:.1f}"
 
 
-def replace_section(path, text):
-    """Replace the lines between ZOO_START and ZOO_END in the file `path` with `text`, atomically.
+def replace_section(path, text, start_marker=ZOO_START, end_marker=ZOO_END):
+    """Replace the lines between the marker lines (default: the zoo table's) in the file `path`
+    with `text`, atomically.
 
     Raises ValueError, leaving the file unchanged, unless each marker is on a line of its own,
     exactly once, start before end.
@@ -407,12 +414,12 @@ def replace_section(path, text):
     with open(path, encoding="utf-8", newline="") as f:
         lines = f.read().splitlines(keepends=True)
     stripped = [line.strip() for line in lines]
-    starts, ends = stripped.count(ZOO_START), stripped.count(ZOO_END)
-    if starts != 1 or ends != 1 or stripped.index(ZOO_START) > stripped.index(ZOO_END):
-        raise ValueError(f"{path} must have one line {ZOO_START} and, below it, one line "
-                         f"{ZOO_END}. Received: {starts} start and {ends} end marker line(s)"
+    starts, ends = stripped.count(start_marker), stripped.count(end_marker)
+    if starts != 1 or ends != 1 or stripped.index(start_marker) > stripped.index(end_marker):
+        raise ValueError(f"{path} must have one line {start_marker} and, below it, one line "
+                         f"{end_marker}. Received: {starts} start and {ends} end marker line(s)"
                          f"{' in the wrong order' if starts == ends == 1 else ''}.")
-    start, end = stripped.index(ZOO_START), stripped.index(ZOO_END)
+    start, end = stripped.index(start_marker), stripped.index(end_marker)
     newline = "\r\n" if lines[start].endswith("\r\n") else "\n"
     section = newline + text.replace("\n", newline) + newline + newline
     write_atomically(path, "".join(lines[:start + 1]) + section + "".join(lines[end:]))

@@ -158,8 +158,11 @@ def _unreadable(file, verify):
 
 def decode_image(path, channels):
     """Read and decode a JPEG/PNG file into float32 [0, 1], shape (None, None, channels)."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                               expand_animations=False)
+    return _decode_bytes(tf.io.read_file(path), channels)
+
+
+def _decode_bytes(contents, channels):
+    image = tf.io.decode_image(contents, channels=channels, expand_animations=False)
     image = tf.image.convert_image_dtype(image, tf.float32)
     image.set_shape((None, None, channels))
     return image
@@ -184,6 +187,17 @@ def image_dataset(source, *, batch_size, preprocess, training, channels=3, seed=
     _check_pipeline(batch_size, preprocess)
     dataset = tf.data.Dataset.from_tensor_slices(
         (list(index.paths), tf.constant(index.labels, tf.int32)))
+    if hasattr(preprocess, "from_jpeg") and not cache:
+        # read and transform in one step: JPEGs decode only the crop's window (augment.py)
+        def read_and_transform(path, seed):
+            contents = tf.io.read_file(path)
+            return tf.cond(tf.io.is_jpeg(contents),
+                           lambda: preprocess.from_jpeg(contents, seed, channels),
+                           lambda: preprocess(_decode_bytes(contents, channels), seed))
+        return _finish(dataset, None, len(index.paths), batch_size=batch_size,
+                       preprocess=read_and_transform, training=training, seed=seed,
+                       shuffle_buffer=shuffle_buffer, cache=False,
+                       drop_remainder=drop_remainder, reads_files=True)
     return _finish(dataset, lambda path, label: (decode_image(path, channels), label),
                    len(index.paths), batch_size=batch_size, preprocess=preprocess,
                    training=training, seed=seed, shuffle_buffer=shuffle_buffer, cache=cache,
@@ -253,7 +267,7 @@ def _check_pipeline(batch_size, preprocess):
 
 
 def _finish(dataset, decode, size, *, batch_size, preprocess, training, seed, shuffle_buffer,
-            cache, drop_remainder):
+            cache, drop_remainder, reads_files=False):
     """Shuffle, decode in parallel, (cache), preprocess with per-example seeds, batch, prefetch."""
     autotune = tf.data.AUTOTUNE
     if training:
@@ -269,4 +283,6 @@ def _finish(dataset, decode, size, *, batch_size, preprocess, training, seed, sh
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             lambda example, pair: (preprocess(example[0], pair), example[1]),
             num_parallel_calls=autotune, deterministic=not training)
+    if reads_files:  # the preprocess step reads and decodes: skip unreadable files there
+        dataset = dataset.ignore_errors(log_warning=True)
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)

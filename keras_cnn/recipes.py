@@ -123,6 +123,58 @@ def get_recipe(name):
     return RECIPES[name]
 
 
+def describe_schedule(recipe):
+    """The recipe's learning-rate schedule in words."""
+    kind, *args = recipe.schedule
+    if kind == "step":
+        milestones, *factor = args
+        return (f"x{factor[0] if factor else 0.1:g} at epochs "
+                f"{', '.join(str(m) for m in milestones)}")
+    if kind == "cosine":
+        return f"cosine{f', {args[0]} warm-up epochs' if args[0] else ''}"
+    if kind == "exponential":
+        rate, every = args
+        return f"x{rate:g} every {every} epoch{'s' if every > 1 else ''}"
+    return kind
+
+
+def markdown_table():
+    """Every recipe's setup and the paper's result, as a markdown table."""
+    rows = ["| recipe | model | input | batch | epochs | optimizer | learning rate | schedule | "
+            "weight decay (L2) | augmentation | label smoothing | setup from | paper's result |",
+            "|---|---|---|---:|---:|---|---:|---|---:|---|---:|---|---|"]
+    for recipe in map(get_recipe, list_recipes()):
+        optimizer = recipe.optimizer + (f" (momentum {recipe.momentum:g})"
+                                        if recipe.optimizer in ("sgd", "rmsprop") else "")
+        if recipe.epsilon is not None:
+            optimizer += f", epsilon {recipe.epsilon:g}"
+        rows.append(" | ".join([
+            f"| `{recipe.name}`", f"`{recipe.model}`" + _model_options(recipe),
+            f"{recipe.image_size}x{recipe.image_size}x{recipe.channels}",
+            str(recipe.batch_size), str(recipe.epochs), optimizer, f"{recipe.learning_rate:g}",
+            describe_schedule(recipe), f"{recipe.weight_decay:g}" if recipe.weight_decay else "-",
+            _AUGMENTATION[recipe.train_transform],
+            f"{recipe.label_smoothing:g}" if recipe.label_smoothing else "-",
+            recipe.paper, recipe.reported]) + " |")
+    return "\n".join(rows)
+
+
+def _model_options(recipe):
+    options = [f"{k}={v}" for k, v in recipe.model_kwargs]
+    if recipe.aux_loss_weight is not None:
+        options.append(f"auxiliary losses x{recipe.aux_loss_weight:g}")
+    return f" ({', '.join(options)})" if options else ""
+
+
+_AUGMENTATION = {
+    "random_resized_crop": "random-resized crop, flip",
+    "vgg": "scale jitter S in [256, 512], crop, flip",
+    "alexnet": "256 crop to 227, flip, PCA lighting",
+    "cifar": "pad 4, crop, flip",
+    "shift_rotate": "shift 10%, rotate 15 degrees",
+    "none": "-"}
+
+
 # --- data --------------------------------------------------------------------------------------
 
 def _transform(recipe, size):

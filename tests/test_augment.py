@@ -421,3 +421,55 @@ def test_bad_inputs_raise_clear_errors():
         augment.random_resized_crop(8)(images, SEED)
     with pytest.raises(ValueError, match=r"3 eigenvalues but the image has 1 channels"):
         augment.pca_lighting()(np.zeros((4, 4, 1), np.float32), SEED)
+
+
+def _photo_jpeg(height=480, width=640, seed=0):
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (1, height // 32, width // 32, 3)).astype("float32")
+    image = tf.image.resize(coarse, (height, width), method="bicubic")[0]
+    return tf.io.encode_jpeg(tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8), quality=95)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: augment.random_resized_crop(48),
+    lambda: augment.resize_shorter_center_crop(48),
+    lambda: augment.random_flip(augment.random_resized_crop(48, scale=(0.5, 1.0))),
+    lambda: augment.compose(augment.random_flip(augment.random_resized_crop(48)),
+                            augment.pca_lighting()),
+])
+def test_jpeg_window_decoding_gives_the_same_crops(make):
+    fn, contents = make(), _photo_jpeg()
+    full = tf.image.convert_image_dtype(tf.io.decode_jpeg(contents), tf.float32)
+    for seed in ([1, 2], [3, 4], [5, 6]):
+        seed = tf.constant(seed, tf.int64)
+        a, b = fn(full, seed), fn.from_jpeg(contents, seed, 3)
+        assert a.shape == b.shape == (48, 48, 3) and b.dtype == tf.float32
+        # the same box, decoded at 1/2-1/8 scale instead of resized: nearly the same pixels
+        assert float(tf.reduce_mean(tf.abs(a - b))) < 0.01
+    if "composed" not in fn.__qualname__:  # (PCA lighting needs RGB)
+        grey = fn.from_jpeg(contents, tf.constant([1, 2], tf.int64), 1)
+        assert grey.shape == (48, 48, 1)
+
+
+def test_only_chains_starting_with_a_crop_decode_windows():
+    assert hasattr(augment.random_flip(augment.random_resized_crop(32)), "from_jpeg")
+    assert hasattr(augment.compose(augment.resize_shorter_center_crop(32),
+                                   augment.pca_lighting()), "from_jpeg")
+    assert not hasattr(augment.compose(augment.pca_lighting(),
+                                       augment.random_resized_crop(32)), "from_jpeg")
+    assert not hasattr(augment.random_flip(augment.pad_crop(32)), "from_jpeg")
+
+
+@pytest.mark.parametrize("box", [(31, 49, 347, 430), (0, 0, 480, 640), (100, 7, 60, 70),
+                                 (5, 300, 200, 200), (479, 639, 1, 1)])
+def test_jpeg_crop_is_the_box_resized(box):
+    contents = _photo_jpeg()
+    full = tf.image.convert_image_dtype(tf.io.decode_jpeg(contents), tf.float32)
+    top, left, height, width = box
+    expected = tf.image.resize(full[top:top + height, left:left + width], (48, 48),
+                               antialias=True)
+    crop = augment._decode_jpeg_crop(contents, *box, 48, 3)
+    assert crop.shape == (48, 48, 3)
+    # the full-resolution decode where the box is small (no down-scaling): the same pixels
+    tolerance = 1e-5 if min(height, width) < 96 else 0.01
+    assert float(tf.reduce_mean(tf.abs(crop - expected))) < tolerance

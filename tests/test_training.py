@@ -250,3 +250,12 @@ def test_tfrecords_round_trip(tmp_path):
     with pytest.raises(FileNotFoundError, match="No TFRecord file matches"):
         data.tfrecord_dataset(tmp_path / "val-*", batch_size=2, training=False,
                               preprocess=data.resize_preprocess(4))
+
+
+def test_recipes_readme_is_the_markdown_table(capsys):
+    status, out, _ = run_cli(capsys, "recipes", "--markdown")
+    assert status == 0 and len(out.strip().splitlines()) == 2 + len(recipes.list_recipes())
+    assert "| `googlenet_imagenet` | `googlenet` (aux_logits=True, auxiliary losses x0.3) |" in out
+    assert "x0.2 at epochs 60, 120, 160" in out          # WRN's schedule
+    readme = (Path(__file__).parent.parent / "recipes" / "README.md").read_text()
+    assert out.strip() in readme, "run: keras-cnn recipes --markdown, into recipes/README.md"

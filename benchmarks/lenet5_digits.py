@@ -1,0 +1,63 @@
+"""Time `keras-cnn train lenet5_digits` end to end (process start to exit) and report its test
+accuracy: the recipe's goal is >= 98% in under 60 s on a 2-core CPU.
+
+    python benchmarks/lenet5_digits.py [--runs 1] [--readme README.md]
+
+With --readme, the markdown table replaces the lines between <!-- lenet5_digits:start --> and
+<!-- lenet5_digits:end -->.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+from keras_cnn.cli import int_at_least, replace_section
+
+START, END = "<!-- lenet5_digits:start -->", "<!-- lenet5_digits:end -->"
+
+
+def one_run(seed):
+    """(wall seconds, test accuracy) of one `keras-cnn train lenet5_digits` process."""
+    with tempfile.TemporaryDirectory() as output:
+        command = [sys.executable, "-m", "keras_cnn.cli", "train", "lenet5_digits", "--output",
+                   output, "--seed", str(seed)]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"keras-cnn train failed ({done.returncode}): {done.stderr[-2000:]}")
+        with open(os.path.join(output, "metrics.json")) as f:
+            accuracy = json.load(f)["test"]["accuracy"]
+    return seconds, accuracy
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int_at_least(1), default=1, help="seeds 0, 1, ...")
+    parser.add_argument("--readme", help="write the table into this file between the markers")
+    args = parser.parse_args(argv)
+    rows = []
+    for seed in range(args.runs):
+        seconds, accuracy = one_run(seed)
+        print(f"seed {seed}: {seconds:.1f} s, test accuracy {accuracy:.4f}", flush=True)
+        rows.append(f"| {seed} | {seconds:.1f} | {accuracy:.2%} | "
+                    f"{'yes' if seconds < 60 and accuracy >= 0.98 else 'no'} |")
+    table = "\n".join([
+        f"`keras-cnn train lenet5_digits`, whole process ({platform.machine()}, "
+        f"{os.cpu_count()} CPUs; `python benchmarks/lenet5_digits.py`):", "",
+        "| seed | wall time (s) | test accuracy | >= 98% in < 60 s |", "|---:|---:|---:|---|",
+        *rows])
+    print(table)
+    if args.readme:
+        replace_section(args.readme, table, START, END)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
