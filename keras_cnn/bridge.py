@@ -60,3 +60,6 @@ def copy_weights(source, target):
         values.append(a.get_weights())
     for layer, weights in zip(dst, values):
         set_layer_weights(layer, weights)
+    for a, b in zip(src, dst):  # a momentum changed after building (small data sets) goes along
+        if hasattr(a, "momentum") and hasattr(b, "momentum"):
+            b.momentum = a.momentum

@@ -133,14 +133,16 @@ def channel_shuffle(x, groups, name="shuffle"):
     return layers.Reshape((height, width, channels), name=f"{name}_merge")(x)
 
 
-def fire_module(x, squeeze, expand1x1, expand3x3, name="fire"):
+def fire_module(x, squeeze, expand1x1, expand3x3, name="fire", kernel_initializer="glorot_uniform"):
     """SqueezeNet's fire module (Iandola et al. 2016): a 1x1 squeeze convolution feeding 1x1 and
     3x3 expand convolutions, whose outputs are concatenated. ReLU after every convolution."""
     layers = backend.layers()
-    s = layers.Conv2D(squeeze, 1, activation="relu", name=f"{name}_squeeze1x1")(x)
-    left = layers.Conv2D(expand1x1, 1, activation="relu", name=f"{name}_expand1x1")(s)
-    right = layers.Conv2D(expand3x3, 3, padding="same", activation="relu",
-                          name=f"{name}_expand3x3")(s)
+    conv = lambda filters, kernel, suffix, **kw: layers.Conv2D(
+        filters, kernel, activation="relu", kernel_initializer=kernel_initializer,
+        name=f"{name}_{suffix}", **kw)
+    s = conv(squeeze, 1, "squeeze1x1")(x)
+    left = conv(expand1x1, 1, "expand1x1")(s)
+    right = conv(expand3x3, 3, "expand3x3", padding="same")(s)
     return layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([left, right])
 
 

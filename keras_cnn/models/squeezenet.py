@@ -81,10 +81,16 @@ def ceil_max_pool(x, name):
     return layers.MaxPooling2D(2, strides=2, padding="valid", name=name)(x)
 
 
+# He initialization, as torchvision's SqueezeNet: without batch normalization, Keras's default
+# Glorot initialization lets the signal fade through the 18 ReLU layers until conv10's ReLU
+# outputs zeros and nothing trains (seen on the digits).
+INITIALIZER = "he_uniform"
+
+
 def fire(x, index, bypass=None):
     """Fire module `index` of Table 1, with its bypass connection if `bypass` gives it one."""
     layers = backend.layers()
-    y = fire_module(x, *FIRE[index], name=f"fire{index}")
+    y = fire_module(x, *FIRE[index], name=f"fire{index}", kernel_initializer=INITIALIZER)
     if bypass is not None and index in SIMPLE_BYPASS:
         return layers.Add(name=f"fire{index}_bypass")([x, y])
     if bypass == "complex" and index in COMPLEX_BYPASS:
@@ -106,7 +112,7 @@ def _squeezenet(variant, version, *, bypass=None, dropout=0.5, small_input=False
     def features(x):
         filters, kernel = spec["conv1"]
         x = layers.Conv2D(filters, kernel, strides=1 if small_input else 2, activation="relu",
-                          name="conv1")(x)
+                          kernel_initializer=INITIALIZER, name="conv1")(x)
         if not small_input:
             x = ceil_max_pool(x, name="pool1")
         for index in FIRE:
@@ -118,7 +124,8 @@ def _squeezenet(variant, version, *, bypass=None, dropout=0.5, small_input=False
     def head(x, classes, classifier_activation):
         if dropout:
             x = layers.Dropout(dropout, name="drop9")(x)
-        x = layers.Conv2D(classes, 1, activation="relu", name="conv10")(x)
+        x = layers.Conv2D(classes, 1, activation="relu", name="conv10",
+                          kernel_initializer=INITIALIZER)(x)
         x = layers.GlobalAveragePooling2D(name="pool10")(x)
         return layers.Activation(classifier_activation, name="predictions")(x)
 
