@@ -26,6 +26,7 @@ import tensorflow as tf
 import keras_cnn
 from keras_cnn import augment, data, schedules, training
 from keras_cnn.files import write_atomically
+from keras_cnn.saving import save_model
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
 
@@ -393,7 +394,8 @@ def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps
         results["test"] = {k: float(v) for k, v in evaluated.items()}
     workers, index = training.cluster()
     if index == 0:
-        model.save(os.path.join(output_dir, "final.keras"))
+        save_model(model, os.path.join(output_dir, "final.keras"), class_names=class_names,
+                   recipe=name)
         if class_names is not None:
             write_atomically(os.path.join(output_dir, "classes.json"),
                              json.dumps(list(class_names), indent=1))
