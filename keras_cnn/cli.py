@@ -8,6 +8,10 @@
     keras-cnn finetune BACKBONE --data PATH [--weights W] [--freeze-until STAGE] ...
     keras-cnn evaluate --model PATH --data FOLDER [--ten-crop] [--confusion PNG]
     keras-cnn predict IMAGE... --model PATH [--top K]
+    keras-cnn export MODEL.keras --quantization Q [--data PATH] [--output FILE]
+    keras-cnn prune MODEL.keras [--sparsity S] [--epochs N] [--data PATH] [--output FILE]
+    keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
+    keras-cnn demo [--model NAME] [--output DIR]
 
 Errors (unknown model, bad option, README without markers) print one line on stderr and exit 2.
 """
@@ -145,7 +149,148 @@ def build_parser():
                          "names from classes.json next to it)")
     predict.add_argument("--top", type=int_at_least(1), default=5, metavar="K")
     predict.set_defaults(run=run_predict)
+
+    export = commands.add_parser("export", help="a .keras model to TFLite (float32, float16, "
+                                 "dynamic, int8, int16x8) or ONNX")
+    export.add_argument("model", metavar="MODEL", help="a .keras file")
+    export.add_argument("--quantization", default="float32",
+                        choices=("float32", "float16", "dynamic", "int8", "int16x8", "onnx"))
+    _data_options(export, "calibration images for int8/int16x8")
+    export.add_argument("--output", metavar="FILE", help="default: MODEL with the quantization "
+                        "and .tflite/.onnx")
+    export.set_defaults(run=run_export)
+
+    prune = commands.add_parser("prune", help="magnitude pruning with fine-tuning (tfmot); "
+                                "writes the sparse .keras model and prints the sparsity report")
+    prune.add_argument("model", metavar="MODEL", help="a .keras file saved by keras_cnn")
+    prune.add_argument("--sparsity", type=float, default=0.5, help="target (default: 0.5)")
+    prune.add_argument("--epochs", type=int_at_least(1), default=2, metavar="N")
+    prune.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
+    _data_options(prune, "fine-tuning data")
+    prune.add_argument("--output", metavar="FILE", help="default: MODEL_pruned.keras")
+    prune.set_defaults(run=run_prune)
+
+    qat = commands.add_parser("qat", help="quantization-aware fine-tuning, then an int8 TFLite "
+                              "file (integer only)")
+    qat.add_argument("model", metavar="MODEL", help="a .keras file saved by keras_cnn")
+    qat.add_argument("--epochs", type=int_at_least(1), default=2, metavar="N")
+    qat.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
+    qat.add_argument("--preserve-sparsity", action="store_true",
+                     help="keep a pruned model's zeros (pruning-preserving QAT)")
+    _data_options(qat, "fine-tuning data")
+    qat.add_argument("--output", metavar="FILE", help="default: MODEL_qat.tflite")
+    qat.set_defaults(run=run_qat)
+
+    demo = commands.add_parser("demo", help="the mobile pipeline on the digits: train, prune, "
+                               "QAT, export, evaluate every file on LiteRT/onnxruntime")
+    demo.add_argument("--model", default="mobilenet_v2", metavar="NAME",
+                      help="one of the six showcase models (default: %(default)s)")
+    demo.add_argument("--output", metavar="DIR", help="default: runs/NAME_mobile")
+    demo.add_argument("--epochs", type=int_at_least(1), metavar="N",
+                      help="float training epochs")
+    demo.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    demo.set_defaults(run=run_demo)
     return parser
+
+
+def _data_options(parser, what):
+    parser.add_argument("--data", metavar="PATH", help=f"{what}: a folder of class folders "
+                        "(or with train/ and val/); default: the embedded digits")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=32, metavar="B")
+
+
+# --- the mobile pipeline ----------------------------------------------------------------------
+
+def _model_and_data(args):
+    """(model, sidecar info, train dataset, val dataset, calibration images) for the commands
+    that fine-tune or calibrate a saved model."""
+    import numpy as np
+    from keras_cnn import augment, data, saving
+    model, info = saving.load_model(args.model)
+    height, width, channels = model.input_shape[1:]
+    if args.data is None:
+        splits = data.load_digits(image_size=height, channels=channels)
+        train = data.array_dataset(*splits.train, batch_size=args.batch_size, training=True)
+        val = data.array_dataset(*splits.val, batch_size=args.batch_size, training=False)
+        return model, info, train, val, splits.train[0][:200]
+    from keras_cnn import recipes
+    recipe = recipes.Recipe("fine_tune", "", "", "", image_size=height, batch_size=args.batch_size,
+                            epochs=1, optimizer="adam", learning_rate=1e-4, channels=channels,
+                            train_transform="none")
+    train, val, *_ = recipes.load_data(recipe, args.data, image_size=height,
+                                       batch_size=args.batch_size)
+    images = np.concatenate([x for x, _ in val.take(10).as_numpy_iterator()])[:200]
+    return model, info, train, val, images
+
+
+def _default_output(model_path, suffix):
+    return re.sub(r"\.keras$", "", model_path) + suffix
+
+
+def run_export(args):
+    """Export a saved model; print the file and its size."""
+    from keras_cnn import export
+    model, info, _, _, images = (_model_and_data(args) if args.quantization in
+                                 ("int8", "int16x8") else (*_load(args.model), None, None, None))
+    metadata = {k: info[k] for k in ("architecture", "kwargs", "class_names") if k in info}
+    if args.quantization == "onnx":
+        path = export.to_onnx(model, args.output or _default_output(args.model, ".onnx"),
+                              metadata=metadata)
+    else:
+        quantization = None if args.quantization == "float32" else args.quantization
+        path = export.to_tflite(model, args.output or _default_output(
+            args.model, f"_{args.quantization}.tflite"), quantization,
+            representative_data=images, metadata=metadata, progress=images is not None)
+    print(f"{path}: {os.path.getsize(path):,} bytes")
+
+
+def _load(path):
+    from keras_cnn import saving
+    return saving.load_model(path)
+
+
+def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):
+    import tf_keras
+    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(train, validation_data=val, epochs=epochs, callbacks=list(callbacks), verbose=2)
+
+
+def run_prune(args):
+    """Prune, fine-tune, strip; save the sparse model and print the sparsity report."""
+    from keras_cnn import pruning, saving
+    model, info, train, val, _ = _model_and_data(args)
+    steps = int(train.cardinality())
+    steps = steps if steps > 0 else 100
+    pruned = pruning.prune_model(model, args.sparsity, end_step=max(1, (args.epochs - 1) * steps),
+                                 frequency=max(1, steps // 4))
+    _fine_tune(pruned, train, val, args.epochs, args.learning_rate, pruning.pruning_callbacks())
+    sparse = pruning.strip(pruned)
+    path = saving.save_model(sparse, args.output or _default_output(args.model, "_pruned.keras"),
+                             class_names=info.get("class_names"))
+    print(pruning.sparsity_report(sparse).to_markdown())
+    print(f"{path}: the pruned model (keras-cnn qat {path} --preserve-sparsity)")
+
+
+def run_qat(args):
+    """Quantization-aware fine-tuning, then an integer-only int8 .tflite file."""
+    from keras_cnn import export
+    from keras_cnn.quantization import quantize_model
+    model, info, train, val, images = _model_and_data(args)
+    qat = quantize_model(model, preserve_sparsity=args.preserve_sparsity)
+    _fine_tune(qat, train, val, args.epochs, args.learning_rate)
+    metadata = {k: info[k] for k in ("architecture", "kwargs", "class_names") if k in info}
+    path = export.to_tflite(qat, args.output or _default_output(args.model, "_qat.tflite"),
+                            "qat", representative_data=images, metadata=metadata)
+    print(f"{path}: {os.path.getsize(path):,} bytes")
+
+
+def run_demo(args):
+    """The mobile pipeline on the digits; prints the comparison table."""
+    from keras_cnn import mobile
+    settings = mobile.Settings(**({"epochs": args.epochs} if args.epochs else {}))
+    results = mobile.run(args.model, args.output, settings, onnx=not args.no_onnx)
+    print(results["table"])
 
 
 # --- recipes and train ------------------------------------------------------------------------

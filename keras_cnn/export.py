@@ -1,14 +1,27 @@
-"""Export to TFLite, and run the result on the LiteRT interpreter.
+"""Export to TFLite and ONNX, run the files on their runtimes, and compare them.
 
     to_tflite(model, "m.tflite")                                  # float32
-    to_tflite(model, "m.tflite", quantization="int8",
-              representative_data=images)                         # full integer, int8 in and out
-    to_tflite(quantize_model(model), "m.tflite", quantization="int8")   # after QAT: ranges learned
+    to_tflite(model, "m.tflite", "float16")                       # float16 weights
+    to_tflite(model, "m.tflite", "dynamic")                       # int8 weights, float compute
+    to_tflite(model, "m.tflite", "int8", representative_data=images)   # full integer, int8 I/O
+    to_tflite(model, "m.tflite", "int16x8", representative_data=images)  # int16 activations
+    to_tflite(quantize_model(model), "m.tflite", "qat")           # after QAT: ranges learned
+    to_onnx(model, "m.onnx")                                      # tf2onnx, onnxruntime
+    benchmark_file("m.tflite", x_test, y_test, reference=keras_outputs)
 
 Full-integer conversion first lets the converter fall back to float where an op has no integer
 kernel, then looks at the result: with `integer_only=True` (the default) any op left computing in
 float is an error that names those ops, instead of a model that silently runs part in float.
+Every file is written atomically (no half-written file after an error or an interrupt), with a
+sidecar JSON next to it (`m.tflite.json`: quantization, input and output shapes and types, and
+the `metadata` given: class names, input normalization).
 """
+
+import gzip
+import json
+import os
+import statistics
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -16,47 +29,152 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from keras_cnn.files import write_atomically
 
-QUANTIZATIONS = (None, "int8")
+QUANTIZATIONS = (None, "dynamic", "float16", "int8", "int16x8", "qat")
 _CONVERSIONS = ("QUANTIZE ", "DEQUANTIZE ")  # float <-> int8 at the border of a float island
+_INTEGER = ("int8", "int16x8", "qat")
+MAX_CALIBRATION_SAMPLES = 300
 
 
-def to_tflite(model, path, quantization=None, representative_data=None, integer_only=True):
+def to_tflite(model, path, quantization=None, representative_data=None, integer_only=True, *,
+              metadata=None, progress=False, max_samples=MAX_CALIBRATION_SAMPLES):
     """Write `model` (Keras 3, or tf_keras e.g. from `quantize_model`) as a .tflite file at
-    `path`, atomically; return `path`.
+    `path`, atomically, and its sidecar JSON; return `path`.
 
-    quantization: None (float32) or "int8" (full integer: int8 weights, activations, input and
-        output). A model from `keras_cnn.quantization.quantize_model` carries its own ranges;
-        any other model needs `representative_data`: an array of input images (a few dozen to a
-        few hundred, preprocessed as for the model) to calibrate the activation ranges.
-    integer_only: with "int8", refuse (ValueError naming them) ops that have no integer kernel.
+    quantization: None (float32), "float16" (float16 weights), "dynamic" (int8 weights, float
+        activations), "int8" (full integer: int8 weights, activations, input and output),
+        "int16x8" (int16 activations, int8 weights; float32 input and output) or "qat" (a model
+        from `keras_cnn.quantization.quantize_model`, converted with its learned ranges to full
+        integer as "int8").
+    representative_data: for "int8" and "int16x8" without QAT, input images to calibrate the
+        activation ranges (preprocessed as for the model): an array (N, H, W, C), a tf.data
+        Dataset of image batches or of (images, labels) batches, or a callable returning an
+        iterator of images; at most `max_samples` are used. `progress` shows a progress bar.
+    integer_only: with "int8"/"int16x8"/"qat", refuse (ValueError naming them) ops that have no
+        integer kernel.
+    metadata: a JSON-serializable dict for the sidecar (class names, input normalization, ...).
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}. "
                          f"Received: quantization={quantization!r}")
+    qat = any("Quantize" in type(layer).__name__ for layer in model.layers)
+    if quantization == "qat" and not qat:
+        raise ValueError("quantization='qat' needs a quantization-aware model (from "
+                         "keras_cnn.quantization.quantize_model). Received a model without "
+                         "fake-quantization layers; use 'int8' with representative_data.")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)  # either Keras
-    if quantization == "int8":
-        qat = any("Quantize" in type(layer).__name__ for layer in model.layers)
+    if quantization in ("dynamic", "float16"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+    elif quantization in _INTEGER:
         if representative_data is None and not qat:
-            raise ValueError("quantization='int8' needs representative_data (input images to "
-                             "calibrate activation ranges) unless the model went through "
-                             "quantization-aware training. Received: representative_data=None")
+            raise ValueError(f"quantization={quantization!r} needs representative_data (input "
+                             "images to calibrate activation ranges) unless the model went "
+                             "through quantization-aware training. Received: "
+                             "representative_data=None")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if representative_data is not None:
-            converter.representative_dataset = _calibration(representative_data)
-            # int8 kernels first, float ones allowed so that `float_ops` can name the misfits
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                                   tf.lite.OpsSet.TFLITE_BUILTINS]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+            converter.representative_dataset = _calibration(representative_data, max_samples,
+                                                            progress)
+        if quantization == "int16x8":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS]
+        else:
+            if representative_data is not None:
+                # int8 kernels first, float ones allowed so that `float_ops` can name misfits
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                                       tf.lite.OpsSet.TFLITE_BUILTINS]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     flatbuffer = converter.convert()
-    if quantization == "int8" and integer_only:
+    if quantization in _INTEGER and integer_only:
         left = [op for op in float_ops(flatbuffer) if not op.startswith(_CONVERSIONS)]
         if left:
             raise ValueError("These ops have no integer TFLite kernel and would run in float, so "
                              f"the model cannot be integer-only: {'; '.join(left)}. Remove them "
                              "from the model (e.g. LRN) or pass integer_only=False. No file "
                              f"was written to {path}.")
-    return write_atomically(path, flatbuffer)
+    try:  # LiteRT must be able to prepare every kernel (int16x8 can overflow some)
+        _interpreter(flatbuffer)
+    except RuntimeError as err:
+        raise ValueError(f"The LiteRT interpreter cannot run the {quantization or 'float32'} "
+                         f"model: {str(err).strip()}. No file was written to {path}.") from None
+    write_atomically(path, flatbuffer)
+    _write_sidecar(path, dict(metadata or {}, quantization=quantization or "float32",
+                              format="tflite", **_io_details(flatbuffer)))
+    return path
+
+
+def _io_details(tflite):
+    interpreter = _interpreter(tflite, delegates=False)
+    describe = lambda d: {"shape": [int(v) for v in d["shape"]],
+                          "dtype": np.dtype(d["dtype"]).name,
+                          "scale": float(d["quantization"][0]),
+                          "zero_point": int(d["quantization"][1])}
+    return {"inputs": [describe(d) for d in interpreter.get_input_details()],
+            "outputs": [describe(d) for d in interpreter.get_output_details()]}
+
+
+def _write_sidecar(path, info):
+    write_atomically(sidecar_path(path), json.dumps(info, indent=1, default=_jsonable))
+
+
+def _jsonable(value):
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (tuple, set, np.ndarray)):
+        return list(value)
+    raise TypeError(f"metadata value {value!r} is not JSON-serializable")
+
+
+def sidecar_path(path):
+    """The sidecar JSON of an exported file: its path plus ".json"."""
+    return os.fspath(path) + ".json"
+
+
+def read_metadata(path):
+    """The sidecar JSON of the exported file at `path`, as a dict."""
+    side = sidecar_path(path)
+    if not os.path.isfile(side):
+        raise FileNotFoundError(f"No metadata next to {os.fspath(path)!r}: {side!r} does not "
+                                "exist (files written by keras_cnn.export have one).")
+    with open(side, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def to_onnx(model, path, opset=17, metadata=None):
+    """Write the Keras 3 `model` as an ONNX file at `path` (tf2onnx, batch dimension free),
+    atomically, with its sidecar JSON; return `path`."""
+    import tf2onnx
+
+    if not isinstance(opset, int) or not 9 <= opset <= 18:
+        raise ValueError(f"opset must be an integer from 9 to 18. Received: opset={opset!r}")
+    spec = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input")]
+    function = tf.function(lambda x: model(x, training=False))
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=opset)
+    write_atomically(path, proto.SerializeToString())
+    _write_sidecar(path, dict(metadata or {}, quantization="float32", format="onnx",
+                              opset=opset, inputs=[{"shape": [None, *model.input_shape[1:]],
+                                                    "dtype": "float32"}]))
+    return path
+
+
+def run_onnx(path, x, num_threads=None):
+    """Outputs of the ONNX file at `path` for the float batch `x` on onnxruntime (CPU)."""
+    session = _onnx_session(path, num_threads)
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: np.asarray(x, dtype="float32")})[0]
+
+
+def _onnx_session(path, num_threads=None):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+    return onnxruntime.InferenceSession(os.fspath(path), options,
+                                        providers=["CPUExecutionProvider"])
 
 
 def float_ops(tflite):
@@ -88,15 +206,36 @@ def run_tflite(path, x, num_threads=None):
     return np.stack(results)
 
 
-def _calibration(images):
-    images = np.asarray(images, dtype="float32")
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError("representative_data must be a non-empty batch of images "
-                         f"(N, height, width, channels). Received shape {images.shape}")
+def _calibration(data, max_samples, progress):
+    """The converter's representative_dataset: single images from an array, a tf.data Dataset
+    of image batches or (images, labels) batches, or a callable returning an iterator."""
+    if callable(data) and not isinstance(data, tf.data.Dataset):
+        source = data
+    elif isinstance(data, tf.data.Dataset):
+        source = lambda: (np.asarray(b[0] if isinstance(b, (tuple, list)) else b)
+                          for b in data.as_numpy_iterator())
+    else:
+        images = np.asarray(data, dtype="float32")
+        if images.ndim != 4 or len(images) == 0:
+            raise ValueError("representative_data must be a non-empty batch of images "
+                             f"(N, height, width, channels). Received shape {images.shape}")
+        source = lambda: iter([images])
 
     def generator():
-        for image in images:
-            yield [image[None]]
+        bar = None
+        if progress:
+            import keras
+            bar = keras.utils.Progbar(max_samples, unit_name="calibration image")
+        done = 0
+        for batch in source():
+            batch = np.asarray(batch, dtype="float32")
+            for image in (batch if batch.ndim == 4 else batch[None]):
+                if done >= max_samples:
+                    return
+                yield [image[None]]
+                done += 1
+                if bar is not None:
+                    bar.update(done)
     return generator
 
 
@@ -124,3 +263,89 @@ def _dequantize(y, detail):
         return y
     scale, zero_point = detail["quantization"]
     return (y.astype("float32") - zero_point) * scale
+
+
+# --- evaluation on the runtimes ----------------------------------------------------------------
+
+class FileResult(dict):
+    """What `benchmark_file` measured: accuracy, bytes, gzipped_bytes, latency_ms, max_diff."""
+
+    __getattr__ = dict.__getitem__
+
+
+def benchmark_file(path, x, y=None, reference=None, runs=30, num_threads=2):
+    """Run the .tflite (LiteRT, XNNPACK) or .onnx (onnxruntime) file at `path` on the float
+    images `x`: accuracy against labels `y`, file size raw and gzipped, median latency of one
+    image over `runs` invokes after a warm-up, largest absolute difference to `reference` (the
+    Keras model's outputs on `x`)."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        content = f.read()
+    x = np.asarray(x, dtype="float32")
+    if path.endswith(".onnx"):
+        session = _onnx_session(path, num_threads)
+        name = session.get_inputs()[0].name
+        outputs = session.run(None, {name: x})[0]
+        one = lambda: session.run(None, {name: x[:1]})
+    else:
+        outputs = run_tflite(path, x, num_threads=num_threads)
+        interpreter = _interpreter(path, num_threads)
+        detail = interpreter.get_input_details()[0]
+        interpreter.set_tensor(detail["index"], _quantize(x[:1], detail))
+        one = interpreter.invoke
+    one()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        one()
+        times.append(time.perf_counter() - start)
+    result = FileResult(bytes=len(content), gzipped_bytes=len(gzip.compress(content, 9)),
+                        latency_ms=1000 * statistics.median(times), accuracy=None,
+                        max_diff=None, outputs=outputs)
+    if y is not None:
+        result["accuracy"] = float(np.mean(np.argmax(outputs, axis=-1) == np.asarray(y)))
+    if reference is not None:
+        result["max_diff"] = float(np.max(np.abs(outputs - np.asarray(reference))))
+    return result
+
+
+def comparison_table(rows):
+    """A markdown table of [(variant name, FileResult), ...]."""
+    lines = ["| variant | accuracy | size (KB) | gzipped (KB) | latency (ms) | max abs diff |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows:
+        accuracy = "-" if r.accuracy is None else f"{r.accuracy:.2%}"
+        diff = "-" if r.max_diff is None else f"{r.max_diff:.2g}"
+        lines.append(f"| {name} | {accuracy} | {r.bytes / 1024:,.1f} | "
+                     f"{r.gzipped_bytes / 1024:,.1f} | {r.latency_ms:.3f} | {diff} |")
+    return "\n".join(lines)
+
+
+def comparison_chart(rows, png_path):
+    """Accuracy against gzipped size, and latency per variant, as a PNG (atomically)."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
+    for name, r in rows:
+        if r.accuracy is not None:
+            left.scatter(r.gzipped_bytes / 1024, 100 * r.accuracy, s=40)
+            left.annotate(name, (r.gzipped_bytes / 1024, 100 * r.accuracy), fontsize=7,
+                          xytext=(4, 4), textcoords="offset points")
+    left.set_xlabel("gzipped file size (KB)")
+    left.set_ylabel("test accuracy (%)")
+    left.set_title("accuracy vs size")
+    left.grid(True, alpha=0.3)
+    names = [name for name, _ in rows]
+    right.barh(names, [r.latency_ms for _, r in rows])
+    right.set_xlabel("median latency, one image (ms)")
+    right.set_title("latency")
+    right.invert_yaxis()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    return write_atomically(png_path, buffer.getvalue())

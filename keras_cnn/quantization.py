@@ -109,12 +109,14 @@ def quantize_config_for(layer):
     return None
 
 
-def quantize_model(model):
+def quantize_model(model, preserve_sparsity=False):
     """A quantization-aware (tf_keras) copy of `model`, ready to fine-tune with `fit`.
 
     `model` is a keras_cnn model of either Keras (a Keras 3 one goes through the bridge). The
     result holds the same float weights plus the fake-quantization state; convert it with
     `keras_cnn.export.to_tflite(qat_model, path, quantization="int8", ...)`.
+    preserve_sparsity: for a pruned (and stripped) model, tfmot's pruning-preserving scheme
+    keeps the zero weights at zero while QAT fine-tunes.
     """
     if backend.backend_of(model) == "keras":
         model = to_tf_keras(model)
@@ -137,8 +139,10 @@ def quantize_model(model):
     annotated = tf_keras.models.clone_model(model, clone_function=annotate)
     for depthwise, (scale, offset) in affine.items():
         depthwise.set_weights([scale.reshape(1, 1, -1, 1), offset])
+    scheme = (tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+              if preserve_sparsity else _qk.default_8bit.Default8BitQuantizeScheme())
     with quantize_scope():
-        return _qk.quantize_apply(annotated)
+        return _qk.quantize_apply(annotated, scheme)
 
 
 def _is_affine(layer):

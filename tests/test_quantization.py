@@ -120,7 +120,8 @@ def test_lrn_stays_float_under_quantization_aware_training():
 
 def test_bad_quantization_arguments(tmp_path):
     model = small_model()
-    with pytest.raises(ValueError, match=r"quantization must be one of \(None, 'int8'\). "
+    with pytest.raises(ValueError, match=r"quantization must be one of \(None, 'dynamic', "
+                                         r"'float16', 'int8', 'int16x8', 'qat'\). "
                                          r"Received: quantization='int4'"):
         to_tflite(model, tmp_path / "m.tflite", quantization="int4")
     with pytest.raises(ValueError, match="needs representative_data"):

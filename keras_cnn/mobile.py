@@ -1,0 +1,198 @@
+"""The mobile pipeline end to end: train a small efficient model on the embedded digits, prune it
+and quantization-aware train it, export TFLite (float32, float16, dynamic range, int8 PTQ, int8
+QAT, pruned + int8 QAT) and ONNX, run every file on its runtime, and compare.
+
+    keras-cnn demo [--model mobilenet_v2] [--output runs/demo]      # also `make demo`
+    results = keras_cnn.mobile.run("shufflenet_v2_x1_0", "runs/shufflenet")
+
+Each model is its small-input variant (`SMALL_VARIANTS`): the strides of the first stages made 1
+so that 32x32 digits keep enough resolution, narrower where the full width only overfits 1,257
+training images. Batch normalization momentum is set to 0.9 (`training.set_batchnorm_momentum`):
+with the ImageNet builders' 0.99-0.999 the moving statistics would not converge in the few
+hundred steps the digits give, and the trained model would predict at chance level.
+"""
+
+import dataclasses
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_cnn
+from keras_cnn import data, export, training
+from keras_cnn.saving import save_model
+
+IMAGE_SIZE = 32
+#: Builder arguments of the small-input variant of each showcase model, for 32x32x1 digits.
+SMALL_VARIANTS = {
+    "squeezenet1_1": dict(small_input=True),
+    "mobilenet": dict(alpha=0.25, small_input=True),
+    "mobilenet_v2": dict(alpha=0.35, small_input=True),
+    "mobilenet_v3_small": dict(alpha=0.75, small_input=True, include_preprocessing=False),
+    "shufflenet_g3": dict(scale=0.5, small_input=True),
+    "shufflenet_v2_x1_0": dict(small_input=True),
+}
+DEFAULT_MODEL = "mobilenet_v2"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Epochs and learning rates of the pipeline's stages (Adam, cosine decay)."""
+
+    epochs: int = 12
+    learning_rate: float = 2e-3
+    prune_epochs: int = 4
+    sparsity: float = 0.5
+    qat_epochs: int = 2
+    fine_tune_rate: float = 2e-4
+    batch_size: int = 32
+    seed: int = 0
+
+
+def small_model(name, classes=10):
+    """The small-input variant of registry model `name` for 32x32x1 digits, BN momentum 0.9."""
+    if name not in SMALL_VARIANTS:
+        raise ValueError(f"No small-input variant for {name!r}. Models: "
+                         f"{', '.join(sorted(SMALL_VARIANTS))}.")
+    model = keras_cnn.create_model(name, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1),
+                                   classes=classes, **SMALL_VARIANTS[name])
+    training.set_batchnorm_momentum(model, 0.9)
+    return model
+
+
+def digits(seed=0):
+    """The digits splits at 32x32x1, float32 in [0, 1]."""
+    return data.load_digits(image_size=IMAGE_SIZE, channels=1, seed=seed)
+
+
+def augmented(x, y, batch_size, seed, repeat=False):
+    """Shuffled batches with small random shifts and rotations (the digits recipe's)."""
+    augment = keras.Sequential([
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)])
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed)
+    if repeat:
+        dataset = dataset.repeat()
+    return (dataset.batch(batch_size)
+            .map(lambda images, labels: (augment(images, training=True), labels))
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def fit(model, splits, epochs, learning_rate, settings, callbacks=(), keras_module=keras):
+    """Adam with cosine decay on the augmented training split; `keras_module` is keras or
+    tf_keras (pruned and QAT models are tf_keras models)."""
+    steps = -(-len(splits.train[1]) // settings.batch_size)
+    schedule = keras_module.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
+    model.compile(optimizer=keras_module.optimizers.Adam(schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train = augmented(*splits.train, settings.batch_size, settings.seed, repeat=True)
+    model.fit(train, epochs=epochs, steps_per_epoch=steps, validation_data=splits.val,
+              callbacks=list(callbacks), verbose=0)
+    return model
+
+
+def accuracy(model, x, y):
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=-1) == y))
+
+
+def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), onnx=True, num_threads=2,
+        log=print):
+    """The whole pipeline for showcase model `name`; writes the model files, `comparison.md`
+    and `comparison.png` into `output_dir` and returns {"rows": [...], "table": markdown,
+    "float_accuracy": ..., "sparsity": ...}."""
+    from keras_cnn import pruning
+    from keras_cnn.quantization import quantize_model
+
+    output_dir = output_dir or os.path.join("runs", f"{name}_mobile")
+    os.makedirs(output_dir, exist_ok=True)
+    keras.utils.set_random_seed(settings.seed)
+    splits = digits(settings.seed)
+    x_test, y_test = splits.test
+    calibration = splits.train[0][:200]
+    path = lambda filename: os.path.join(output_dir, filename)
+    metadata = {"model": name, "builder_kwargs": SMALL_VARIANTS[name],
+                "class_names": list(splits.class_names),
+                "input": {"height": IMAGE_SIZE, "width": IMAGE_SIZE, "channels": 1,
+                          "range": [0.0, 1.0], "note": "grey digits scaled to [0, 1]"}}
+    clock = time.perf_counter()
+
+    def step(text):
+        log(f"[{time.perf_counter() - clock:5.0f} s] {text}", flush=True)
+
+    step(f"training {name} {SMALL_VARIANTS[name]} on digits for {settings.epochs} epochs")
+    model = fit(small_model(name), splits, settings.epochs, settings.learning_rate, settings)
+    save_model(model, path("float.keras"), class_names=splits.class_names)
+    reference = model.predict(x_test, verbose=0)
+    float_accuracy = float(np.mean(np.argmax(reference, -1) == y_test))
+    step(f"float accuracy {float_accuracy:.4f}; exporting float32, float16, dynamic, int8 PTQ")
+    files = {"float32": export.to_tflite(model, path("float32.tflite"), metadata=metadata),
+             "float16": export.to_tflite(model, path("float16.tflite"), "float16",
+                                         metadata=metadata),
+             "dynamic": export.to_tflite(model, path("dynamic.tflite"), "dynamic",
+                                         metadata=metadata),
+             "int8 PTQ": export.to_tflite(model, path("int8_ptq.tflite"), "int8",
+                                          representative_data=calibration, metadata=metadata)}
+
+    step(f"quantization-aware training, {settings.qat_epochs} epochs")
+    qat = fit(quantize_model(model), splits, settings.qat_epochs, settings.fine_tune_rate,
+              settings, keras_module=_tf_keras())
+    files["int8 QAT"] = export.to_tflite(qat, path("int8_qat.tflite"), "int8",
+                                         representative_data=calibration, metadata=metadata)
+
+    step(f"pruning to {settings.sparsity:.0%} sparsity, {settings.prune_epochs} epochs")
+    steps = -(-len(splits.train[1]) // settings.batch_size)
+    pruned = pruning.prune_model(model, settings.sparsity, schedule="polynomial",
+                                 end_step=max(1, (settings.prune_epochs - 1) * steps),
+                                 frequency=max(1, steps // 4))
+    pruned = fit(pruned, splits, settings.prune_epochs, settings.fine_tune_rate, settings,
+                 callbacks=pruning.pruning_callbacks(), keras_module=_tf_keras())
+    stripped = pruning.strip(pruned)
+    report = pruning.sparsity_report(stripped)
+    step(f"pruned: {report.sparsity:.1%} of the prunable weights are zero; "
+         f"sparsity-preserving QAT, {settings.qat_epochs} epochs")
+    pruned_qat = fit(quantize_model(stripped, preserve_sparsity=True), splits,
+                     settings.qat_epochs, settings.fine_tune_rate, settings,
+                     keras_module=_tf_keras())
+    files["pruned + int8 QAT"] = export.to_tflite(
+        pruned_qat, path("pruned_int8_qat.tflite"), "int8", representative_data=calibration,
+        metadata=metadata)
+    if onnx:
+        files["ONNX float32"] = export.to_onnx(model, path("float32.onnx"), metadata=metadata)
+
+    step("evaluating every file on its runtime (LiteRT, onnxruntime)")
+    rows = []
+    for variant, file in files.items():
+        result = export.benchmark_file(file, x_test, y_test, reference=reference,
+                                       num_threads=num_threads)
+        rows.append((variant, result))
+    table = export.comparison_table(rows)
+    export.comparison_chart(rows, path("comparison.png"))
+    with open(path("comparison.md"), "w", encoding="utf-8") as f:
+        f.write(table + "\n")
+    step("done")
+    return {"rows": rows, "table": table, "float_accuracy": float_accuracy,
+            "sparsity": report, "files": files}
+
+
+def _tf_keras():
+    import tf_keras
+    return tf_keras
+
+
+def main(argv, versions, default):
+    """Command line of the tflite/ scripts: `versions` maps a --version choice to a model."""
+    import argparse
+    parser = argparse.ArgumentParser(description="Train on the digits, prune, QAT, export "
+                                     "TFLite/ONNX and compare every file on its runtime.")
+    parser.add_argument("--version", choices=sorted(versions), default=default)
+    parser.add_argument("--output", metavar="DIR", help="default: runs/MODEL_mobile")
+    parser.add_argument("--epochs", type=int, default=Settings.epochs,
+                        help="float training epochs (default: %(default)s)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    args = parser.parse_args(argv)
+    results = run(versions[args.version], args.output, Settings(epochs=args.epochs),
+                  onnx=not args.no_onnx)
+    print(results["table"])
+    return 0

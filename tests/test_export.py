@@ -1,0 +1,132 @@
+"""Export modes (float32, float16, dynamic, int8, int16x8, QAT), sidecar metadata, ONNX on
+onnxruntime, and the per-file evaluation and comparison table."""
+
+import gzip
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_cnn
+from keras_cnn import export
+from keras_cnn.export import float_ops, run_tflite, to_tflite
+from conftest import random_images
+
+SHAPE = (32, 32, 1)
+
+
+def small(name="mobilenet_v2", **kwargs):
+    keras.utils.set_random_seed(0)
+    kwargs = {"mobilenet_v2": dict(alpha=0.35)}.get(name, {}) | kwargs
+    return keras_cnn.create_model(name, input_shape=SHAPE, classes=10, small_input=True,
+                                  **kwargs)
+
+
+def tensor_types(path):
+    from ai_edge_litert.interpreter import Interpreter
+    details = Interpreter(model_path=str(path)).get_tensor_details()
+    return {np.dtype(t["dtype"]).name for t in details}
+
+
+@pytest.fixture(scope="module")
+def model_and_data():
+    model = small()
+    x = random_images(SHAPE, batch=24)
+    return model, x, np.asarray(model(x))
+
+
+@pytest.mark.parametrize("mode,types,tolerance", [
+    (None, {"float32"}, 1e-5),
+    ("float16", {"float16"}, 1e-2),
+    ("dynamic", {"int8"}, 2e-2),
+    ("int8", {"int8", "int32"}, 8 / 256),
+])
+def test_modes_convert_and_run_on_litert(tmp_path, model_and_data, mode, types, tolerance):
+    model, x, reference = model_and_data
+    path = to_tflite(model, tmp_path / "m.tflite", mode, representative_data=x,
+                     metadata={"class_names": list("0123456789")})
+    assert types <= tensor_types(path)
+    np.testing.assert_allclose(run_tflite(path, x), reference, atol=tolerance)
+    info = export.read_metadata(path)
+    assert info["quantization"] == (mode or "float32")
+    assert info["class_names"] == list("0123456789")
+    assert info["inputs"][0]["shape"] == [1, 32, 32, 1]
+    assert info["inputs"][0]["dtype"] == ("int8" if mode == "int8" else "float32")
+    if mode == "int8":
+        assert float_ops(path) == []
+
+
+def test_int8_is_at_most_30_percent_of_float32_on_a_model_with_weights(tmp_path):
+    model = small("mobilenet_v3_small", alpha=0.75, include_preprocessing=False)
+    x = random_images(SHAPE, batch=8)
+    full = to_tflite(model, tmp_path / "f.tflite")
+    int8 = to_tflite(model, tmp_path / "i.tflite", "int8", representative_data=x)
+    assert (tmp_path / "i.tflite").stat().st_size <= 0.3 * (tmp_path / "f.tflite").stat().st_size
+    assert float_ops(int8) == [] and full
+
+
+def test_int16x8_has_int16_activations(tmp_path):
+    model = keras_cnn.create_model("lenet5")
+    x = random_images((32, 32, 1), batch=16)
+    path = to_tflite(model, tmp_path / "m.tflite", "int16x8", representative_data=x)
+    assert "int16" in tensor_types(path)
+    np.testing.assert_allclose(run_tflite(path, x), np.asarray(model(x)), atol=1e-2)
+
+
+def test_representative_data_from_a_dataset_with_labels(tmp_path, model_and_data):
+    model, x, reference = model_and_data
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x), "int32"))).batch(5)
+    path = to_tflite(model, tmp_path / "m.tflite", "int8", representative_data=dataset,
+                     max_samples=12, progress=True)
+    np.testing.assert_allclose(run_tflite(path, x), reference, atol=8 / 256)
+
+
+def test_integer_only_names_lrn_and_writes_nothing(tmp_path):
+    model = keras_cnn.create_model("alexnet", input_shape=(67, 67, 3), classes=4)
+    path = tmp_path / "m.tflite"
+    with pytest.raises(ValueError, match=r"These ops have no integer TFLite kernel .*: "
+                                         r"LOCAL_RESPONSE_NORMALIZATION \("):
+        to_tflite(model, path, "int8", representative_data=random_images((67, 67, 3), batch=2))
+    assert not path.exists() and not (tmp_path / "m.tflite.json").exists()
+
+
+def test_qat_mode_needs_a_qat_model(tmp_path, model_and_data):
+    with pytest.raises(ValueError, match="quantization='qat' needs a quantization-aware model"):
+        to_tflite(model_and_data[0], tmp_path / "m.tflite", "qat")
+    with pytest.raises(FileNotFoundError, match="m.tflite.json' does not exist"):
+        export.read_metadata(tmp_path / "m.tflite")
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x0_5"])
+def test_onnx_matches_keras_on_onnxruntime(tmp_path, name):
+    model = small(name)
+    x = random_images(SHAPE, batch=6)
+    path = export.to_onnx(model, tmp_path / "m.onnx", metadata={"model": name})
+    assert np.abs(export.run_onnx(path, x) - np.asarray(model(x))).max() <= 1e-4
+    assert export.read_metadata(path)["model"] == name
+    with pytest.raises(ValueError, match="opset must be an integer from 9 to 18. Received: "
+                                         "opset=3"):
+        export.to_onnx(model, tmp_path / "n.onnx", opset=3)
+
+
+def test_benchmark_file_and_comparison(tmp_path, model_and_data):
+    model, x, reference = model_and_data
+    y = np.arange(len(x)) % 10
+    rows = []
+    for name, path in [("float32", to_tflite(model, tmp_path / "f.tflite")),
+                       ("onnx", export.to_onnx(model, tmp_path / "f.onnx"))]:
+        result = export.benchmark_file(path, x, y, reference, runs=5)
+        content = open(path, "rb").read()
+        assert result.bytes == len(content)
+        assert result.gzipped_bytes == len(gzip.compress(content, 9)) < result.bytes
+        assert result.accuracy == float(np.mean(np.argmax(result.outputs, -1) == y))
+        assert result.max_diff == float(np.abs(result.outputs - reference).max()) <= 1e-4
+        assert result.latency_ms > 0
+        rows.append((name, result))
+    table = export.comparison_table(rows).splitlines()
+    assert table[0].startswith("| variant | accuracy | size (KB)") and len(table) == 4
+    assert table[2].startswith("| float32 | ") and table[3].startswith("| onnx | ")
+    png = export.comparison_chart(rows, tmp_path / "c.png")
+    assert open(png, "rb").read(4) == b"\x89PNG"

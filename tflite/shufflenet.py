@@ -1,0 +1,18 @@
+"""ShuffleNet v1 (g=3) and v2 1.0x through the mobile pipeline on the embedded digits (tflite/README.md).
+
+The small-input variant is trained, pruned to 50% and quantization-aware trained; float32,
+float16, dynamic-range, int8 PTQ, int8 QAT and pruned + int8 QAT TFLite files and an ONNX file
+are each run on their runtime, and the comparison table is printed (and written, with a chart,
+into the run folder).
+
+    python tflite/shufflenet.py [--version {v1_g3,v2}] [--output DIR] [--epochs N]
+"""
+
+import sys
+
+from keras_cnn import mobile
+
+VERSIONS = {'v1_g3': 'shufflenet_g3', 'v2': 'shufflenet_v2_x1_0'}
+
+if __name__ == "__main__":
+    sys.exit(mobile.main(sys.argv[1:], VERSIONS, default='v2'))
