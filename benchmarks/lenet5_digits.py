@@ -16,9 +16,8 @@ import sys
 import tempfile
 import time
 
-from keras_cnn.cli import int_at_least, replace_section
+from keras_cnn.cli import int_at_least, publish_table
 
-START, END = "<!-- lenet5_digits:start -->", "<!-- lenet5_digits:end -->"
 
 
 def one_run(seed):
@@ -53,10 +52,7 @@ def main(argv=None):
         f"{os.cpu_count()} CPUs; `python benchmarks/lenet5_digits.py`):", "",
         "| seed | wall time (s) | test accuracy | >= 98% in < 60 s |", "|---:|---:|---:|---|",
         *rows])
-    print(table)
-    if args.readme:
-        replace_section(args.readme, table, START, END)
-    return 0
+    return publish_table(table, args.readme, "lenet5_digits")
 
 
 if __name__ == "__main__":

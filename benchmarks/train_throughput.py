@@ -35,11 +35,10 @@ import tensorflow as tf
 
 import keras_cnn
 from keras_cnn import recipes
-from keras_cnn.cli import int_at_least, replace_section
+from keras_cnn.cli import int_at_least, publish_table
 
 KERAS_APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
                       "inception_v3": "InceptionV3", "vgg16": "VGG16"}
-START, END = "<!-- train_throughput:start -->", "<!-- train_throughput:end -->"
 
 
 def write_photos(folder, count, classes, height, width, seed=0):
@@ -148,10 +147,7 @@ def main(argv=None):
         "|---|---:|---:|---:|---:|",
         *rows,
     ])
-    print(table)
-    if args.readme:
-        replace_section(args.readme, table, START, END)
-    return 0
+    return publish_table(table, args.readme, "train_throughput")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
     keras-cnn export MODEL.keras --quantization Q [--data PATH] [--output FILE]
     keras-cnn prune MODEL.keras [--sparsity S] [--epochs N] [--data PATH] [--output FILE]
     keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
-    keras-cnn demo [--model NAME] [--output DIR]
+    keras-cnn demo [--model NAME] [--epochs N] [--output DIR] [--all]
 
 Errors (unknown model, bad option, README without markers) print one line on stderr and exit 2.
 """
@@ -38,6 +38,11 @@ FORMATS = ("text", "markdown", "json", "csv")
 def main(argv=None):
     """Run the command in `argv` (default: sys.argv[1:]); return 0, or exit 2 on an error
     (train's other exit codes: keras_cnn.training.EXIT_CODES)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:  # its own options (python -m keras_cnn.demo --help)
+        from keras_cnn import demo
+        demo.main(argv[1:])
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -182,14 +187,8 @@ def build_parser():
     qat.set_defaults(run=run_qat)
 
     demo = commands.add_parser("demo", help="the mobile pipeline on the digits: train, prune, "
-                               "QAT, export, evaluate every file on LiteRT/onnxruntime")
-    demo.add_argument("--model", default="mobilenet_v2", metavar="NAME",
-                      help="one of the six showcase models (default: %(default)s)")
-    demo.add_argument("--output", metavar="DIR", help="default: runs/NAME_mobile")
-    demo.add_argument("--epochs", type=int_at_least(1), metavar="N",
-                      help="float training epochs")
-    demo.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
-    demo.set_defaults(run=run_demo)
+                               "QAT, export, evaluate every file on LiteRT (python -m "
+                               "keras_cnn.demo --help)")
     return parser
 
 
@@ -283,14 +282,6 @@ def run_qat(args):
     path = export.to_tflite(qat, args.output or _default_output(args.model, "_qat.tflite"),
                             "qat", representative_data=images, metadata=metadata)
     print(f"{path}: {os.path.getsize(path):,} bytes")
-
-
-def run_demo(args):
-    """The mobile pipeline on the digits; prints the comparison table."""
-    from keras_cnn import mobile
-    settings = mobile.Settings(**({"epochs": args.epochs} if args.epochs else {}))
-    results = mobile.run(args.model, args.output, settings, onnx=not args.no_onnx)
-    print(results["table"])
 
 
 # --- recipes and train ------------------------------------------------------------------------
@@ -568,6 +559,15 @@ def replace_section(path, text, start_marker=ZOO_START, end_marker=ZOO_END):
     newline = "\r\n" if lines[start].endswith("\r\n") else "\n"
     section = newline + text.replace("\n", newline) + newline + newline
     write_atomically(path, "".join(lines[:start + 1]) + section + "".join(lines[end:]))
+
+
+def publish_table(table, readme, name):
+    """Print a benchmark's markdown `table` and, with a `readme` path, write it between the lines
+    <!-- name:start --> and <!-- name:end --> of that file. Returns 0 (the exit status)."""
+    print(table)
+    if readme:
+        replace_section(readme, table, f"<!-- {name}:start -->", f"<!-- {name}:end -->")
+    return 0
 
 
 def short_paper(paper):

@@ -34,7 +34,11 @@ SMALL_VARIANTS = {
     "shufflenet_g3": dict(scale=0.5, small_input=True),
     "shufflenet_v2_x1_0": dict(small_input=True),
 }
-DEFAULT_MODEL = "mobilenet_v2"
+DEFAULT_MODEL = "mobilenet_v3_small"
+#: The files `run` can make, in table order.
+ALL_VARIANTS = ("float32", "float16", "dynamic", "int8 PTQ", "int8 QAT", "pruned + int8 QAT",
+                "ONNX float32")
+DEMO_VARIANTS = ("float32", "int8 PTQ", "int8 QAT", "pruned + int8 QAT")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,14 +101,19 @@ def accuracy(model, x, y):
     return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=-1) == y))
 
 
-def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), onnx=True, num_threads=2,
-        log=print):
-    """The whole pipeline for showcase model `name`; writes the model files, `comparison.md`
-    and `comparison.png` into `output_dir` and returns {"rows": [...], "table": markdown,
-    "float_accuracy": ..., "sparsity": ...}."""
+def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), variants=ALL_VARIANTS,
+        num_threads=2, log=print):
+    """The whole pipeline for showcase model `name`, making the files named in `variants`;
+    writes them, `comparison.md` and `comparison.png` into `output_dir` and returns a dict:
+    rows [(variant, export.FileResult)], table (markdown), float_accuracy, sparsity (the pruned
+    model's `pruning.SparsityReport`, or None), files {variant: path}, output_dir."""
     from keras_cnn import pruning
     from keras_cnn.quantization import quantize_model
 
+    unknown = [v for v in variants if v not in ALL_VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"variants must be a non-empty selection of {ALL_VARIANTS}. "
+                         f"Received: {tuple(variants)}")
     output_dir = output_dir or os.path.join("runs", f"{name}_mobile")
     os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(settings.seed)
@@ -126,54 +135,56 @@ def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), onnx=True, num
     save_model(model, path("float.keras"), class_names=splits.class_names)
     reference = model.predict(x_test, verbose=0)
     float_accuracy = float(np.mean(np.argmax(reference, -1) == y_test))
-    step(f"float accuracy {float_accuracy:.4f}; exporting float32, float16, dynamic, int8 PTQ")
-    files = {"float32": export.to_tflite(model, path("float32.tflite"), metadata=metadata),
-             "float16": export.to_tflite(model, path("float16.tflite"), "float16",
-                                         metadata=metadata),
-             "dynamic": export.to_tflite(model, path("dynamic.tflite"), "dynamic",
-                                         metadata=metadata),
-             "int8 PTQ": export.to_tflite(model, path("int8_ptq.tflite"), "int8",
-                                          representative_data=calibration, metadata=metadata)}
-
-    step(f"quantization-aware training, {settings.qat_epochs} epochs")
-    qat = fit(quantize_model(model), splits, settings.qat_epochs, settings.fine_tune_rate,
-              settings, keras_module=_tf_keras())
-    files["int8 QAT"] = export.to_tflite(qat, path("int8_qat.tflite"), "int8",
-                                         representative_data=calibration, metadata=metadata)
-
-    step(f"pruning to {settings.sparsity:.0%} sparsity, {settings.prune_epochs} epochs")
-    steps = -(-len(splits.train[1]) // settings.batch_size)
-    pruned = pruning.prune_model(model, settings.sparsity, schedule="polynomial",
-                                 end_step=max(1, (settings.prune_epochs - 1) * steps),
-                                 frequency=max(1, steps // 4))
-    pruned = fit(pruned, splits, settings.prune_epochs, settings.fine_tune_rate, settings,
-                 callbacks=pruning.pruning_callbacks(), keras_module=_tf_keras())
-    stripped = pruning.strip(pruned)
-    report = pruning.sparsity_report(stripped)
-    step(f"pruned: {report.sparsity:.1%} of the prunable weights are zero; "
-         f"sparsity-preserving QAT, {settings.qat_epochs} epochs")
-    pruned_qat = fit(quantize_model(stripped, preserve_sparsity=True), splits,
-                     settings.qat_epochs, settings.fine_tune_rate, settings,
-                     keras_module=_tf_keras())
-    files["pruned + int8 QAT"] = export.to_tflite(
-        pruned_qat, path("pruned_int8_qat.tflite"), "int8", representative_data=calibration,
-        metadata=metadata)
-    if onnx:
+    step(f"float accuracy {float_accuracy:.4f}; post-training exports")
+    files = {}
+    for variant, quantization, filename in (("float32", None, "float32.tflite"),
+                                            ("float16", "float16", "float16.tflite"),
+                                            ("dynamic", "dynamic", "dynamic.tflite"),
+                                            ("int8 PTQ", "int8", "int8_ptq.tflite")):
+        if variant in variants:
+            files[variant] = export.to_tflite(model, path(filename), quantization,
+                                              representative_data=calibration,
+                                              metadata=metadata)
+    if "int8 QAT" in variants:
+        step(f"quantization-aware training, {settings.qat_epochs} epoch(s)")
+        qat = fit(quantize_model(model), splits, settings.qat_epochs, settings.fine_tune_rate,
+                  settings, keras_module=_tf_keras())
+        files["int8 QAT"] = export.to_tflite(qat, path("int8_qat.tflite"), "qat",
+                                             representative_data=calibration, metadata=metadata)
+    report = None
+    if "pruned + int8 QAT" in variants:
+        step(f"pruning to {settings.sparsity:.0%} sparsity, {settings.prune_epochs} epochs")
+        steps = -(-len(splits.train[1]) // settings.batch_size)
+        pruned = pruning.prune_model(model, settings.sparsity, schedule="polynomial",
+                                     end_step=max(1, (settings.prune_epochs - 1) * steps),
+                                     frequency=max(1, steps // 4))
+        pruned = fit(pruned, splits, settings.prune_epochs, settings.fine_tune_rate, settings,
+                     callbacks=pruning.pruning_callbacks(), keras_module=_tf_keras())
+        stripped = pruning.strip(pruned)
+        save_model(stripped, path("pruned.keras"), class_names=splits.class_names)
+        report = pruning.sparsity_report(stripped)
+        step(f"pruned: {report.sparsity:.1%} of the prunable weights are zero; "
+             f"sparsity-preserving QAT, {settings.qat_epochs} epoch(s)")
+        pruned_qat = fit(quantize_model(stripped, preserve_sparsity=True), splits,
+                         settings.qat_epochs, settings.fine_tune_rate, settings,
+                         keras_module=_tf_keras())
+        files["pruned + int8 QAT"] = export.to_tflite(
+            pruned_qat, path("pruned_int8_qat.tflite"), "qat", representative_data=calibration,
+            metadata=metadata)
+    if "ONNX float32" in variants:
         files["ONNX float32"] = export.to_onnx(model, path("float32.onnx"), metadata=metadata)
 
     step("evaluating every file on its runtime (LiteRT, onnxruntime)")
-    rows = []
-    for variant, file in files.items():
-        result = export.benchmark_file(file, x_test, y_test, reference=reference,
-                                       num_threads=num_threads)
-        rows.append((variant, result))
+    rows = [(variant, export.benchmark_file(files[variant], x_test, y_test, reference=reference,
+                                            num_threads=num_threads))
+            for variant in ALL_VARIANTS if variant in files]
     table = export.comparison_table(rows)
     export.comparison_chart(rows, path("comparison.png"))
     with open(path("comparison.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
     step("done")
-    return {"rows": rows, "table": table, "float_accuracy": float_accuracy,
-            "sparsity": report, "files": files}
+    return {"rows": rows, "table": table, "float_accuracy": float_accuracy, "sparsity": report,
+            "files": files, "output_dir": output_dir}
 
 
 def _tf_keras():
@@ -192,7 +203,8 @@ def main(argv, versions, default):
                         help="float training epochs (default: %(default)s)")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     args = parser.parse_args(argv)
+    variants = [v for v in ALL_VARIANTS if not (args.no_onnx and v.startswith("ONNX"))]
     results = run(versions[args.version], args.output, Settings(epochs=args.epochs),
-                  onnx=not args.no_onnx)
+                  variants=variants)
     print(results["table"])
     return 0
