@@ -11,20 +11,17 @@ from keras_cnn.export import float_ops
 SETTINGS = mobile.Settings(epochs=8, prune_epochs=3, qat_epochs=1)
 
 
-@pytest.fixture(scope="module", params=[
+@pytest.mark.parametrize("name", [
     pytest.param("mobilenet_v3_small", marks=pytest.mark.xdist_group("mobile_v3")),
     pytest.param("shufflenet_v2_x1_0", marks=pytest.mark.xdist_group("mobile_shuffle")),
 ])
-def pipeline(request, tmp_path_factory):
-    output = tmp_path_factory.mktemp(request.param)
-    if request.param == demo.DEFAULT_MODEL:  # `make demo`'s code path
-        return demo.main(["--model", request.param, "--output", str(output)])
-    return mobile.run(request.param, str(output), SETTINGS, variants=mobile.DEMO_VARIANTS)
-
-
-def test_targets(pipeline):
+def test_targets_and_run_folder(name, tmp_path):
+    if name == demo.DEFAULT_MODEL:  # `make demo`'s code path
+        pipeline = demo.main(["--model", name, "--output", str(tmp_path)])
+    else:
+        pipeline = mobile.run(name, str(tmp_path), SETTINGS, variants=mobile.DEMO_VARIANTS)
     rows = dict(pipeline["rows"])
-    accuracy = {name: row.accuracy for name, row in rows.items()}
+    accuracy = {variant: row.accuracy for variant, row in rows.items()}
     assert pipeline["float_accuracy"] >= 0.95
     assert accuracy["float32"] == pipeline["float_accuracy"]           # LiteRT = Keras
     assert rows["float32"].max_diff <= 1e-4
@@ -40,15 +37,11 @@ def test_targets(pipeline):
     # reached at 50% sparsity: see benchmarks/mobile_targets.py and the README)
     assert rows["pruned + int8 QAT"].gzipped_bytes < rows["int8 QAT"].gzipped_bytes
 
-
-def test_run_folder(pipeline):
-    from pathlib import Path
-    folder = Path(pipeline["output_dir"])
-    names = {p.name for p in folder.iterdir()}
+    names = {p.name for p in tmp_path.iterdir()}
     assert {"float.keras", "float.keras.json", "pruned.keras", "float32.tflite",
             "float32.tflite.json", "int8_ptq.tflite", "int8_qat.tflite",
             "pruned_int8_qat.tflite", "comparison.md", "comparison.png"} <= names
-    assert (folder / "comparison.md").read_text().strip() == pipeline["table"]
+    assert (tmp_path / "comparison.md").read_text().strip() == pipeline["table"]
     assert [line.split(" | ")[0] for line in pipeline["table"].splitlines()[2:]] == [
         f"| {v}" for v in mobile.DEMO_VARIANTS]
 
