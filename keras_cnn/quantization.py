@@ -109,7 +109,7 @@ def quantize_config_for(layer):
     return None
 
 
-def quantize_model(model, preserve_sparsity=False):
+def quantize_model(model, preserve_sparsity=False, preserve_clusters=False):
     """A quantization-aware (tf_keras) copy of `model`, ready to fine-tune with `fit`.
 
     `model` is a keras_cnn model of either Keras (a Keras 3 one goes through the bridge). The
@@ -117,6 +117,8 @@ def quantize_model(model, preserve_sparsity=False):
     `keras_cnn.export.to_tflite(qat_model, path, quantization="int8", ...)`.
     preserve_sparsity: for a pruned (and stripped) model, tfmot's pruning-preserving scheme
     keeps the zero weights at zero while QAT fine-tunes.
+    preserve_clusters: for a clustered (and stripped) model, tfmot's cluster-preserving scheme
+    keeps each kernel's values on its clusters (and, with preserve_sparsity too, its zeros).
     """
     if backend.backend_of(model) == "keras":
         model = to_tf_keras(model)
@@ -139,8 +141,13 @@ def quantize_model(model, preserve_sparsity=False):
     annotated = tf_keras.models.clone_model(model, clone_function=annotate)
     for depthwise, (scale, offset) in affine.items():
         depthwise.set_weights([scale.reshape(1, 1, -1, 1), offset])
-    scheme = (tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-              if preserve_sparsity else _qk.default_8bit.Default8BitQuantizeScheme())
+    combine = tfmot.experimental.combine
+    if preserve_clusters:
+        scheme = combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity)
+    elif preserve_sparsity:
+        scheme = combine.Default8BitPrunePreserveQuantizeScheme()
+    else:
+        scheme = _qk.default_8bit.Default8BitQuantizeScheme()
     with quantize_scope():
         return _qk.quantize_apply(annotated, scheme)
 

@@ -26,7 +26,8 @@ def test_float_tflite_matches_keras(name, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     path = to_tflite(model, out / f"{name}.tflite")
-    assert [p.name for p in out.iterdir()] == [f"{name}.tflite"]  # no temporary left over
+    # no temporary left over; the sidecar JSON next to the model
+    assert sorted(p.name for p in out.iterdir()) == [f"{name}.tflite", f"{name}.tflite.json"]
     x = random_images(shape, batch=3)
     np.testing.assert_allclose(run_tflite(path, x), np.asarray(model(x)), atol=1e-5)
 
