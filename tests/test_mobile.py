@@ -13,7 +13,7 @@ SETTINGS = mobile.Settings(epochs=8, prune_epochs=3, qat_epochs=1)
 
 @pytest.mark.parametrize("name", [
     pytest.param("mobilenet_v3_small", marks=pytest.mark.xdist_group("mobile_v3")),
-    pytest.param("mobilenet_v2", marks=pytest.mark.xdist_group("mobile_v2")),
+    pytest.param("shufflenet_v2_x1_0", marks=pytest.mark.xdist_group("mobile_shuffle")),
 ])
 def test_targets_and_run_folder(name, tmp_path):
     if name == demo.DEFAULT_MODEL:  # `make demo`'s code path
