@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from keras_cnn import backend
 from keras_cnn.files import write_atomically
 
 QUANTIZATIONS = (None, "dynamic", "float16", "int8", "int16x8", "qat")
@@ -61,7 +62,7 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
         raise ValueError("quantization='qat' needs a quantization-aware model (from "
                          "keras_cnn.quantization.quantize_model). Received a model without "
                          "fake-quantization layers; use 'int8' with representative_data.")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)  # either Keras
+    converter = _converter(model)
     if quantization in ("dynamic", "float16"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantization == "float16":
@@ -104,6 +105,25 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
     _write_sidecar(path, dict(metadata or {}, quantization=quantization or "float32",
                               format="tflite", **_io_details(flatbuffer)))
     return path
+
+
+def _converter(model):
+    """A TFLiteConverter for `model` (either Keras).
+
+    For a tf_keras model (QAT, pruned), `TFLiteConverter.from_keras_model` first saves the whole
+    model as a SavedModel, tracing every layer's call again: 60 of the 70 s that a QAT
+    MobileNetV3-Small took. A `tf.Module` holding just the traced inference function and the
+    variables converts to the same file in a sixth of the time. (Keras 3 models convert
+    quickly as they are.)"""
+    if backend.backend_of(model) == "keras":
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    specs = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
+    single = len(specs) == 1
+    function = tf.function(lambda *x: model(x[0] if single else list(x), training=False))
+    concrete = function.get_concrete_function(*specs)
+    holder = tf.Module()
+    holder.function, holder.weights = function, list(model.variables)
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
 
 
 def _io_details(tflite):
