@@ -51,7 +51,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int_at_least(1), default=8)
     parser.add_argument("--readme", help="write the table into this file between the markers")
     args = parser.parse_args(argv)
-    settings = mobile.Settings(epochs=args.epochs, prune_epochs=3, qat_epochs=1)
+    settings = mobile.Settings(epochs=args.epochs, prune_epochs=3, qat_epochs=2)
     rows = []
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as folder:

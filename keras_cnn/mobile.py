@@ -43,11 +43,14 @@ DEMO_VARIANTS = ("float32", "int8 PTQ", "int8 QAT", "pruned + int8 QAT")
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Epochs and learning rates of the pipeline's stages (Adam, cosine decay)."""
+    """Epochs and learning rates of the pipeline's stages (Adam, cosine decay). Pruning
+    fine-tunes at `prune_rate`: at the QAT rate, 2e-4, the models lost 3-4 points by the end
+    of pruning (MobileNetV2 0.35: 93.3% against 97.5% float); at 1e-3 they recover fully."""
 
     epochs: int = 12
     learning_rate: float = 2e-3
     prune_epochs: int = 4
+    prune_rate: float = 1e-3
     sparsity: float = 0.5
     qat_epochs: int = 2
     fine_tune_rate: float = 2e-4
@@ -86,14 +89,14 @@ def augmented(x, y, batch_size, seed, repeat=False):
 
 def fit(model, splits, epochs, learning_rate, settings, callbacks=(), keras_module=keras):
     """Adam with cosine decay on the augmented training split; `keras_module` is keras or
-    tf_keras (pruned and QAT models are tf_keras models)."""
+    tf_keras (pruned and QAT models are tf_keras models). No validation pass: nothing here
+    selects on it, and each one traces the model again."""
     steps = -(-len(splits.train[1]) // settings.batch_size)
     schedule = keras_module.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     model.compile(optimizer=keras_module.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train = augmented(*splits.train, settings.batch_size, settings.seed, repeat=True)
-    model.fit(train, epochs=epochs, steps_per_epoch=steps, validation_data=splits.val,
-              callbacks=list(callbacks), verbose=0)
+    model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks), verbose=0)
     return model
 
 
@@ -158,7 +161,7 @@ def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), variants=ALL_V
         pruned = pruning.prune_model(model, settings.sparsity, schedule="polynomial",
                                      end_step=max(1, (settings.prune_epochs - 1) * steps),
                                      frequency=max(1, steps // 4))
-        pruned = fit(pruned, splits, settings.prune_epochs, settings.fine_tune_rate, settings,
+        pruned = fit(pruned, splits, settings.prune_epochs, settings.prune_rate, settings,
                      callbacks=pruning.pruning_callbacks(), keras_module=_tf_keras())
         stripped = pruning.strip(pruned)
         save_model(stripped, path("pruned.keras"), class_names=splits.class_names)

@@ -9,6 +9,17 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+# Tests of minutes (the mobile pipelines, the recipe runs): collected first, so that xdist
+# starts them at once and the short tests fill in around them, instead of one of them
+# starting last and running on one worker while the other idles.
+LONG_FIRST = ("test_mobile.py::test_targets_and_run_folder",
+              "test_training.py::test_every_recipe_runs_on_a_tiny_image_folder")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not any(name in item.nodeid for name in LONG_FIRST))
+
+
 @pytest.fixture(autouse=True)
 def keras_home(tmp_path, monkeypatch):
     """Every test gets an empty KERAS_HOME, so nothing reads or writes the user's cache."""
