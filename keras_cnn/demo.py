@@ -8,8 +8,7 @@ Trains the small-input variant of a showcase model, prunes it to 50% sparsity an
 quantization-aware trains it, exports float32, int8 PTQ, int8 QAT and pruned + int8 QAT TFLite
 files, runs each on the LiteRT interpreter and prints the comparison table (accuracy on the
 digits test split, file size, gzipped size, latency, largest difference to Keras). Five to
-eight minutes on a 2-core CPU (the issue's target is under five). `--all` adds the float16 and
-dynamic-range files and ONNX.
+eight minutes on a 2-core CPU. `--all` adds the float16 and dynamic-range files and ONNX.
 """
 
 import argparse
