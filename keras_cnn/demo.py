@@ -7,8 +7,9 @@
 Trains the small-input variant of a showcase model, prunes it to 50% sparsity and
 quantization-aware trains it, exports float32, int8 PTQ, int8 QAT and pruned + int8 QAT TFLite
 files, runs each on the LiteRT interpreter and prints the comparison table (accuracy on the
-digits test split, file size, gzipped size, latency, largest difference to Keras). Five to
-eight minutes on a 2-core CPU. `--all` adds the float16 and dynamic-range files and ONNX.
+digits test split, file size, gzipped size, latency, largest difference to Keras). About five
+minutes on a 2-core CPU (4m50s measured). `--all` adds the float16 and dynamic-range files
+and ONNX.
 """
 
 import argparse
@@ -18,7 +19,7 @@ from keras_cnn import mobile
 from keras_cnn.cli import int_at_least
 
 DEFAULT_MODEL = "mobilenet_v3_small"
-DEMO_SETTINGS = mobile.Settings(epochs=8, prune_epochs=3, qat_epochs=1)
+DEMO_SETTINGS = mobile.Settings(epochs=6, prune_epochs=2, qat_epochs=1)
 
 
 def parse_args(argv=None):

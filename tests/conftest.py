@@ -1,6 +1,10 @@
 """Test settings: no network, a private Keras cache, quiet TensorFlow."""
 
+import ctypes
+import gc
 import os
+import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_CNN_OFFLINE"] = "1"
@@ -29,16 +33,43 @@ def keras_home(tmp_path, monkeypatch):
     return home
 
 
-@pytest.fixture
-def free_memory():
-    """Release the test's models afterwards (for tests that build big ones: a worker that keeps
-    every model it built runs out of memory on the largest variants)."""
+@pytest.fixture(autouse=True)
+def free_memory(request):
+    """Release every test's models afterwards: a worker that keeps the graphs and traced
+    functions of all the models it built grows past 10 GB over the suite, and two of them
+    overran the 24 GB machine in CI. With KERAS_CNN_TEST_MEMLOG=FILE each test appends its
+    worker's resident memory (MB) before and after the release, its seconds and the release's
+    seconds, to FILE."""
+    before, start = _resident_mb(), time.perf_counter()
     yield
-    import gc
-
+    seconds, start = time.perf_counter() - start, time.perf_counter()
     import keras
     keras.backend.clear_session()
+    if "tf_keras" in sys.modules:
+        sys.modules["tf_keras"].backend.clear_session()
     gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)  # hand the freed heap back (glibc keeps it otherwise)
+    log = os.environ.get("KERAS_CNN_TEST_MEMLOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{request.node.nodeid}\t{before:.0f}\t{_resident_mb():.0f}\t"
+                    f"{seconds:.1f}\t{time.perf_counter() - start:.2f}\n")
+
+
+def _resident_mb():
+    try:
+        with open("/proc/self/statm") as f:  # Linux
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")
+    _LIBC.malloc_trim
+except (OSError, AttributeError):
+    _LIBC = None
 
 
 def random_images(shape, batch=2, seed=0):

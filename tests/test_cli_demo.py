@@ -216,7 +216,7 @@ def test_short_paper(paper, short):
 
 def test_demo_options(capsys):
     args = demo.parse_args([])
-    assert (args.model, args.epochs, args.all) == ("mobilenet_v3_small", 8, False)
+    assert (args.model, args.epochs, args.all) == ("mobilenet_v3_small", 6, False)
     with pytest.raises(SystemExit):
         demo.parse_args(["--model", "vgg16"])
     assert "invalid choice: 'vgg16'" in capsys.readouterr().err

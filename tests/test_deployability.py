@@ -41,7 +41,6 @@ def test_every_mobile_family_is_registered():
     assert families == set(MOBILE_FAMILIES)
 
 
-@pytest.mark.usefixtures("free_memory")
 @pytest.mark.parametrize("name", MODELS)
 def test_int8_tflite_is_integer_only_and_runs(name, tmp_path):
     model, shape = small_model(name)
@@ -55,7 +54,6 @@ def test_int8_tflite_is_integer_only_and_runs(name, tmp_path):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=0.1)  # softmax, int8 steps of 1/256
 
 
-@pytest.mark.usefixtures("free_memory")
 @pytest.mark.parametrize("name", MODELS)
 def test_quantization_aware_training_wraps_every_layer(name):
     model, shape = small_model(name)

@@ -2,7 +2,6 @@
 files, the ImageNet file table and keras' ImageNet normalization), compound scaling, and the
 family's keyword arguments."""
 
-import functools
 import inspect
 import math
 
@@ -54,7 +53,6 @@ def refresh_normalization(model):
     return model
 
 
-@functools.lru_cache(maxsize=None)
 def keras_model(name, include_top=True):
     kwargs = dict(classifier_activation=None) if include_top else {}
     return randomize_statistics(getattr(keras.applications, name)(

@@ -44,7 +44,6 @@ def test_registry_is_populated_and_sorted():
     assert {"lenet5", "alexnet", "zfnet", "vgg16", "vgg19"} <= set(ALL)
 
 
-@pytest.mark.usefixtures("free_memory")
 @pytest.mark.parametrize("name", MODELS)
 def test_count_profile_forward_pass_and_layers(name):
     """Every model, built once at the paper's size (big ones take seconds): the published

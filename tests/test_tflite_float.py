@@ -17,7 +17,6 @@ else:
     REPRESENTATIVES = grouped(representatives(keras_cnn.list_models()))
 
 
-@pytest.mark.usefixtures("free_memory")
 @pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_float_tflite_matches_keras(name, tmp_path):
     info = keras_cnn.model_info(name)
