@@ -35,26 +35,36 @@ def keras_home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def free_memory(request):
-    """Release every test's models afterwards: a worker that keeps the graphs and traced
-    functions of all the models it built grows past 10 GB over the suite, and two of them
-    overran the 24 GB machine in CI. With KERAS_CNN_TEST_MEMLOG=FILE each test appends its
-    worker's resident memory (MB) before and after the release, its seconds and the release's
-    seconds, to FILE."""
+    """Release memory after a test that grew its worker by more than RELEASE_MB since the last
+    release: a worker that keeps the graphs of every model it built (tf_keras keeps them in one
+    global graph) and glibc's freed heap grows past 12 GB over the suite, and two of them
+    overran the 24 GB machine in CI. Not after every test: a release (both clear_sessions,
+    gc, malloc_trim) costs a worker 1-4 s. With KERAS_CNN_TEST_MEMLOG=FILE each test appends
+    its worker's resident memory (MB) before and after, its seconds and the release's, to FILE."""
+    global _released_at
     before, start = _resident_mb(), time.perf_counter()
     yield
     seconds, start = time.perf_counter() - start, time.perf_counter()
-    import keras
-    keras.backend.clear_session()
-    if "tf_keras" in sys.modules:
-        sys.modules["tf_keras"].backend.clear_session()
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)  # hand the freed heap back (glibc keeps it otherwise)
+    if _released_at is None:
+        _released_at = before
+    if _resident_mb() > _released_at + RELEASE_MB:
+        import keras
+        keras.backend.clear_session()
+        if "tf_keras" in sys.modules:
+            sys.modules["tf_keras"].backend.clear_session()
+        gc.collect()
+        if _LIBC is not None:
+            _LIBC.malloc_trim(0)  # hand the freed heap back (glibc keeps it otherwise)
+        _released_at = _resident_mb()
     log = os.environ.get("KERAS_CNN_TEST_MEMLOG")
     if log:
         with open(log, "a") as f:
             f.write(f"{request.node.nodeid}\t{before:.0f}\t{_resident_mb():.0f}\t"
                     f"{seconds:.1f}\t{time.perf_counter() - start:.2f}\n")
+
+
+RELEASE_MB = 512
+_released_at = None
 
 
 def _resident_mb():
