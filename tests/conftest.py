@@ -33,41 +33,8 @@ def keras_home(tmp_path, monkeypatch):
     return home
 
 
-@pytest.fixture(autouse=True)
-def free_memory(request):
-    """Release memory after a test that grew its worker by more than RELEASE_MB since the last
-    release: a worker that keeps the graphs of every model it built (tf_keras keeps them in one
-    global graph) and glibc's freed heap grows past 12 GB over the suite, and two of them
-    overran the 24 GB machine in CI. Not after every test: a release (both clear_sessions,
-    gc, malloc_trim) costs a worker 1-4 s. With KERAS_CNN_TEST_MEMLOG=FILE each test appends
-    its worker's resident memory (MB) before and after, its seconds and the release's, to FILE."""
-    global _released_at
-    before, start = _resident_mb(), time.perf_counter()
-    yield
-    seconds, start = time.perf_counter() - start, time.perf_counter()
-    if _released_at is None:
-        _released_at = before
-    if _resident_mb() > _released_at + RELEASE_MB:
-        import keras
-        keras.backend.clear_session()
-        if "tf_keras" in sys.modules:
-            sys.modules["tf_keras"].backend.clear_session()
-        gc.collect()
-        if _LIBC is not None:
-            _LIBC.malloc_trim(0)  # hand the freed heap back (glibc keeps it otherwise)
-        _released_at = _resident_mb()
-    log = os.environ.get("KERAS_CNN_TEST_MEMLOG")
-    if log:
-        with open(log, "a") as f:
-            f.write(f"{request.node.nodeid}\t{before:.0f}\t{_resident_mb():.0f}\t"
-                    f"{seconds:.1f}\t{time.perf_counter() - start:.2f}\n")
-
-
-RELEASE_MB = 512
-_released_at = None
-
-
 def _resident_mb():
+    """This process's resident memory in MB (NaN where /proc is missing: no releases there)."""
     try:
         with open("/proc/self/statm") as f:  # Linux
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -80,6 +47,41 @@ try:
     _LIBC.malloc_trim
 except (OSError, AttributeError):
     _LIBC = None
+
+RELEASE_MB = 512
+_released_at = _resident_mb()
+
+
+def _release():
+    """Drop both Kerases' global state, collect, and hand glibc's freed heap back."""
+    global _released_at
+    import keras
+    keras.backend.clear_session()
+    if "tf_keras" in sys.modules:
+        sys.modules["tf_keras"].backend.clear_session()
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+    _released_at = _resident_mb()
+
+
+@pytest.fixture(autouse=True)
+def free_memory(request):
+    """Release memory after a test that left its worker RELEASE_MB above the last release, not
+    after every test: a release costs a worker 1-4 s. (Most of what a worker grows by is held by
+    TensorFlow and is not given back; the largest growth, EfficientNet-B7's forward pass at
+    600x600, is avoided in test_models.) With KERAS_CNN_TEST_MEMLOG=FILE each test appends its
+    worker's resident memory (MB) before and after, its seconds and the release's, to FILE."""
+    before, start = _resident_mb(), time.perf_counter()
+    yield
+    seconds, start = time.perf_counter() - start, time.perf_counter()
+    if _resident_mb() > _released_at + RELEASE_MB:
+        _release()
+    log = os.environ.get("KERAS_CNN_TEST_MEMLOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{request.node.nodeid}\t{before:.0f}\t{_resident_mb():.0f}\t"
+                    f"{seconds:.1f}\t{time.perf_counter() - start:.2f}\n")
 
 
 def random_images(shape, batch=2, seed=0):

@@ -24,9 +24,7 @@ from conftest import grouped, predict, random_images, representatives
 ALL = keras_cnn.list_models()
 MODELS = grouped(ALL)
 REPRESENTATIVES = grouped(representatives(ALL))
-
-
-FORWARD_MAX_SIZE = 299
+FORWARD_MAX_SIZE = 299  # Inception's size; larger paper sizes get a second, smaller build
 
 
 def small_shape(info):
