@@ -1,25 +1,24 @@
 """Training throughput: a recipe's input pipeline + fit against the naive Keras way, one run.
 
     python benchmarks/train_throughput.py [--recipe mobilenet_v2_imagenet] [--images 256]
-        [--photo-sizes 375x500,1536x2048] [--image-size 128] [--epochs 3] [--readme README.md]
+        [--photo-sizes 375x500,1536x2048] [--image-size 128] [--rounds 4] [--readme README.md]
 
-Both sides train the same architecture (the keras.applications model the recipe's model is
-structurally identical to, built with weights=None), with the same optimizer, on the same
-generated folder of JPEGs (--photo-sizes: ImageNet's typical 375x500, and 3-megapixel photos
-as a camera or phone folder holds them), on this machine:
+Both sides train the same architecture with the same optimizer, on the same generated folder of
+JPEGs (--photo-sizes: ImageNet's typical 375x500, and 3-megapixel photos as a camera or phone
+folder holds them), on this machine:
 
-- naive: `keras.utils.image_dataset_from_directory` with its defaults (bilinear resize of every
-  decoded image, no prefetch) and a plain `model.fit`;
-- keras_cnn: the recipe's `tf.data` pipeline (`keras_cnn.recipes.load_data`: the training crop
-  decoded from the JPEG's window at a reduced DCT scale, parallel map, prefetch) and
-  `model.fit`.
+- naive: the keras.applications model (weights=None), `keras.utils.image_dataset_from_directory`
+  with its defaults (bilinear resize of every decoded image, no prefetch) and a plain `model.fit`;
+- keras_cnn: the recipe's model from the keras_cnn builder (the same layers and weights; its
+  batch normalization trains with TensorFlow's fused kernel, `keras_cnn.layers.BatchNormalization`),
+  the recipe's `tf.data` pipeline (`keras_cnn.recipes.load_data`: the training crop decoded from
+  the JPEG's window at a reduced DCT scale, parallel map, prefetch) and `model.fit`.
 
-Images per second are counted over the epochs after the first (which includes tracing). The
-table's last column is `fit` on batches already in memory, which no pipeline can beat: where the
-naive pipeline is close to it (small photos on a CPU, where training compute dominates), no
-pipeline can be 1.5x faster. With
---readme, the markdown table replaces the lines between the markers
-<!-- train_throughput:start --> and <!-- train_throughput:end -->.
+This machine's speed drifts, so the two sides take turns: after a first epoch each (which
+includes tracing), each round runs one epoch of each, and a side's rate is the median over the
+rounds. The last two columns are `fit` on batches already in memory, for either model: what no
+input pipeline can exceed. With --readme, the markdown table replaces the lines between the
+markers <!-- train_throughput:start --> and <!-- train_throughput:end -->.
 """
 
 import argparse
@@ -60,53 +59,57 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
 
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
+        self.seconds = time.perf_counter() - self.start
 
 
-def measure(model, dataset, epochs, images):
-    """Images per second of `model.fit` over the epochs after the first."""
-    timer = EpochTimer()
-    model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0)
-    return images * (epochs - 1) / sum(timer.seconds[1:])
-
-
-def compiled(name, size, classes, seed):
+def compiled(side, name, size, classes, seed=0):
+    """The naive side's keras.applications model or keras_cnn's, same seed and optimizer."""
     keras.utils.set_random_seed(seed)
-    model = getattr(keras.applications, KERAS_APPLICATIONS[name])(
-        weights=None, input_shape=(size, size, 3), classes=classes)
+    if side == "naive":
+        model = getattr(keras.applications, KERAS_APPLICATIONS[name])(
+            weights=None, input_shape=(size, size, 3), classes=classes)
+    else:
+        model = keras_cnn.create_model(name, input_shape=(size, size, 3), classes=classes)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def run(recipe, folder, args, size_text):
+def race(runs, rounds):
+    """{side: images/s}: the median over `rounds` of one epoch per side in turn, after one
+    warm-up epoch each. `runs` maps a side to (model, dataset, images per epoch)."""
+    timer, rates = EpochTimer(), {side: [] for side in runs}
+    for round_ in range(rounds + 1):
+        for side, (model, dataset, images) in runs.items():
+            model.fit(dataset, epochs=1, callbacks=[timer], verbose=0)
+            if round_:
+                rates[side].append(images / timer.seconds)
+    return {side: float(np.median(r)) for side, r in rates.items()}
+
+
+def run(recipe, folder, args):
     """{"naive": images/s, "keras_cnn": images/s} on the JPEGs in `folder`."""
     size, batch = args.image_size, args.batch_size
     naive = keras.utils.image_dataset_from_directory(
         folder, image_size=(size, size), batch_size=batch, seed=0, verbose=False)
-    rates = {"naive": measure(compiled(recipe.model, size, args.classes, 0), naive,
-                              args.epochs, args.images)}
     ours, *_ = recipes.load_data(recipe, folder, image_size=size, batch_size=batch)
     train_images = sum(int(x.shape[0]) for x, _ in ours)  # the 90% training split
-    rates["keras_cnn"] = measure(compiled(recipe.model, size, args.classes, 0), ours,
-                                 args.epochs, train_images)
-    print(f"{size_text}: naive {rates['naive']:.1f}, keras_cnn {rates['keras_cnn']:.1f} "
-          "images/s", flush=True)
-    return rates
+    return race({"naive": (compiled("naive", recipe.model, size, args.classes), naive,
+                           args.images),
+                 "keras_cnn": (compiled("keras_cnn", recipe.model, size, args.classes), ours,
+                               train_images)}, args.rounds)
 
 
-def ceiling(recipe, args):
-    """Images/s of `fit` on batches already in memory: what no input pipeline can exceed."""
+def ceilings(recipe, args):
+    """{side: images/s} of `fit` on batches already in memory (no input pipeline at all)."""
     size, batch = args.image_size, args.batch_size
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (batch * 8, size, size, 3)).astype("float32")
+    x = rng.uniform(0, 255, (args.images, size, size, 3)).astype("float32")
     y = rng.integers(0, args.classes, len(x))
     batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache()
-    return measure(compiled(recipe.model, size, args.classes, 0), batches, args.epochs, len(x))
+    return race({side: (compiled(side, recipe.model, size, args.classes), batches, len(x))
+                 for side in ("naive", "keras_cnn")}, args.rounds)
 
 
 def main(argv=None):
@@ -119,32 +122,41 @@ def main(argv=None):
     parser.add_argument("--photo-sizes", default="375x500,1536x2048",
                         help="HEIGHTxWIDTH of the JPEGs, comma-separated: a run for each")
     parser.add_argument("--image-size", type=int_at_least(32), default=128)
-    parser.add_argument("--epochs", type=int_at_least(2), default=3)
+    parser.add_argument("--rounds", type=int_at_least(1), default=4,
+                        help="timed epochs per side, taken in turns (after one warm-up each)")
     parser.add_argument("--batch-size", type=int_at_least(1), default=32)
     parser.add_argument("--readme", help="write the table into this file between the markers")
     args = parser.parse_args(argv)
     recipe = recipes.get_recipe(args.recipe)
     size, batch = args.image_size, args.batch_size
-    rows, limit = [], ceiling(recipe, args)
-    print(f"fit on batches in memory: {limit:.1f} images/s", flush=True)
+    rows = []
     for size_text in args.photo_sizes.split(","):
         height, width = (int(v) for v in size_text.lower().split("x"))
         with tempfile.TemporaryDirectory() as folder:
             write_photos(folder, args.images, args.classes, height, width)
-            rates = run(recipe, folder, args, size_text)
+            rates = run(recipe, folder, args)
+        print(f"{size_text}: naive {rates['naive']:.1f}, keras_cnn {rates['keras_cnn']:.1f} "
+              "images/s", flush=True)
         rows.append(f"| {height}x{width} | {rates['naive']:.1f} | {rates['keras_cnn']:.1f} | "
-                    f"{rates['keras_cnn'] / rates['naive']:.2f}x | {limit:.1f} |")
+                    f"{rates['keras_cnn'] / rates['naive']:.2f}x |")
+    limit = ceilings(recipe, args)
+    print(f"fit on batches in memory: naive {limit['naive']:.1f}, keras_cnn "
+          f"{limit['keras_cnn']:.1f} images/s", flush=True)
+    rows = [f"{row} {limit['naive']:.1f} | {limit['keras_cnn']:.1f} |" for row in rows]
 
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}"
     table = "\n".join([
         f"Training images/s of `{recipe.model}` ({KERAS_APPLICATIONS[recipe.model]} "
         f"structure, SGD) at {size}x{size}, batch {batch}, {args.images} JPEGs per run "
-        f"({machine}; `python benchmarks/train_throughput.py`). Naive: "
-        "`image_dataset_from_directory` defaults + `fit`; keras_cnn: the recipe "
-        f"`{recipe.name}`'s pipeline (random-resized crop decoded from the JPEG window) + `fit`.",
+        f"({machine}; `python benchmarks/train_throughput.py`), the median of {args.rounds} "
+        "epochs per side taken in turns. Naive: the keras.applications model, "
+        "`image_dataset_from_directory` defaults, `fit`; keras_cnn: the keras_cnn model (fused "
+        f"batch-norm training kernel), the recipe `{recipe.name}`'s pipeline (random-resized crop "
+        "decoded from the JPEG window), `fit`. The last two columns: `fit` on batches in memory.",
         "",
-        "| photos | naive | keras_cnn | speed-up | fit on batches in memory (ceiling) |",
-        "|---|---:|---:|---:|---:|",
+        "| photos | naive | keras_cnn | speed-up | in memory, keras.applications model "
+        "| in memory, keras_cnn model |",
+        "|---|---:|---:|---:|---:|---:|",
         *rows,
     ])
     return publish_table(table, args.readme, "train_throughput")

@@ -7,6 +7,7 @@ quantization-aware training and integer TFLite conversion. Every layer gets a na
 
 from keras_cnn import backend
 from keras_cnn.layers.activations import hard_sigmoid, hard_swish
+from keras_cnn.layers.batch_norm import batch_norm
 
 
 def make_divisible(value, divisor=8, min_value=None):
@@ -59,14 +60,12 @@ def conv_bn_act(x, filters, kernel_size, strides=1, padding="same", groups=1, di
     `bn_scale=False` drops the BN's gamma (redundant before ReLU; the Inception networks of TF-slim
     and keras.applications do so).
     """
-    layers = backend.layers()
     if use_bias is None:
         use_bias = not norm
     x = grouped_conv(x, filters, kernel_size, groups=groups, strides=strides, padding=padding,
                      dilation_rate=dilation_rate, use_bias=use_bias, name=f"{name}_conv")
     if norm:
-        x = layers.BatchNormalization(axis=backend.channel_axis(), epsilon=bn_epsilon,
-                                      scale=bn_scale, name=f"{name}_bn")(x)
+        x = batch_norm(x, f"{name}_bn", epsilon=bn_epsilon, scale=bn_scale)
     suffix = activation if isinstance(activation, str) else "act"
     return activation_layer(x, activation, name=f"{name}_{suffix}")
 

@@ -27,6 +27,7 @@ ImageNet mean, divided by its standard deviation).
 """
 
 from keras_cnn import applications, backend, imagenet
+from keras_cnn.layers import batch_norm
 from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
                                 register_model)
 
@@ -70,8 +71,7 @@ IMAGENET = {
 
 def _bn_relu(x, name):
     layers = backend.layers()
-    x = layers.BatchNormalization(axis=backend.channel_axis(), epsilon=_BN_EPSILON,
-                                  name=f"{name}_bn")(x)
+    x = batch_norm(x, f"{name}_bn", epsilon=_BN_EPSILON)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -163,8 +163,7 @@ def _densenet(variant, config, *, growth_rate=None, compression=0.5, bottleneck=
             x = dense_block(x, num_layers, growth_rate, bottleneck, dropout, name=f"conv{i}")
             if i <= len(blocks):
                 x = transition(x, compression, dropout, name=f"pool{i}")
-        x = layers.BatchNormalization(axis=backend.channel_axis(), epsilon=_BN_EPSILON,
-                                      name="bn")(x)
+        x = batch_norm(x, "bn", epsilon=_BN_EPSILON)
         return layers.Activation("relu", name="relu")(x)
 
     def head(x, classes, classifier_activation):

@@ -48,7 +48,7 @@ import math
 
 from keras_cnn import backend
 from keras_cnn.applications import build_application
-from keras_cnn.layers import make_divisible, squeeze_excite, stochastic_depth
+from keras_cnn.layers import batch_norm, make_divisible, squeeze_excite, stochastic_depth
 from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
@@ -150,12 +150,6 @@ def _imagenet(variant):
 
 # --- blocks ------------------------------------------------------------------------------------
 
-def batch_norm(x, name, momentum=0.99):
-    """BatchNormalization over the channels (epsilon 1e-3, Keras' default)."""
-    return backend.layers().BatchNormalization(axis=backend.channel_axis(), momentum=momentum,
-                                               name=name)(x)
-
-
 def conv(x, filters, kernel_size, strides=1, padding="same", name="conv"):
     """A bias-free Conv2D (batch norm follows) with EfficientNet's initializer."""
     return backend.layers().Conv2D(filters, kernel_size, strides=strides, padding=padding,
@@ -179,13 +173,13 @@ def mbconv_block(x, filters_in, filters_out, kernel_size=3, strides=1, expand_ra
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
         x = conv(x, filters, 1, name=f"{name}_expand_conv")
-        x = batch_norm(x, f"{name}_expand_bn", bn_momentum)
+        x = batch_norm(x, f"{name}_expand_bn", momentum=bn_momentum)
         x = layers.Activation(activation, name=f"{name}_expand_activation")(x)
 
     x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding="same", use_bias=False,
                                depthwise_initializer=CONV_INITIALIZER,
                                name=f"{name}_{dwconv_name}")(x)
-    x = batch_norm(x, f"{name}_bn", bn_momentum)
+    x = batch_norm(x, f"{name}_bn", momentum=bn_momentum)
     x = layers.Activation(activation, name=f"{name}_activation")(x)
 
     if se_ratio:
@@ -193,7 +187,7 @@ def mbconv_block(x, filters_in, filters_out, kernel_size=3, strides=1, expand_ra
                            gate="sigmoid", kernel_initializer=CONV_INITIALIZER, name=f"{name}_se")
 
     x = conv(x, filters_out, 1, name=f"{name}_project_conv")
-    x = batch_norm(x, f"{name}_project_bn", bn_momentum)
+    x = batch_norm(x, f"{name}_project_bn", momentum=bn_momentum)
     return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
 

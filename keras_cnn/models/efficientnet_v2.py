@@ -34,9 +34,9 @@ import collections
 
 from keras_cnn import backend
 from keras_cnn.applications import build_application
-from keras_cnn.layers import squeeze_excite
+from keras_cnn.layers import batch_norm, squeeze_excite
 from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
-                                           IMAGENET_STDDEV_RGB, batch_norm, check_flag,
+                                           IMAGENET_STDDEV_RGB, check_flag,
                                            check_rate, classifier_head, conv, mbconv_block,
                                            residual, round_repeats)
 from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
@@ -146,17 +146,17 @@ def fused_mbconv_block(x, filters_in, filters_out, kernel_size=3, strides=1, exp
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
         x = conv(x, filters, kernel_size, strides=strides, name=f"{name}_expand_conv")
-        x = batch_norm(x, f"{name}_expand_bn", bn_momentum)
+        x = batch_norm(x, f"{name}_expand_bn", momentum=bn_momentum)
         x = layers.Activation(activation, name=f"{name}_expand_activation")(x)
     if se_ratio:
         x = squeeze_excite(x, max(1, int(filters_in * se_ratio)), activation=activation,
                            gate="sigmoid", kernel_initializer=CONV_INITIALIZER, name=f"{name}_se")
     if expand_ratio != 1:
         x = conv(x, filters_out, 1, name=f"{name}_project_conv")
-        x = batch_norm(x, f"{name}_project_bn", bn_momentum)
+        x = batch_norm(x, f"{name}_project_bn", momentum=bn_momentum)
     else:
         x = conv(x, filters_out, kernel_size, strides=strides, name=f"{name}_project_conv")
-        x = batch_norm(x, f"{name}_project_bn", bn_momentum)
+        x = batch_norm(x, f"{name}_project_bn", momentum=bn_momentum)
         x = layers.Activation(activation, name=f"{name}_project_activation")(x)
     return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
@@ -198,7 +198,7 @@ def _efficientnet_v2(variant, *, include_preprocessing=True, small_input=False,
             x = preprocessing(x, imagenet_normalization=variant.startswith("b") and channels == 3)
         x = conv(x, round_filters(stages[0].filters_in, spec.width), 3,
                  strides=1 if small_input else 2, name="stem_conv")
-        x = batch_norm(x, "stem_bn", BN_MOMENTUM)
+        x = batch_norm(x, "stem_bn", momentum=BN_MOMENTUM)
         x = layers.Activation("swish", name="stem_activation")(x)
 
         unscaled_total = sum(stage.repeats for stage in stages)  # (keras.applications' count)
@@ -216,7 +216,7 @@ def _efficientnet_v2(variant, *, include_preprocessing=True, small_input=False,
                 index += 1
 
         x = conv(x, round_filters(TOP_FILTERS, spec.width), 1, name="top_conv")
-        x = batch_norm(x, "top_bn", BN_MOMENTUM)
+        x = batch_norm(x, "top_bn", momentum=BN_MOMENTUM)
         return layers.Activation("swish", name="top_activation")(x)
 
     def head(x, classes, classifier_activation):

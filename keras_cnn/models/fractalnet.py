@@ -48,6 +48,7 @@ Expected input: 32x32 RGB images (CIFAR), scaled as for training; there is no pr
 """
 
 from keras_cnn import applications, backend
+from keras_cnn.layers import batch_norm
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["FractalNet20"]
@@ -70,8 +71,7 @@ def fractal_conv(x, filters, dropout, name):
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
     if dropout:
         x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    x = layers.BatchNormalization(axis=backend.channel_axis(), center=False, scale=False,
-                                  name=f"{name}_bn")(x)
+    x = batch_norm(x, f"{name}_bn", center=False, scale=False)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

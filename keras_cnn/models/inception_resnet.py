@@ -26,7 +26,7 @@ Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to
 """
 
 from keras_cnn import applications, backend, imagenet
-from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, branch, multi_branch
+from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, batch_norm, branch, multi_branch
 from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID, check_dropout,
                                         pooled_classifier, reduction_a)
 from keras_cnn.registry import (KERAS_CONVENTION, WeightsFile, WeightsSet, model_info,
@@ -126,8 +126,7 @@ def _inception_resnet(variant, config, *, dropout=None, **kwargs):
                 x = multi_branch(x, branches, name, **CONV_KWARGS)
         if spec["top_conv"]:  # keras.applications' names for this one
             x = layers.Conv2D(spec["top_conv"], 1, use_bias=False, name="conv_7b")(x)
-            x = layers.BatchNormalization(axis=backend.channel_axis(), scale=False,
-                                          name="conv_7b_bn")(x)
+            x = batch_norm(x, "conv_7b_bn", scale=False)
             x = layers.Activation("relu", name="conv_7b_ac")(x)
         return x
 

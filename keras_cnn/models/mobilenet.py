@@ -43,7 +43,7 @@ import numbers
 import warnings
 
 from keras_cnn import applications, backend, imagenet
-from keras_cnn.layers import correct_pad, hard_swish, make_divisible, squeeze_excite
+from keras_cnn.layers import batch_norm, correct_pad, hard_swish, make_divisible, squeeze_excite
 from keras_cnn.registry import WeightsFile, WeightsSet, WeightsTable, model_info, register_model
 
 __all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
@@ -219,8 +219,7 @@ IMAGENET = {"v1": _v1_weights(), "v2": _v2_weights(),
 
 
 def _bn(x, name, momentum=0.99):
-    return backend.layers().BatchNormalization(axis=backend.channel_axis(), epsilon=1e-3,
-                                               momentum=momentum, name=name)(x)
+    return batch_norm(x, name, epsilon=1e-3, momentum=momentum)
 
 
 def _activation(x, activation, name):

@@ -37,7 +37,7 @@ Expected input: RGB images through `preprocess_input` ("tf" mode: scaled to [-1,
 """
 
 from keras_cnn import applications, backend, imagenet
-from keras_cnn.layers import correct_pad
+from keras_cnn.layers import batch_norm, correct_pad
 from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
 
 __all__ = ["NASNetLarge", "NASNetMobile"]
@@ -86,7 +86,7 @@ IMAGENET = {
 
 
 def _batch_norm(x, name):
-    return backend.layers().BatchNormalization(axis=backend.channel_axis(), name=name, **_BN)(x)
+    return batch_norm(x, name, **_BN)
 
 
 def _conv1x1(x, filters, name):

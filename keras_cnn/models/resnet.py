@@ -39,7 +39,7 @@ import dataclasses
 from typing import Optional
 
 from keras_cnn import applications, backend, imagenet
-from keras_cnn.layers import grouped_conv, squeeze_excite, stochastic_depth, zero_pad_channels
+from keras_cnn.layers import batch_norm, grouped_conv, squeeze_excite, stochastic_depth, zero_pad_channels
 from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
                                 register_model)
 
@@ -137,11 +137,6 @@ def conv(x, filters, kernel_size, strides=1, groups=1, use_bias=False, explicit_
                         use_bias=use_bias, name=f"{name}_conv")
 
 
-def batch_norm(x, epsilon, name):
-    return backend.layers().BatchNormalization(axis=backend.channel_axis(), epsilon=epsilon,
-                                               name=name)(x)
-
-
 def relu(x, name):
     return backend.layers().Activation("relu", name=name)(x)
 
@@ -150,7 +145,7 @@ def conv_bn(x, filters, kernel_size, strides=1, groups=1, use_bias=False, bn_eps
             activation=True, name="conv"):
     """conv -> BatchNormalization (`{name}_bn`) -> ReLU (`{name}_relu`, if `activation`)."""
     x = conv(x, filters, kernel_size, strides, groups, use_bias, name=name)
-    x = batch_norm(x, bn_epsilon, f"{name}_bn")
+    x = batch_norm(x, f"{name}_bn", epsilon=bn_epsilon)
     return relu(x, f"{name}_relu") if activation else x
 
 
@@ -174,7 +169,7 @@ def shortcut(x, filters, strides=1, kind="identity", use_bias=False, norm=True,
         raise ValueError(f"shortcut must be one of {SHORTCUTS}. Received: {kind!r}")
     if kind == "projection":
         x = conv(x, filters, kernel_size, strides, use_bias=use_bias, name=f"{name}_0")
-        return batch_norm(x, bn_epsilon, f"{name}_0_bn") if norm else x
+        return batch_norm(x, f"{name}_0_bn", epsilon=bn_epsilon) if norm else x
     if strides > 1:
         x = layers.MaxPooling2D(1, strides=strides, name=f"{name}_0_pool")(x)
     extra = filters - channels(x)
@@ -247,7 +242,7 @@ def preact_basic_block(x, filters, strides=1, projection=False, use_bias=True, d
     convolutions is the Wide ResNet's. Convolutions feeding BN have no bias; the last one has
     `use_bias` (keras.applications' v2 convention)."""
     layers = backend.layers()
-    preact = relu(batch_norm(x, bn_epsilon, f"{name}_preact_bn"), f"{name}_preact_relu")
+    preact = relu(batch_norm(x, f"{name}_preact_bn", epsilon=bn_epsilon), f"{name}_preact_relu")
     if projection:
         skip = shortcut(preact, filters, strides, "projection", use_bias, norm=False, name=name)
     else:
@@ -264,14 +259,14 @@ def preact_bottleneck_block(x, width, filters, strides=1, projection=False, use_
                             drop_rate=0.0, bn_epsilon=1.001e-5, name="block"):
     """Pre-activation bottleneck (He et al. 2016) in keras.applications' ResNetV2 layout:
     BN-ReLU, then 1x1 -> BN-ReLU -> padded 3x3 (strided) -> BN-ReLU -> 1x1 (with `use_bias`)."""
-    preact = relu(batch_norm(x, bn_epsilon, f"{name}_preact_bn"), f"{name}_preact_relu")
+    preact = relu(batch_norm(x, f"{name}_preact_bn", epsilon=bn_epsilon), f"{name}_preact_relu")
     if projection:
         skip = shortcut(preact, filters, strides, "projection", use_bias, norm=False, name=name)
     else:
         skip = shortcut(x, filters, strides, "identity", name=name)
     y = conv_bn(preact, width, 1, bn_epsilon=bn_epsilon, name=f"{name}_1")
     y = conv(y, width, 3, strides, explicit_pad=True, name=f"{name}_2")
-    y = relu(batch_norm(y, bn_epsilon, f"{name}_2_bn"), f"{name}_2_relu")
+    y = relu(batch_norm(y, f"{name}_2_bn", epsilon=bn_epsilon), f"{name}_2_relu")
     y = conv(y, filters, 1, use_bias=use_bias, name=f"{name}_3")
     return merge(skip, y, drop_rate=drop_rate, activation=False, projected=projection,
                  name=name)
@@ -320,7 +315,7 @@ def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
         x = grouped_conv(x, 64, 7, strides=2, padding="valid", use_bias=use_bias,
                          name="conv1_conv")
     if norm and not deep:
-        x = relu(batch_norm(x, bn_epsilon, "conv1_bn"), "conv1_relu")
+        x = relu(batch_norm(x, "conv1_bn", epsilon=bn_epsilon), "conv1_relu")
     if small_input:
         return x
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
@@ -417,7 +412,7 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
                     x = preact_bottleneck_block(x, planes, filters, strides,
                                                 channels(x) != filters, spec.use_bias,
                                                 rates[stage][i], eps, name=name)
-        x = batch_norm(x, eps, "post_bn")
+        x = batch_norm(x, "post_bn", epsilon=eps)
         return relu(x, "post_relu")
 
     return applications.build_application(model_info(variant), features, _head(0.0), **kwargs)

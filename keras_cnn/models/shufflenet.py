@@ -46,7 +46,7 @@ Counts are in the papers' convention (no BN moving statistics): ShuffleNet 1x g=
 """
 
 from keras_cnn import applications, backend, registry
-from keras_cnn.layers import channel_shuffle, conv_bn_act
+from keras_cnn.layers import batch_norm, channel_shuffle, conv_bn_act
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
@@ -106,8 +106,7 @@ def depthwise_bn(x, strides=1, name="dwconv"):
         x, padding = _pad(x, f"{name}_pad"), "valid"
     x = layers.DepthwiseConv2D(3, strides=strides, padding=padding, use_bias=False,
                                name=f"{name}_conv")(x)
-    return layers.BatchNormalization(axis=backend.channel_axis(), epsilon=BN_EPSILON,
-                                     name=f"{name}_bn")(x)
+    return batch_norm(x, f"{name}_bn", epsilon=BN_EPSILON)
 
 
 def stem(x, filters, small_input=False):

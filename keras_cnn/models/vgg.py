@@ -15,7 +15,7 @@ Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pix
 """
 
 from keras_cnn import applications, backend, imagenet
-from keras_cnn.layers import local_response_norm
+from keras_cnn.layers import batch_norm, local_response_norm
 from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
                                 register_model)
 
@@ -59,15 +59,16 @@ IMAGENET = {
 }
 
 
-def vgg_block(x, convs, block, batch_norm=False, lrn=False):
-    """One VGG block: 3x3 (or 1x1) convolutions with ReLU, then 2x2 max pooling.
+def vgg_block(x, convs, block, bn=False, lrn=False):
+    """One VGG block: 3x3 (or 1x1) convolutions with ReLU (`bn`: batch norm before each ReLU),
+    then 2x2 max pooling.
     Layers are named `block{b}_conv{i}` and `block{b}_pool`, as in keras.applications."""
     layers = backend.layers()
     for i, (filters, kernel) in enumerate(convs, start=1):
         name = f"block{block}_conv{i}"
-        if batch_norm:
+        if bn:
             x = layers.Conv2D(filters, kernel, padding="same", name=name)(x)
-            x = layers.BatchNormalization(axis=backend.channel_axis(), name=f"{name}_bn")(x)
+            x = batch_norm(x, f"{name}_bn")
             x = layers.Activation("relu", name=f"{name}_relu")(x)
         else:
             x = layers.Conv2D(filters, kernel, padding="same", activation="relu", name=name)(x)
@@ -83,7 +84,7 @@ def _vgg(variant, config, *, batch_norm=False, lrn=False, dropout=0.0, **kwargs)
 
     def features(x):
         for block, convs in enumerate(CONFIGS[config], start=1):
-            x = vgg_block(x, convs, block, batch_norm=batch_norm, lrn=lrn)
+            x = vgg_block(x, convs, block, bn=batch_norm, lrn=lrn)
         return x
 
     def head(x, classes, classifier_activation):

@@ -16,8 +16,9 @@ Expected input: CIFAR images normalized per channel; ImageNet models: "torch" pr
 """
 
 from keras_cnn import applications
-from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, batch_norm, build_resnet, channels,
-                                     check_rate, conv, drop_rates, preact_basic_block, relu)
+from keras_cnn.layers import batch_norm
+from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, check_rate,
+                                     conv, drop_rates, preact_basic_block, relu)
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["WideResNet16_8", "WideResNet28_10", "WideResNet40_4", "WideResNet50_2",
@@ -48,7 +49,7 @@ def _wrn_cifar(variant, depth, k, *, dropout=0.0, drop_path_rate=0.0, **kwargs):
                 x = preact_basic_block(x, width * k, strides, projection, use_bias=False,
                                        dropout=dropout, drop_rate=rates[stage][i],
                                        name=f"conv{stage + 2}_block{i + 1}")
-        return relu(batch_norm(x, 1e-5, "post_bn"), "post_relu")
+        return relu(batch_norm(x, "post_bn", epsilon=1e-5), "post_relu")
 
     return applications.build_application(model_info(variant), features,
                                           applications.global_pool_classifier, **kwargs)

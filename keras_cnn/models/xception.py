@@ -28,6 +28,7 @@ documents 71x71, a choice of its own. Expected input: `preprocess_input` (tf mod
 """
 
 from keras_cnn import applications, backend, imagenet
+from keras_cnn.layers import batch_norm
 from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
 
 __all__ = ["Xception"]
@@ -61,7 +62,7 @@ def sepconv_bn(x, filters, name):
     `{name}_bn`."""
     layers = backend.layers()
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-    return layers.BatchNormalization(axis=backend.channel_axis(), name=f"{name}_bn")(x)
+    return batch_norm(x, f"{name}_bn")
 
 
 def relu(x, name):
@@ -75,8 +76,7 @@ def downsampling_module(x, filters, block, relu_first=True):
     prefix = f"block{block}"
     shortcut = layers.Conv2D(filters[-1], 1, strides=2, padding="same", use_bias=False,
                              name=f"{prefix}_residual_conv")(x)
-    shortcut = layers.BatchNormalization(axis=backend.channel_axis(),
-                                         name=f"{prefix}_residual_bn")(shortcut)
+    shortcut = batch_norm(shortcut, f"{prefix}_residual_bn")
     for i, f in enumerate(filters, start=1):
         if relu_first or i > 1:
             x = relu(x, f"{prefix}_sepconv{i}_act")
@@ -102,8 +102,7 @@ def _xception(variant, **kwargs):
         for i, (filters, stride) in enumerate(STEM, start=1):
             x = layers.Conv2D(filters, 3, strides=stride, use_bias=False,
                               name=f"block1_conv{i}")(x)
-            x = layers.BatchNormalization(axis=backend.channel_axis(),
-                                          name=f"block1_conv{i}_bn")(x)
+            x = batch_norm(x, f"block1_conv{i}_bn")
             x = relu(x, f"block1_conv{i}_act")
         for block, filters, relu_first in ENTRY_FLOW:
             x = downsampling_module(x, filters, block, relu_first)
