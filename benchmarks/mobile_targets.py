@@ -12,7 +12,8 @@ int8's, ONNX's largest difference to Keras, and which targets hold:
 - G: gzipped pruned int8 <= 60% of the unpruned int8;  O: ONNX max abs diff <= 1e-4.
 
 With --readme the table replaces the lines between <!-- mobile_targets:start --> and
-<!-- mobile_targets:end -->. About 5 minutes per model on a 2-core CPU.
+<!-- mobile_targets:end -->; a run of some --models keeps the rows of the others from the table
+already there (the same settings are assumed). About 5 minutes per model on a 2-core CPU.
 """
 
 import argparse
@@ -22,6 +23,7 @@ import sys
 import tempfile
 
 from keras_cnn import mobile
+START, END = "<!-- mobile_targets:start -->", "<!-- mobile_targets:end -->"
 from keras_cnn.cli import int_at_least, publish_table
 from keras_cnn.export import float_ops
 
@@ -45,6 +47,23 @@ def row(name, results):
             f"{gzipped:.0%} | {r['ONNX float32'].max_diff:.1e} | {held} |")
 
 
+def model_of(table_row):
+    """The model name of a table row: "squeezenet1_1" from "| `squeezenet1_1` (...) | ..."."""
+    return table_row.split("`")[1]
+
+
+def previous_rows(readme):
+    """{model: row} of the table between the markers of `readme` (none if there is none)."""
+    if not readme or not os.path.exists(readme):
+        return {}
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    if START not in text or END not in text:
+        return {}
+    section = text.split(START, 1)[1].split(END, 1)[0]
+    return {model_of(line): line for line in section.splitlines() if line.startswith("| `")}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(mobile.SMALL_VARIANTS))
@@ -52,11 +71,12 @@ def main(argv=None):
     parser.add_argument("--readme", help="write the table into this file between the markers")
     args = parser.parse_args(argv)
     settings = mobile.Settings(epochs=args.epochs, prune_epochs=3, qat_epochs=2)
-    rows = []
+    rows = previous_rows(args.readme)
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as folder:
-            rows.append(row(name, mobile.run(name, folder, settings)))
-        print(rows[-1], flush=True)
+            rows[name] = row(name, mobile.run(name, folder, settings))
+        print(rows[name], flush=True)
+    rows = [rows[name] for name in mobile.SMALL_VARIANTS if name in rows]
     table = "\n".join([
         f"The pipeline on the digits test split ({settings.epochs} float epochs, "
         f"{settings.prune_epochs} pruning, {settings.qat_epochs} QAT; accuracies measured on "
