@@ -71,11 +71,17 @@ def main(argv=None):
     parser.add_argument("--readme", help="write the table into this file between the markers")
     args = parser.parse_args(argv)
     settings = mobile.Settings(epochs=args.epochs, prune_epochs=3, qat_epochs=2)
-    rows = previous_rows(args.readme)
+    rows = {}
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as folder:
-            rows[name] = row(name, mobile.run(name, folder, settings))
+            try:
+                rows[name] = row(name, mobile.run(name, folder, settings))
+            except Exception as error:  # one model's failure is its row, not the run's end
+                message = str(error).splitlines()[0][:160].replace("|", "/")
+                rows[name] = (f"| `{name}` | failed: {type(error).__name__}: {message} "
+                              "| | | | | | | |")
         print(rows[name], flush=True)
+    rows = {**previous_rows(args.readme), **rows}  # the table as it is now, then this run's rows
     rows = [rows[name] for name in mobile.SMALL_VARIANTS if name in rows]
     table = "\n".join([
         f"The pipeline on the digits test split ({settings.epochs} float epochs, "
