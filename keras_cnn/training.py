@@ -15,7 +15,8 @@ machines `train` runs its own distributed loop (`strategy.run` on a train step, 
 across replicas) and calls the same callbacks `fit` would: BackupAndRestore (a killed run
 resumes at its last completed epoch), best and last checkpoints, the CSV log, TensorBoard
 logs (`tensorboard --logdir OUTPUT/tensorboard`), TerminateOnNaN.
-Only the chief worker writes the run's files; the others write to scratch folders.
+Only the chief worker writes the run's files; worker i > 0 writes its own copies (its backup
+included, so that it too resumes after a restart) into OUTPUT/workers/worker-i.
 
 Exit codes of `keras-cnn train` (see `EXIT_CODES`): 0 done, 1 unexpected error, 2 bad input,
 3 diverged (NaN loss), 130 interrupted.
@@ -24,7 +25,6 @@ Exit codes of `keras-cnn train` (see `EXIT_CODES`): 0 done, 1 unexpected error, 
 import json
 import math
 import os
-import tempfile
 
 import keras
 import numpy as np
@@ -122,11 +122,15 @@ def set_batchnorm_momentum(model, momentum):
 
 # --- training ----------------------------------------------------------------------------------
 
-def callbacks_for(output_dir, monitor="val_accuracy", chief=True):
+def worker_dir(output_dir, index):
+    """Where worker `index` writes: `output_dir` for the chief (0), else its own subfolder,
+    the same on every restart so that its BackupAndRestore finds its backup."""
+    return output_dir if index == 0 else os.path.join(output_dir, "workers", f"worker-{index}")
+
+
+def callbacks_for(output_dir, monitor="val_accuracy"):
     """BackupAndRestore, best and last .keras checkpoints, CSV log, TensorBoard logs and
-    TerminateOnNaN, writing into `output_dir` (a scratch folder on non-chief workers)."""
-    if not chief:
-        output_dir = tempfile.mkdtemp(prefix="keras-cnn-worker-")
+    TerminateOnNaN, writing into `output_dir`."""
     os.makedirs(output_dir, exist_ok=True)
     return [
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup"),
@@ -149,7 +153,7 @@ def train(model, train_data, val_data, *, epochs, output_dir, strategy=None, ste
     workers, index = cluster()
     names = getattr(model, "output_names", None) or []
     monitor = f"val_{names[0]}_accuracy" if len(names) > 1 else "val_accuracy"
-    everything = [*callbacks_for(output_dir, monitor=monitor, chief=index == 0), *callbacks]
+    everything = [*callbacks_for(worker_dir(output_dir, index), monitor=monitor), *callbacks]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         history = distributed_fit(model, strategy, train_data, val_data, epochs=epochs,
                                   steps_per_epoch=steps_per_epoch, callbacks=everything,

@@ -74,8 +74,11 @@ def test_two_workers_on_localhost_stay_in_sync(tmp_path):
     assert first["loss"] == second["loss"]
     assert first["loss"][-1] < first["loss"][0]          # it learned
     assert first["val_accuracy"][-1] > 0.5
-    # the chief wrote the run's files; the other worker wrote to a scratch folder
-    assert {"best.keras", "last.keras", "log.csv", "backup", "tensorboard"} <= set(first["files"])
+    # the chief wrote the run's files; the other worker its own copies in its subfolder
+    files = {"best.keras", "last.keras", "log.csv", "backup", "tensorboard"}
+    assert files <= set(first["files"])
+    assert files <= set(os.listdir(tmp_path / "run" / "workers" / "worker-1"))
+    assert set(os.listdir(tmp_path / "run" / "workers")) == {"worker-1"}
     assert first["events"]                             # TensorBoard logs from the custom loop
 
 
