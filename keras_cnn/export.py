@@ -170,14 +170,38 @@ def to_onnx(model, path, opset=17, metadata=None):
 
     if not isinstance(opset, int) or not 9 <= opset <= 18:
         raise ValueError(f"opset must be an integer from 9 to 18. Received: opset={opset!r}")
-    spec = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input")]
-    function = tf.function(lambda x: model(x, training=False))
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=opset)
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input")
+    graph_def, (inp,), (out,) = _inference_graph(model, spec)
+    proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=[inp], output_names=[out],
+                                              opset=opset,
+                                              tensors_to_rename={inp: "input", out: "output"})
     write_atomically(path, proto.SerializeToString())
     _write_sidecar(path, dict(metadata or {}, quantization="float32", format="onnx",
                               opset=opset, inputs=[{"shape": [None, *model.input_shape[1:]],
                                                     "dtype": "float32"}]))
     return path
+
+
+def _inference_graph(model, spec):
+    """The frozen inference graph of `model` for inputs `spec`: (graph_def, input names, output
+    names), with the XLA marks taken off.
+
+    Keras 3 runs a grouped convolution (groups > 1) on the CPU as a function compiled with XLA
+    (`jit_compile=True`: TensorFlow's CPU kernel lacks it); TensorFlow's graph optimizer never
+    inlines such a function, so tf2onnx would leave a call op that onnxruntime rejects. Without
+    the mark the optimizer inlines it, and tf2onnx writes the plain Conv with its `group`."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    function = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    frozen = convert_variables_to_constants_v2(function, aggressive_inlining=True)
+    graph_def = frozen.graph.as_graph_def()
+    nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
+    for attrs in [n.attr for n in nodes] + [f.attr for f in graph_def.library.function]:
+        for key in ("_XlaMustCompile", "_noinline"):
+            attrs.pop(key, None)
+    return (graph_def, [t.name for t in frozen.inputs],
+            [t.name for t in frozen.outputs])
 
 
 def run_onnx(path, x, num_threads=None):

@@ -99,12 +99,18 @@ def test_qat_mode_needs_a_qat_model(tmp_path, model_and_data):
         export.read_metadata(tmp_path / "m.tflite")
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x0_5"])
-def test_onnx_matches_keras_on_onnxruntime(tmp_path, name):
-    model = small(name)
+# shufflenet_g3: grouped convolutions (as in ResNeXt and AlexNet's two towers), which Keras
+# runs through XLA on the CPU
+@pytest.mark.parametrize("name,kwargs", [("mobilenet_v2", {}), ("shufflenet_v2_x0_5", {}),
+                                         ("shufflenet_g3", dict(scale=0.5))])
+def test_onnx_matches_keras_on_onnxruntime(tmp_path, name, kwargs):
+    model = small(name, **kwargs)
     x = random_images(SHAPE, batch=6)
     path = export.to_onnx(model, tmp_path / "m.onnx", metadata={"model": name})
     assert np.abs(export.run_onnx(path, x) - np.asarray(model(x))).max() <= 1e-4
+    session = export._onnx_session(path)
+    assert ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]) \
+        == (["input"], ["output"])
     assert export.read_metadata(path)["model"] == name
     with pytest.raises(ValueError, match="opset must be an integer from 9 to 18. Received: "
                                          "opset=3"):
