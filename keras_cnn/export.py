@@ -171,10 +171,13 @@ def to_onnx(model, path, opset=17, metadata=None):
     if not isinstance(opset, int) or not 9 <= opset <= 18:
         raise ValueError(f"opset must be an integer from 9 to 18. Received: opset={opset!r}")
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input")
-    graph_def, (inp,), (out,) = _inference_graph(model, spec)
-    proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=[inp], output_names=[out],
-                                              opset=opset,
-                                              tensors_to_rename={inp: "input", out: "output"})
+    graph_def, (inp,), outs = _inference_graph(model, spec)
+    # the input "input"; one output "output", several (e.g. GoogLeNet's auxiliary heads): the
+    # model's output names
+    names = ["output"] if len(outs) == 1 else list(model.output_names)
+    proto, _ = tf2onnx.convert.from_graph_def(
+        graph_def, input_names=[inp], output_names=outs, opset=opset,
+        tensors_to_rename={inp: "input", **dict(zip(outs, names))})
     write_atomically(path, proto.SerializeToString())
     _write_sidecar(path, dict(metadata or {}, quantization="float32", format="onnx",
                               opset=opset, inputs=[{"shape": [None, *model.input_shape[1:]],

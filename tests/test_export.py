@@ -117,6 +117,21 @@ def test_onnx_matches_keras_on_onnxruntime(tmp_path, name, kwargs):
         export.to_onnx(model, tmp_path / "n.onnx", opset=3)
 
 
+def test_onnx_of_a_model_with_two_outputs(tmp_path):
+    """Several outputs (as GoogLeNet's with aux_logits=True) keep their order and names."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    model = keras.Model(inputs, [keras.layers.Dense(3, name="main")(x),
+                                 keras.layers.Dense(2, name="aux")(x)])
+    path = export.to_onnx(model, tmp_path / "m.onnx")
+    session = export._onnx_session(path)
+    assert [o.name for o in session.get_outputs()] == ["main", "aux"]
+    x = random_images(SHAPE, batch=3)
+    for got, expected in zip(session.run(None, {"input": x}), model(x)):
+        assert np.abs(got - np.asarray(expected)).max() <= 1e-5
+
+
 def test_benchmark_file_and_comparison(tmp_path, model_and_data):
     model, x, reference = model_and_data
     y = np.arange(len(x)) % 10
