@@ -261,8 +261,8 @@ def run_prune(args):
     model, info, train, val, _ = _model_and_data(args)
     steps = int(train.cardinality())
     steps = steps if steps > 0 else 100
-    pruned = pruning.prune_model(model, args.sparsity, end_step=max(1, (args.epochs - 1) * steps),
-                                 frequency=max(1, steps // 4))
+    end_step, frequency = pruning.fine_tuning_steps(args.epochs, steps)
+    pruned = pruning.prune_model(model, args.sparsity, end_step=end_step, frequency=frequency)
     _fine_tune(pruned, train, val, args.epochs, args.learning_rate, pruning.pruning_callbacks())
     sparse = pruning.strip(pruned)
     path = saving.save_model(sparse, args.output or _default_output(args.model, "_pruned.keras"),

@@ -256,6 +256,7 @@ def run_tflite(path, x, num_threads=None):
 def _calibration(data, max_samples, progress):
     """The converter's representative_dataset: single images from an array, a tf.data Dataset
     of image batches or (images, labels) batches, or a callable returning an iterator."""
+    count = max_samples  # the progress bar's target: what will be used, where it is known
     if callable(data) and not isinstance(data, tf.data.Dataset):
         source = data
     elif isinstance(data, tf.data.Dataset):
@@ -267,22 +268,27 @@ def _calibration(data, max_samples, progress):
             raise ValueError("representative_data must be a non-empty batch of images "
                              f"(N, height, width, channels). Received shape {images.shape}")
         source = lambda: iter([images])
+        count = min(len(images), max_samples)
 
     def generator():
         bar = None
         if progress:
             import keras
-            bar = keras.utils.Progbar(max_samples, unit_name="calibration image")
+            bar = keras.utils.Progbar(count, unit_name="calibration image")
         done = 0
-        for batch in source():
-            batch = np.asarray(batch, dtype="float32")
-            for image in (batch if batch.ndim == 4 else batch[None]):
-                if done >= max_samples:
-                    return
-                yield [image[None]]
-                done += 1
-                if bar is not None:
-                    bar.update(done)
+        try:
+            for batch in source():
+                batch = np.asarray(batch, dtype="float32")
+                for image in (batch if batch.ndim == 4 else batch[None]):
+                    if done >= max_samples:
+                        return
+                    yield [image[None]]
+                    done += 1
+                    if bar is not None:
+                        bar.update(done)
+        finally:  # short of its target, the bar ends its line itself only when told to
+            if bar is not None and done < count:
+                bar.update(done, finalize=True)
     return generator
 
 

@@ -171,9 +171,9 @@ def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), variants=ALL_V
         step(f"pruning to {settings.sparsity:.0%} sparsity, {settings.prune_epochs} epochs, "
              f"learning rate {prune_rate:g}")
         steps = -(-len(splits.train[1]) // settings.batch_size)
+        end_step, frequency = pruning.fine_tuning_steps(settings.prune_epochs, steps)
         pruned = pruning.prune_model(model, settings.sparsity, schedule="polynomial",
-                                     end_step=max(1, (settings.prune_epochs - 1) * steps),
-                                     frequency=max(1, steps // 4))
+                                     end_step=end_step, frequency=frequency)
         pruned = fit(pruned, splits, settings.prune_epochs, prune_rate, settings,
                      callbacks=pruning.pruning_callbacks(), keras_module=_tf_keras())
         stripped = pruning.strip(pruned)

@@ -43,6 +43,21 @@ CLUSTER_INITS = {"kmeans++": _clustering.CentroidInitialization.KMEANS_PLUS_PLUS
                  "density": _clustering.CentroidInitialization.DENSITY_BASED}
 
 
+def fine_tuning_steps(epochs, steps_per_epoch):
+    """(end_step, frequency) for pruning while fine-tuning `epochs` epochs of `steps_per_epoch`
+    steps: the sparsity is raised about 4 times an epoch and reaches its target at the end of
+    the next-to-last epoch (half-way through a single epoch), so that the last part trains at
+    the target. end_step is a multiple of frequency: tfmot updates the masks only on steps
+    begin_step + k * frequency up to end_step, so any other end_step stops short of the target
+    (end_step 1 with frequency 10 never pruned at all)."""
+    for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1. Received: {name}={value!r}")
+    end = (epochs - 1) * steps_per_epoch if epochs > 1 else steps_per_epoch // 2
+    frequency = max(1, min(steps_per_epoch // 4, end))
+    return max(frequency, end // frequency * frequency), frequency
+
+
 def prune_model(model, target_sparsity=0.5, *, schedule="polynomial", initial_sparsity=0.0,
                 begin_step=0, end_step=1000, frequency=100, layers=None):
     """A tf_keras copy of `model` whose chosen layers are wrapped for magnitude pruning.

@@ -83,6 +83,17 @@ def test_representative_data_from_a_dataset_with_labels(tmp_path, model_and_data
     np.testing.assert_allclose(run_tflite(path, x), reference, atol=8 / 256)
 
 
+def test_calibration_progress_counts_the_images_used_and_ends_its_line(capsys):
+    images = random_images((8, 8, 1), batch=7)
+    for data, expected in [(images, 7), (tf.data.Dataset.from_tensor_slices(images).batch(3), 7)]:
+        used = list(export._calibration(data, max_samples=300, progress=True)())
+        assert len(used) == expected
+        out = capsys.readouterr().out
+        assert out.endswith("\n") and "7/" in out.splitlines()[-1], out
+    list(export._calibration(images, max_samples=5, progress=True)())
+    assert "5/5" in capsys.readouterr().out.splitlines()[-1]
+
+
 def test_integer_only_names_lrn_and_writes_nothing(tmp_path):
     model = keras_cnn.create_model("alexnet", input_shape=(67, 67, 3), classes=4)
     path = tmp_path / "m.tflite"

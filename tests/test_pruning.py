@@ -241,3 +241,15 @@ def test_clustering_limits_kernels_to_the_clusters_through_strip_and_qat(tmp_pat
 def test_bad_clustering_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         pruning.cluster_model(keras_cnn.create_model("lenet5"), **kwargs)
+
+
+@pytest.mark.parametrize("epochs,steps,expected", [
+    (2, 40, (40, 10)), (3, 40, (80, 10)),     # the mobile pipeline's and the CLI's defaults
+    (1, 40, (20, 10)),                        # one epoch: the target half-way through it
+    (2, 39, (36, 9)),                         # end_step a multiple of frequency
+    (1, 1, (1, 1)), (4, 2, (6, 1))])
+def test_fine_tuning_steps_reach_the_target(epochs, steps, expected):
+    end_step, frequency = pruning.fine_tuning_steps(epochs, steps)
+    assert (end_step, frequency) == expected and end_step % frequency == 0
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1. Received: epochs=0"):
+        pruning.fine_tuning_steps(0, steps)
