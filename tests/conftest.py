@@ -84,6 +84,17 @@ def free_memory(request):
                     f"{seconds:.1f}\t{time.perf_counter() - start:.2f}\n")
 
 
+def run_cli(capsys, *argv):
+    """Run `keras-cnn argv`; return (exit status, stdout, stderr)."""
+    from keras_cnn import cli
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 def random_images(shape, batch=2, seed=0):
     """A deterministic float32 batch of images of `shape` (H, W, C)."""
     return np.random.default_rng(seed).uniform(0, 1, size=(batch, *shape)).astype("float32")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_cnn import cli, data, demo
+from conftest import run_cli
 
 README = """# Title
 
@@ -30,16 +31,6 @@ def docs(tmp_path):
     path = tmp_path / "docs"
     path.mkdir()
     return path
-
-
-def run_cli(capsys, *argv):
-    """Run `keras-cnn argv`; return (exit status, stdout, stderr)."""
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 # --- data.load_digits ---------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import cli, export, pruning, saving
+from keras_cnn import export, pruning, saving
 from keras_cnn.export import float_ops
-from conftest import random_images
+from conftest import random_images, run_cli
 
 CLASSES = [str(d) for d in range(10)]
 
@@ -21,15 +21,6 @@ def saved(tmp_path):
     return model, saving.save_model(model, tmp_path / "lenet.keras", class_names=CLASSES)
 
 
-def run(capsys, *argv):
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def last_line(text):
     return text.strip().splitlines()[-1]
 
@@ -38,7 +29,7 @@ def last_line(text):
                                                  ("onnx", ".onnx")])
 def test_export_float_files_match_the_model(capsys, tmp_path, saved, quantization, suffix):
     model, path = saved
-    status, out, _ = run(capsys, "export", path, "--quantization", quantization)
+    status, out, _ = run_cli(capsys, "export", path, "--quantization", quantization)
     written = tmp_path / f"lenet{suffix}"
     # the last line (TensorFlow's converter prints its own lines before it)
     assert status == 0 and last_line(out) == f"{written}: {written.stat().st_size:,} bytes"
@@ -53,7 +44,7 @@ def test_export_int8_is_integer_only_and_calibrated_on_the_digits(capsys, tmp_pa
     _, path = saved
     target = tmp_path / "out" / "m.tflite"
     target.parent.mkdir()
-    status, out, _ = run(capsys, "export", path, "--quantization", "int8", "--output",
+    status, out, _ = run_cli(capsys, "export", path, "--quantization", "int8", "--output",
                          str(target))
     assert status == 0 and last_line(out) == f"{target}: {target.stat().st_size:,} bytes"
     assert float_ops(target) == []
@@ -63,7 +54,7 @@ def test_export_int8_is_integer_only_and_calibrated_on_the_digits(capsys, tmp_pa
 
 def test_prune_then_sparsity_preserving_qat(capsys, tmp_path, saved):
     _, path = saved
-    status, out, _ = run(capsys, "prune", path, "--sparsity", "0.5", "--epochs", "1")
+    status, out, _ = run_cli(capsys, "prune", path, "--sparsity", "0.5", "--epochs", "1")
     pruned_path = tmp_path / "lenet_pruned.keras"
     assert status == 0 and f"{pruned_path}: the pruned model" in out
     pruned, info = saving.load_model(pruned_path)
@@ -72,7 +63,7 @@ def test_prune_then_sparsity_preserving_qat(capsys, tmp_path, saved):
     assert report.sparsity == pytest.approx(0.5, abs=0.01)
     assert report.to_markdown() in out
 
-    status, out, _ = run(capsys, "qat", str(pruned_path), "--epochs", "1",
+    status, out, _ = run_cli(capsys, "qat", str(pruned_path), "--epochs", "1",
                          "--preserve-sparsity")
     qat_path = tmp_path / "lenet_pruned_qat.tflite"
     assert status == 0 and last_line(out) == f"{qat_path}: {qat_path.stat().st_size:,} bytes"
@@ -81,10 +72,10 @@ def test_prune_then_sparsity_preserving_qat(capsys, tmp_path, saved):
 
 
 def test_bad_input_exits_2_with_the_reason(capsys, tmp_path, saved):
-    status, _, err = run(capsys, "export", str(tmp_path / "missing.keras"))
+    status, _, err = run_cli(capsys, "export", str(tmp_path / "missing.keras"))
     assert status == 2 and f"Model file '{tmp_path / 'missing.keras'}' does not exist" in err
-    status, _, err = run(capsys, "prune", saved[1], "--data", str(tmp_path / "nowhere"))
+    status, _, err = run_cli(capsys, "prune", saved[1], "--data", str(tmp_path / "nowhere"))
     assert status == 2 and f"Data folder '{tmp_path / 'nowhere'}' does not exist" in err
     assert not (tmp_path / "lenet_pruned.keras").exists()
-    status, _, err = run(capsys, "export", saved[1], "--quantization", "int4")
+    status, _, err = run_cli(capsys, "export", saved[1], "--quantization", "int4")
     assert status == 2 and "invalid choice: 'int4'" in err

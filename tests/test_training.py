@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_cnn import cli, data, recipes, training
-from conftest import write_image_folder
+from keras_cnn import data, recipes, training
+from conftest import run_cli, write_image_folder
 
 SCRIPTS = Path(__file__).parent / "scripts"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
@@ -182,14 +182,6 @@ def test_mixed_precision_and_xla_flags(precision, xla, tmp_path):
                                          r"'mixed_float16', 'mixed_bfloat16'\). Received: 'fp8'"):
         recipes.run("lenet5_digits", output_dir=str(tmp_path / "bad"), precision="fp8")
     assert not (tmp_path / "bad").exists()
-
-
-def run_cli(capsys, *argv):
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exit_:
-        status = exit_.code
-    return status, *capsys.readouterr()
 
 
 @pytest.mark.parametrize("argv, message", [
