@@ -51,9 +51,9 @@ def latencies(paths, threads, runs, rounds):
 
 
 def graph(path):
-    """A .tflite file's ops (name and input shapes) and tensors (shape, type, quantization)."""
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=path)
+    """A .tflite file's own ops (name and input shapes, no delegate) and tensors (shape, type,
+    quantization)."""
+    interpreter = export._interpreter(path, delegates=False)
     tensors = interpreter.get_tensor_details()
     shapes = {t["index"]: tuple(t["shape"]) for t in tensors}
     ops = [(op["op_name"], tuple(shapes[i] for i in op["inputs"] if i >= 0))

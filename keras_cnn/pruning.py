@@ -47,9 +47,7 @@ def fine_tuning_steps(epochs, steps_per_epoch):
     """(end_step, frequency) for pruning while fine-tuning `epochs` epochs of `steps_per_epoch`
     steps: the sparsity is raised about 4 times an epoch and reaches its target at the end of
     the next-to-last epoch (half-way through a single epoch), so that the last part trains at
-    the target. end_step is a multiple of frequency: tfmot updates the masks only on steps
-    begin_step + k * frequency up to end_step, so any other end_step stops short of the target
-    (end_step 1 with frequency 10 never pruned at all)."""
+    the target. end_step is a multiple of frequency, as `prune_model` requires."""
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1. Received: {name}={value!r}")
@@ -79,6 +77,15 @@ def prune_model(model, target_sparsity=0.5, *, schedule="polynomial", initial_sp
     if end_step <= begin_step:
         raise ValueError(f"end_step must be greater than begin_step. Received: begin_step="
                          f"{begin_step}, end_step={end_step}")
+    if not isinstance(frequency, int) or frequency < 1:
+        raise ValueError(f"frequency must be an integer >= 1. Received: frequency={frequency!r}")
+    if schedule == "polynomial" and (end_step - begin_step) % frequency:
+        # tfmot updates the masks only on steps begin_step + k * frequency up to end_step
+        raise ValueError("end_step - begin_step must be a multiple of frequency, or the "
+                         "masks stop short of target_sparsity (tfmot updates them every "
+                         "`frequency` steps from begin_step up to end_step; "
+                         "fine_tuning_steps() picks matching values). Received: begin_step="
+                         f"{begin_step}, end_step={end_step}, frequency={frequency}")
     model = _as_tf_keras(model, "prune")
     chosen = _choose_layers(model, layers)
     if schedule == "polynomial":

@@ -1,8 +1,6 @@
 """`keras-cnn export`, `keras-cnn prune` and `keras-cnn qat` on a small saved LeNet-5, with the
 embedded digits as data (their default)."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -68,7 +66,7 @@ def test_prune_then_sparsity_preserving_qat(capsys, tmp_path, saved):
     qat_path = tmp_path / "lenet_pruned_qat.tflite"
     assert status == 0 and last_line(out) == f"{qat_path}: {qat_path.stat().st_size:,} bytes"
     assert float_ops(qat_path) == []
-    assert json.loads(open(export.sidecar_path(qat_path)).read())["quantization"] == "qat"
+    assert export.read_metadata(qat_path)["quantization"] == "qat"
 
 
 def test_bad_input_exits_2_with_the_reason(capsys, tmp_path, saved):

@@ -156,6 +156,10 @@ def test_separable_pointwise_kernels_are_pruned_and_depthwise_ones_are_not():
                              r"Received: 'cubic'"),
     (dict(begin_step=5, end_step=5), "end_step must be greater than begin_step. Received: "
                                      "begin_step=5, end_step=5"),
+    (dict(frequency=0), "frequency must be an integer >= 1. Received: frequency=0"),
+    (dict(end_step=1, frequency=10), "end_step - begin_step must be a multiple of frequency, "
+                                     r"or the masks stop short .* Received: begin_step=0, "
+                                     "end_step=1, frequency=10"),
     (dict(layers=["nosuch", "Dense"]), r"layers \['nosuch'\] match no prunable layer of "
                                        r"'lenet5'. Prunable types: Conv2D, Dense; for example "
                                        r"the layers c1, c3, c5, f6, predictions"),
