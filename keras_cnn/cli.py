@@ -160,6 +160,9 @@ def build_parser():
     export.add_argument("model", metavar="MODEL", help="a .keras file")
     export.add_argument("--quantization", default="float32",
                         choices=("float32", "float16", "dynamic", "int8", "int16x8", "onnx"))
+    export.add_argument("--per-tensor", action="store_true", help="int8/int16x8: one weight "
+                        "scale per kernel instead of per output channel (smaller files for "
+                        "narrow models; check the accuracy)")
     _data_options(export, "calibration images for int8/int16x8")
     export.add_argument("--output", metavar="FILE", help="default: MODEL with the quantization "
                         "and .tflite/.onnx")
@@ -229,6 +232,9 @@ def _default_output(model_path, suffix):
 def run_export(args):
     """Export a saved model; print the file and its size."""
     from keras_cnn import export
+    if args.per_tensor and args.quantization not in ("int8", "int16x8"):
+        raise ValueError("--per-tensor applies to --quantization int8 and int16x8 only. "
+                         f"Received: --quantization {args.quantization}")
     model, info, _, _, images = (_model_and_data(args) if args.quantization in
                                  ("int8", "int16x8") else (*_load(args.model), None, None, None))
     metadata = {k: info[k] for k in ("architecture", "kwargs", "class_names") if k in info}
@@ -239,7 +245,8 @@ def run_export(args):
         quantization = None if args.quantization == "float32" else args.quantization
         path = export.to_tflite(model, args.output or _default_output(
             args.model, f"_{args.quantization}.tflite"), quantization,
-            representative_data=images, metadata=metadata, progress=images is not None)
+            representative_data=images, per_channel=not args.per_tensor, metadata=metadata,
+            progress=images is not None)
     print(f"{path}: {os.path.getsize(path):,} bytes")
 
 

@@ -8,8 +8,8 @@ Trains the small-input variant of a showcase model, prunes it to 50% sparsity an
 quantization-aware trains it, exports float32, int8 PTQ, int8 QAT and pruned + int8 QAT TFLite
 files, runs each on the LiteRT interpreter and prints the comparison table (accuracy on the
 digits test split, file size, gzipped size, latency, largest difference to Keras). About five
-minutes on a 2-core CPU (4m50s measured). `--all` adds the float16 and dynamic-range files
-and ONNX.
+minutes on a 2-core CPU (4m50s measured). `--all` adds the float16, dynamic-range and per-tensor
+int8 files and ONNX.
 """
 
 import argparse
@@ -32,7 +32,7 @@ def parse_args(argv=None):
                         help="float training epochs (default: %(default)s)")
     parser.add_argument("--output", metavar="DIR", help="run folder (default: runs/MODEL_demo)")
     parser.add_argument("--all", action="store_true",
-                        help="also float16, dynamic-range and ONNX files")
+                        help="also float16, dynamic-range, per-tensor int8 and ONNX files")
     parser.add_argument("--seed", type=int_at_least(0), default=0)
     return parser.parse_args(argv)
 

@@ -1,6 +1,7 @@
 """The mobile pipeline end to end: train a small efficient model on the embedded digits, prune it
-and quantization-aware train it, export TFLite (float32, float16, dynamic range, int8 PTQ, int8
-QAT, pruned + int8 QAT) and ONNX, run every file on its runtime, and compare.
+and quantization-aware train it, export TFLite (float32, float16, dynamic range, int8 PTQ with
+per-channel and with per-tensor weights, int8 QAT, pruned + int8 QAT) and ONNX, run every file
+on its runtime, and compare.
 
     keras-cnn demo [--model mobilenet_v2] [--output runs/demo]      # also `make demo`
     results = keras_cnn.mobile.run("shufflenet_v2_x1_0", "runs/shufflenet")
@@ -42,8 +43,8 @@ LEARNING_RATES = {"squeezenet1_1": 5e-4}
 DEFAULT_LEARNING_RATE = 2e-3
 DEFAULT_MODEL = "mobilenet_v3_small"
 #: The files `run` can make, in table order.
-ALL_VARIANTS = ("float32", "float16", "dynamic", "int8 PTQ", "int8 QAT", "pruned + int8 QAT",
-                "ONNX float32")
+ALL_VARIANTS = ("float32", "float16", "dynamic", "int8 PTQ", "int8 PTQ per-tensor", "int8 QAT",
+                "pruned + int8 QAT", "ONNX float32")
 DEMO_VARIANTS = ("float32", "int8 PTQ", "int8 QAT", "pruned + int8 QAT")
 
 
@@ -152,14 +153,16 @@ def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), variants=ALL_V
     float_accuracy = float(np.mean(np.argmax(reference, -1) == y_test))
     step(f"float accuracy {float_accuracy:.4f}; post-training exports")
     files = {}
-    for variant, quantization, filename in (("float32", None, "float32.tflite"),
-                                            ("float16", "float16", "float16.tflite"),
-                                            ("dynamic", "dynamic", "dynamic.tflite"),
-                                            ("int8 PTQ", "int8", "int8_ptq.tflite")):
+    for variant, quantization, per_channel, filename in (
+            ("float32", None, True, "float32.tflite"),
+            ("float16", "float16", True, "float16.tflite"),
+            ("dynamic", "dynamic", True, "dynamic.tflite"),
+            ("int8 PTQ", "int8", True, "int8_ptq.tflite"),
+            ("int8 PTQ per-tensor", "int8", False, "int8_ptq_per_tensor.tflite")):
         if variant in variants:
             files[variant] = export.to_tflite(model, path(filename), quantization,
                                               representative_data=calibration,
-                                              metadata=metadata)
+                                              per_channel=per_channel, metadata=metadata)
     if "int8 QAT" in variants:
         step(f"quantization-aware training, {settings.qat_epochs} epoch(s)")
         qat = fit(quantize_model(model), splits, settings.qat_epochs, settings.fine_tune_rate,

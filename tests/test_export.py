@@ -67,6 +67,47 @@ def test_int8_is_at_most_30_percent_of_float32_on_a_model_with_weights(tmp_path)
     assert float_ops(int8) == [] and full
 
 
+def weight_scale_counts(path):
+    """{tensor name: number of scales} of the file's quantized constant (weight) tensors."""
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=str(path))
+    constants = {i for op in interpreter._get_ops_details() for i in op["inputs"]
+                 if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")}
+    return {t["name"]: len(t["quantization_parameters"]["scales"])
+            for t in interpreter.get_tensor_details()
+            if t["index"] in constants and t["dtype"] in (np.int8, np.int32)
+            and len(t["shape"]) and t["quantization_parameters"]["scales"].size}
+
+
+def test_per_tensor_weights_have_one_scale_per_kernel_and_a_smaller_file(tmp_path,
+                                                                          model_and_data):
+    model, x, reference = model_and_data
+    channel = to_tflite(model, tmp_path / "c.tflite", "int8", representative_data=x)
+    tensor = to_tflite(model, tmp_path / "t.tflite", "int8", representative_data=x,
+                       per_channel=False)
+    per_channel, per_tensor = weight_scale_counts(channel), weight_scale_counts(tensor)
+    assert max(per_channel.values()) > 1 and set(per_tensor.values()) == {1}
+    # each scale dropped (kernels' and biases' alike) takes a float32 and an int64 zero point
+    saved = 12 * (sum(per_channel.values()) - sum(per_tensor.values()))
+    difference = (tmp_path / "c.tflite").stat().st_size - (tmp_path / "t.tflite").stat().st_size
+    assert difference == pytest.approx(saved, rel=0.1)
+    assert float_ops(tensor) == []
+    assert export.read_metadata(tensor)["weights"] == "per tensor"
+    assert export.read_metadata(channel)["weights"] == "per channel"
+
+
+@pytest.mark.parametrize("quantization,per_channel", [(None, False), ("dynamic", False),
+                                                      ("int8", "no"), ("int8", 0)])
+def test_per_channel_false_only_for_post_training_integer(tmp_path, model_and_data,
+                                                          quantization, per_channel):
+    model, x, _ = model_and_data
+    with pytest.raises(ValueError, match=r"per_channel=False applies to post-training 'int8' "
+                       rf"and 'int16x8' only .* Received: per_channel={per_channel!r}"):
+        to_tflite(model, tmp_path / "m.tflite", quantization, representative_data=x,
+                  per_channel=per_channel)
+    assert not list(tmp_path.glob("m.tflite*"))
+
+
 def test_int16x8_has_int16_activations(tmp_path):
     model = keras_cnn.create_model("lenet5")
     x = random_images((32, 32, 1), batch=16)

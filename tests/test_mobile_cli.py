@@ -48,6 +48,12 @@ def test_export_int8_is_integer_only_and_calibrated_on_the_digits(capsys, tmp_pa
     assert float_ops(target) == []
     info = export.read_metadata(target)
     assert info["quantization"] == "int8" and info["inputs"][0]["dtype"] == "int8"
+    assert info["weights"] == "per channel"
+    status, out, _ = run_cli(capsys, "export", path, "--quantization", "int8", "--per-tensor")
+    per_tensor = tmp_path / "lenet_int8.tflite"
+    assert status == 0 and last_line(out) == f"{per_tensor}: {per_tensor.stat().st_size:,} bytes"
+    assert export.read_metadata(per_tensor)["weights"] == "per tensor"
+    assert float_ops(per_tensor) == [] and per_tensor.stat().st_size < target.stat().st_size
 
 
 def test_prune_then_sparsity_preserving_qat(capsys, tmp_path, saved):
@@ -77,3 +83,7 @@ def test_bad_input_exits_2_with_the_reason(capsys, tmp_path, saved):
     assert not (tmp_path / "lenet_pruned.keras").exists()
     status, _, err = run_cli(capsys, "export", saved[1], "--quantization", "int4")
     assert status == 2 and "invalid choice: 'int4'" in err
+    status, _, err = run_cli(capsys, "export", saved[1], "--per-tensor")
+    assert status == 2 and ("--per-tensor applies to --quantization int8 and int16x8 only. "
+                            "Received: --quantization float32") in err
+    assert not list(tmp_path.glob("lenet_*"))
