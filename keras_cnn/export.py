@@ -18,6 +18,7 @@ sidecar JSON next to it (`m.tflite.json`: quantization, input and output shapes 
 the `metadata` given: class names, input normalization).
 """
 
+import contextlib
 import gzip
 import json
 import os
@@ -103,7 +104,8 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
                                                        tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
+    with _keras_messages(False):  # the Keras 3 converter prints its SavedModel's endpoints
+        flatbuffer = converter.convert()
     if quantization in _INTEGER and integer_only:
         left = [op for op in float_ops(flatbuffer) if not op.startswith(_CONVERSIONS)]
         if left:
@@ -122,6 +124,21 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
     _write_sidecar(path, dict(metadata or {}, quantization=quantization or "float32",
                               format="tflite", **granularity, **_io_details(flatbuffer)))
     return path
+
+
+@contextlib.contextmanager
+def _keras_messages(enabled):
+    """Keras's console messages (`keras.config` interactive logging) on or off, then as before:
+    off, Keras writes them to the absl log instead."""
+    import keras
+    before = keras.config.is_interactive_logging_enabled()
+    switch = lambda on: (keras.config.enable_interactive_logging() if on
+                         else keras.config.disable_interactive_logging())
+    switch(enabled)
+    try:
+        yield
+    finally:
+        switch(before)
 
 
 def _converter(model):
@@ -301,12 +318,19 @@ def _calibration(data, max_samples, progress):
                         return
                     yield [image[None]]
                     done += 1
-                    if bar is not None:
-                        bar.update(done)
+                    _show(bar, done)
         finally:  # short of its target, the bar ends its line itself only when told to
-            if bar is not None and done < count:
-                bar.update(done, finalize=True)
+            if done < count:
+                _show(bar, done, finalize=True)
     return generator
+
+
+def _show(bar, done, finalize=None):
+    """Draw the calibration bar (if any), with Keras's messages on: `to_tflite` turns them off
+    while the converter runs."""
+    if bar is not None:
+        with _keras_messages(True):
+            bar.update(done, finalize=finalize)
 
 
 def _interpreter(tflite, num_threads=None, delegates=True):
