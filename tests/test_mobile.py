@@ -1,6 +1,7 @@
 """The mobile pipeline's targets on the digits (issue: float >= 95%; int8 PTQ and QAT within 1
-point, integer-only, at most 30% of the float32 file; 50% sparsity + QAT within 1.5 points),
-on two of the six showcase models; benchmarks/mobile_targets.py checks all six."""
+point, integer-only, at most 30% of the float32 file (per-tensor weights, on MobileNetV2);
+50% sparsity + QAT within 1.5 points), on two of the six showcase models;
+benchmarks/mobile_targets.py checks all six."""
 
 import numpy as np
 import pytest
@@ -9,10 +10,12 @@ from keras_cnn import demo, mobile
 from keras_cnn.export import float_ops
 
 SETTINGS = mobile.Settings(epochs=8, prune_epochs=3, qat_epochs=2)
-# int8 file / float32 file as measured (the issue's 30% is missed on these narrow 10-class
-# models: TFLite stores a float32 scale and an int64 zero point per output channel, and the
-# depthwise kernels have 9 weights per channel; the README's table shows every model's share)
+# int8 file / float32 file as measured with per-channel weights (TFLite stores a float32 scale
+# and an int64 zero point per output channel, for kernel and bias, and the depthwise kernels
+# have 9 weights per channel; the README's table shows every model's share). The issue's 30%
+# is checked on the per-tensor file, which must be as accurate as the others.
 INT8_SHARE = {"mobilenet_v3_small": 0.33, "mobilenet_v2": 0.40}
+VARIANTS = {"mobilenet_v2": mobile.DEMO_VARIANTS + ("int8 PTQ per-tensor",)}
 
 
 @pytest.mark.parametrize("name", [
@@ -23,7 +26,7 @@ def test_targets_and_run_folder(name, tmp_path):
     if name == demo.DEFAULT_MODEL:  # `make demo`'s code path
         pipeline = demo.main(["--model", name, "--output", str(tmp_path)])
     else:
-        pipeline = mobile.run(name, str(tmp_path), SETTINGS, variants=mobile.DEMO_VARIANTS)
+        pipeline = mobile.run(name, str(tmp_path), SETTINGS, variants=VARIANTS[name])
     rows = dict(pipeline["rows"])
     accuracy = {variant: row.accuracy for variant, row in rows.items()}
     assert pipeline["float_accuracy"] >= 0.95
@@ -33,6 +36,10 @@ def test_targets_and_run_folder(name, tmp_path):
         assert abs(accuracy[variant] - accuracy["float32"]) <= 0.01, (variant, accuracy)
         assert rows[variant].bytes <= INT8_SHARE[name] * rows["float32"].bytes
         assert float_ops(pipeline["files"][variant]) == []               # integer-only
+    if "int8 PTQ per-tensor" in rows:
+        assert abs(accuracy["int8 PTQ per-tensor"] - accuracy["float32"]) <= 0.01, accuracy
+        assert rows["int8 PTQ per-tensor"].bytes <= 0.30 * rows["float32"].bytes
+        assert float_ops(pipeline["files"]["int8 PTQ per-tensor"]) == []
     assert abs(accuracy["pruned + int8 QAT"] - accuracy["float32"]) <= 0.015, accuracy
     assert pipeline["sparsity"].sparsity == pytest.approx(0.5, abs=0.005)
     # zeros compress: measured 73-75% of the unpruned int8 file gzipped. (The issue's 60% is
@@ -46,7 +53,7 @@ def test_targets_and_run_folder(name, tmp_path):
             "pruned_int8_qat.tflite", "comparison.md", "comparison.png"} <= names
     assert (tmp_path / "comparison.md").read_text().strip() == pipeline["table"]
     assert [line.split(" | ")[0] for line in pipeline["table"].splitlines()[2:]] == [
-        f"| {v}" for v in mobile.DEMO_VARIANTS]
+        f"| {v}" for v in mobile.ALL_VARIANTS if v in VARIANTS.get(name, mobile.DEMO_VARIANTS)]
 
 
 def test_bad_variant():
