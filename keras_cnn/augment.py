@@ -27,12 +27,16 @@ Reading JPEG files, the crops need not decode the whole photo: `random_resized_c
 the largest DCT down-scaling (1/2, 1/4, 1/8) that keeps the window's shorter side at least the
 output size, then resizes. `keras_cnn.data.image_dataset` uses it for JPEG files: on photos
 several times the input size this decodes a fraction of the pixels. The box is drawn from the
-header's image size with the same seed, and resized from the down-scaled window with sub-pixel
-precision: the same crops, and pixels that differ only by the DCT scaling.
+header's image size with the same seed. The evaluation crop is resized from the down-scaled
+window with sub-pixel precision: the same crop, and pixels that differ only by the DCT scaling.
+The random training crop, the pipeline's bottleneck on CPU, is rounded to whole pixels of the
+down-scaled image (at most half a pixel off) and resized with a box filter, which is faster.
 
-All resizing is bilinear with antialiasing (`tf.image.resize(..., antialias=True)`), so that
-shrinking a large photo does not alias, and clipped to [0, 1] (the filter weights are
-non-negative and sum to one, so only rounding can step outside).
+Resizing is antialiased, so that shrinking a large photo does not alias: bilinear with
+antialiasing (`tf.image.resize(..., antialias=True)`) everywhere but in the training crop's
+JPEG path, which averages over boxes (`method="area"`; bilinear where it enlarges). Results
+are clipped to [0, 1] (the filter weights are non-negative and sum to one, so only rounding can
+step outside).
 """
 
 import math
@@ -225,11 +229,16 @@ def _random_crop(image, size, seed):
 _DCT_SCALES = (1, 2, 4, 8)  # the down-scalings libjpeg applies while decoding
 
 
-def _decode_jpeg_crop(contents, top, left, height, width, size, channels):
+def _decode_jpeg_crop(contents, top, left, height, width, size, channels, exact=True):
     """The box (top, left, height, width; pixels, may be fractional) of a JPEG image resized to
     size x size, float32 in [0, 1]: only the window around the box is decoded, at the largest
-    DCT down-scaling that keeps the box's shorter side >= size, then resized exactly (with
-    sub-pixel offsets) to the box."""
+    DCT down-scaling that keeps the box's shorter side >= size, then resized to the box.
+
+    exact=True resizes with sub-pixel offsets and the antialiased bilinear filter, as `_resize`
+    does. exact=False (random training crops) rounds the box to whole pixels of the down-scaled
+    image and resizes with a box filter (area; bilinear where the window is smaller than the
+    output): 1.5x the images/s of the exact way at 375x500, whose ScaleAndTranslate op is the
+    slowest step of the whole pipeline."""
     image_height, image_width = _jpeg_size(contents)
     box = tf.cast(tf.stack([top, left, height, width]), tf.float32)
     shorter = tf.minimum(box[2], box[3])
@@ -237,20 +246,31 @@ def _decode_jpeg_crop(contents, top, left, height, width, size, channels):
 
     def decode_at(r):  # windows are given in the down-scaled image's pixels
         def decode():
-            start = tf.cast(tf.floor(box[:2] / r), tf.int32)
             limit = tf.stack([-(-image_height // r), -(-image_width // r)])  # ceil
-            end = tf.minimum(tf.cast(tf.math.ceil((box[:2] + box[2:]) / r), tf.int32), limit)
+            if exact:  # the whole pixels around the box
+                start = tf.cast(tf.floor(box[:2] / r), tf.int32)
+                end = tf.minimum(tf.cast(tf.math.ceil((box[:2] + box[2:]) / r), tf.int32),
+                                 limit)
+            else:  # the box rounded to whole pixels
+                start = tf.minimum(tf.cast(tf.round(box[:2] / r), tf.int32), limit - 1)
+                end = start + tf.clip_by_value(tf.cast(tf.round(box[2:] / r), tf.int32), 1,
+                                               limit - start)
             window = tf.image.decode_and_crop_jpeg(contents, tf.concat([start, end - start], 0),
                                                    channels=channels, ratio=r)
             return window, tf.concat([box[:2] / r - tf.cast(start, tf.float32), box[2:] / r], 0)
         return decode
 
     window, local = tf.switch_case(index, [decode_at(r) for r in _DCT_SCALES])
-    window = tf.image.convert_image_dtype(window, tf.float32)[None]
-    scale = tf.constant([size, size], tf.float32) / local[2:]
-    image = tf.raw_ops.ScaleAndTranslate(  # what tf.image.resize(antialias=True) runs
-        images=window, size=[size, size], scale=scale, translation=-local[:2] * scale,
-        kernel_type="triangle", antialias=True)[0]
+    if exact:
+        window = tf.image.convert_image_dtype(window, tf.float32)[None]
+        scale = tf.constant([size, size], tf.float32) / local[2:]
+        image = tf.raw_ops.ScaleAndTranslate(  # what tf.image.resize(antialias=True) runs
+            images=window, size=[size, size], scale=scale, translation=-local[:2] * scale,
+            kernel_type="triangle", antialias=True)[0]
+    else:  # resized as uint8 (the result is float32 in [0, 255])
+        shrinks = tf.reduce_min(tf.shape(window)[:2]) >= size
+        image = tf.cond(shrinks, lambda: tf.image.resize(window, (size, size), method="area"),
+                        lambda: tf.image.resize(window, (size, size), method="bilinear")) / 255
     return _fixed(tf.clip_by_value(image, 0.0, 1.0), size, channels)
 
 
@@ -319,7 +339,7 @@ def random_resized_crop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
 
     def from_jpeg(contents, seed, channels):
         box = _sample_crop_box(*_jpeg_size(contents), seed, scale, ratio)
-        return _decode_jpeg_crop(contents, *box, size, channels)
+        return _decode_jpeg_crop(contents, *box, size, channels, exact=False)
 
     fn.from_jpeg = from_jpeg
     return fn
