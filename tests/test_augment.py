@@ -430,26 +430,27 @@ def _photo_jpeg(height=480, width=640, seed=0):
     return tf.io.encode_jpeg(tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8), quality=95)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: augment.random_resized_crop(48),
-    lambda: augment.resize_shorter_center_crop(48),
-    lambda: augment.random_flip(augment.random_resized_crop(48, scale=(0.5, 1.0))),
-    lambda: augment.compose(augment.random_flip(augment.random_resized_crop(48)),
-                            augment.pca_lighting()),
+# The evaluation crop is resized from the down-scaled window with sub-pixel precision; a random
+# training crop's box is rounded to whole down-scaled pixels, up to 4 pixels of the photo at 1/8.
+# This test photo's colours change by 0.01 a pixel on average (0.035 at the 99th percentile), so
+# 4 pixels off make about 0.04 on average (measured: up to 0.05); the bound is twice that.
+# test_training_crop_is_the_box_rounded_to_whole_down_scaled_pixels checks the rounding itself.
+@pytest.mark.parametrize("make,tolerance", [
+    (lambda: augment.random_resized_crop(48), 0.08),
+    (lambda: augment.resize_shorter_center_crop(48), 0.01),
+    (lambda: augment.random_flip(augment.random_resized_crop(48, scale=(0.5, 1.0))), 0.08),
+    (lambda: augment.compose(augment.random_flip(augment.random_resized_crop(48)),
+                             augment.pca_lighting()), 0.08),
 ])
-def test_jpeg_window_decoding_gives_the_same_crops(make):
+def test_jpeg_window_decoding_gives_the_same_crops(make, tolerance):
     fn, contents = make(), _photo_jpeg()
     full = tf.image.convert_image_dtype(tf.io.decode_jpeg(contents), tf.float32)
     for seed in ([1, 2], [3, 4], [5, 6]):
         seed = tf.constant(seed, tf.int64)
         a, b = fn(full, seed), fn.from_jpeg(contents, seed, 3)
         assert a.shape == b.shape == (48, 48, 3) and b.dtype == tf.float32
-        # the same box, decoded at 1/2-1/8 scale instead of resized: nearly the same pixels.
-        # (A random crop's box is rounded to whole down-scaled pixels, up to 4 pixels of the
-        # photo at 1/8, and this test photo's colours change by up to 0.03 a pixel;
-        # test_training_crop_is_the_box_rounded_to_whole_down_scaled_pixels checks that.)
-        exact = "resize_shorter" in make.__code__.co_names
-        assert float(tf.reduce_mean(tf.abs(a - b))) < (0.01 if exact else 0.08)
+        # the same box, decoded at 1/2-1/8 scale instead of resized: nearly the same pixels
+        assert float(tf.reduce_mean(tf.abs(a - b))) < tolerance
     if "composed" not in fn.__qualname__:  # (PCA lighting needs RGB)
         grey = fn.from_jpeg(contents, tf.constant([1, 2], tf.int64), 1)
         assert grey.shape == (48, 48, 1)

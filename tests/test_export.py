@@ -68,9 +68,9 @@ def test_int8_is_at_most_30_percent_of_float32_on_a_model_with_weights(tmp_path)
 
 
 def weight_scale_counts(path):
-    """{tensor name: number of scales} of the file's quantized constant (weight) tensors."""
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=str(path))
+    """{tensor name: number of scales} of the quantized inputs of the file's convolutions and
+    dense layers: their kernels and biases, and their activations (one scale either way)."""
+    interpreter = export._interpreter(path, delegates=False)
     constants = {i for op in interpreter._get_ops_details() for i in op["inputs"]
                  if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")}
     return {t["name"]: len(t["quantization_parameters"]["scales"])
