@@ -16,7 +16,8 @@ import sys
 import tempfile
 import time
 
-from keras_cnn.cli import int_at_least, publish_table
+from keras_cnn.cli import publish_table
+from keras_cnn_cli import int_at_least
 
 
 

@@ -34,7 +34,8 @@ import tensorflow as tf
 
 import keras_cnn
 from keras_cnn import recipes
-from keras_cnn.cli import int_at_least, publish_table
+from keras_cnn.cli import publish_table
+from keras_cnn_cli import int_at_least
 
 KERAS_APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",
                       "inception_v3": "InceptionV3", "vgg16": "VGG16"}

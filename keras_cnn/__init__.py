@@ -6,7 +6,7 @@
     keras_cnn.list_models("vgg*")
 """
 
-from keras_cnn import backend, imagenet, layers
+from keras_cnn import backend, imagenet, layers, schedules  # (schedules: registers for loading)
 from keras_cnn.bridge import copy_weights, to_keras, to_tf_keras
 from keras_cnn.imagenet import decode_predictions, preprocess_input
 from keras_cnn.models import *  # noqa: F401,F403  (every builder)

@@ -6,6 +6,7 @@ same builder and arguments, and copying the weights layer by layer. Outputs are 
 """
 
 from keras_cnn import backend
+from keras_cnn.heads import attach_head
 from keras_cnn.registry import create_model
 from keras_cnn.weights import set_layer_weights, weighted_layers
 
@@ -37,8 +38,11 @@ def _convert(model, target, architecture, build_kwargs):
         architecture, build_kwargs = record.name, {**record.kwargs, **build_kwargs}
     build_kwargs.setdefault("input_shape", tuple(model.input_shape[1:]))
     build_kwargs.pop("weights", None)
+    head = getattr(model, "_keras_cnn_head", None)  # a transfer model: backbone and new head
     with backend.use(target):
         twin = create_model(architecture, **build_kwargs)
+        if head is not None:
+            twin = attach_head(twin, **head)
     copy_weights(model, twin)
     return twin
 

@@ -1,29 +1,18 @@
-"""The `keras-cnn` command: list the registered models, inspect one, print the model zoo table.
+"""The commands of `keras-cnn` (its options: `keras_cnn_cli`, which parses them before
+TensorFlow loads and then calls `run_<command>(args)` here).
 
-    keras-cnn list [PATTERN] [--family F]
-    keras-cnn info NAME [--input-size N] [--batch-size B] [--format text|markdown|json|csv]
-    keras-cnn zoo [--pattern P] [--readme PATH] [--chart PNG]
-    keras-cnn recipes
-    keras-cnn train RECIPE [--data PATH] [--epochs N] [--batch-size B] [--devices D] ...
-    keras-cnn finetune BACKBONE --data PATH [--weights W] [--freeze-until STAGE] ...
-    keras-cnn evaluate --model PATH --data FOLDER [--ten-crop] [--confusion PNG]
-    keras-cnn predict IMAGE... --model PATH [--top K]
-    keras-cnn export MODEL.keras --quantization Q [--data PATH] [--output FILE]
-    keras-cnn prune MODEL.keras [--sparsity S] [--epochs N] [--data PATH] [--output FILE]
-    keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
-    keras-cnn demo [--model NAME] [--epochs N] [--output DIR] [--all]
-
-Errors (unknown model, bad option, README without markers) print one line on stderr and exit 2.
+Every command that reads a model file reads it through `keras_cnn.artifacts`: a .keras, .tflite
+or .onnx file with its sidecar JSON (class names, input scaling, evaluation protocol, how it was
+built), so that each file one command writes is what the next command takes.
 """
 
-import argparse
 import dataclasses
 import os
 import re
 import sys
 
 import keras_cnn
-from keras_cnn import backend
+from keras_cnn import artifacts, backend
 from keras_cnn.accuracy import published_accuracy
 from keras_cnn.files import write_atomically
 from keras_cnn.registry import KERAS_CONVENTION, count_params
@@ -32,197 +21,50 @@ PROG = "keras-cnn"
 ZOO_START = "<!-- zoo:start -->"
 ZOO_END = "<!-- zoo:end -->"
 DASH = "—"
-FORMATS = ("text", "markdown", "json", "csv")
-
-
-def main(argv=None):
-    """Run the command in `argv` (default: sys.argv[1:]); return 0, or exit 2 on an error
-    (train's other exit codes: keras_cnn.training.EXIT_CODES)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["demo"]:  # its own options (python -m keras_cnn.demo --help)
-        from keras_cnn import demo
-        demo.main(argv[1:])
-        return 0
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, OSError) as err:
-        parser.exit(2, f"{PROG}: error: {err}\n")
-    return 0
-
-
-def build_parser():
-    """The argument parser, one subcommand per command."""
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(metavar="COMMAND", required=True)
-
-    listing = commands.add_parser("list", help="one line per registered model")
-    listing.add_argument("pattern", nargs="?", metavar="PATTERN",
-                         help='shell-style name pattern, e.g. "vgg*"')
-    listing.add_argument("--family", choices=_families(), help="only this family")
-    listing.set_defaults(run=run_list)
-
-    info = commands.add_parser("info", help="a model's metadata and its per-layer profile: "
-                                            "activations, parameters, MACs, receptive field")
-    info.add_argument("name", metavar="NAME", help="a registered model name, e.g. lenet5")
-    info.add_argument("--input-size", type=int_at_least(1), metavar="N",
-                      help="build at NxN (default: the model's default size)")
-    info.add_argument("--batch-size", type=int_at_least(1), default=1, metavar="B",
-                      help="images per batch for activations and MACs (default: 1)")
-    info.add_argument("--format", choices=FORMATS, default="text",
-                      help="text (default: metadata and table), or the profile alone as "
-                           "markdown, json or csv")
-    info.set_defaults(run=run_info)
-
-    zoo = commands.add_parser("zoo", help="a markdown table of the registered models (built "
-                                          "and profiled) and a chart of top-1 against MACs")
-    zoo.add_argument("--pattern", metavar="P", help='only the models matching P, e.g. "lenet*"')
-    zoo.add_argument("--readme", metavar="PATH",
-                     help=f"write the table between the lines {ZOO_START} and {ZOO_END} of PATH")
-    zoo.add_argument("--chart", metavar="PNG",
-                     help="also draw the papers' ImageNet top-1 against MACs (marker area by "
-                          "parameters, a colour per family) into the PNG file PNG")
-    zoo.set_defaults(run=run_zoo)
-    recipes = commands.add_parser("recipes", help="the training recipes, one line each")
-    recipes.add_argument("--markdown", action="store_true", help="a markdown table of every "
-                         "recipe's hyperparameters and the paper's result (recipes/README.md)")
-    recipes.set_defaults(run=run_recipes)
-
-    train = commands.add_parser("train", help="train a recipe (the paper's setup) with model.fit "
-                                              "on all local GPUs, or on several machines")
-    train.add_argument("recipe", metavar="RECIPE", help="a recipe name (keras-cnn recipes)")
-    train.add_argument("--data", metavar="PATH", help="folder with train/ and val/ class "
-                       "folders, a folder of class folders, or a TFRecord pattern")
-    train.add_argument("--output", metavar="DIR", help="run folder (default: runs/RECIPE); "
-                       "rerunning resumes from its last completed epoch")
-    for option, help_text in (("--epochs", "epochs (default: the paper's)"),
-                              ("--batch-size", "global batch (default: the paper's; the "
-                                               "learning rate scales linearly)"),
-                              ("--image-size", "input size (default: the paper's)"),
-                              ("--steps-per-epoch", "steps per epoch (default: one pass)")):
-        train.add_argument(option, type=int_at_least(1), metavar="N", help=help_text)
-    train.add_argument("--devices", metavar="D", default="all",
-                       help='"all" local GPUs (default), or e.g. "GPU:0,GPU:1"; TF_CONFIG '
-                            "selects multi-worker training")
-    train.add_argument("--precision", default="float32",
-                       choices=("float32", "mixed_float16", "mixed_bfloat16"))
-    train.add_argument("--xla", action="store_true", help="compile the train step with XLA")
-    train.add_argument("--seed", type=int_at_least(0), default=0)
-    train.set_defaults(run=run_train)
-
-    finetune = commands.add_parser("finetune", help="transfer learning: a backbone with a new "
-                                   "head trained on your class folders, then fine-tuned")
-    finetune.add_argument("backbone", metavar="BACKBONE", help="a registry model name")
-    finetune.add_argument("--data", required=True, metavar="PATH",
-                          help="folder with train/ and val/ class folders, or one folder of "
-                               "class folders (split 90/10)")
-    finetune.add_argument("--weights", metavar="W", help='"imagenet" or a weights file for the '
-                          "backbone (default: random initialization)")
-    finetune.add_argument("--freeze-until", metavar="STAGE", help="in the second phase, keep "
-                          "the layers up to this stage frozen (a layer-name prefix such as "
-                          "conv4; default: fine-tune every layer)")
-    finetune.add_argument("--head-epochs", type=int_at_least(0), default=5, metavar="N",
-                          help="epochs of the new head alone (default: %(default)s)")
-    finetune.add_argument("--epochs", type=int_at_least(0), default=10, metavar="N",
-                          help="epochs of fine-tuning (default: %(default)s)")
-    finetune.add_argument("--learning-rate", type=float, default=1e-3, metavar="LR",
-                          help="Adam's rate for the head (default: %(default)s); fine-tuning "
-                               "uses a tenth of it")
-    finetune.add_argument("--image-size", type=int_at_least(1), metavar="N",
-                          help="input size (default: the model's)")
-    finetune.add_argument("--batch-size", type=int_at_least(1), default=32, metavar="B")
-    finetune.add_argument("--output", metavar="DIR",
-                          help="run folder (default: runs/BACKBONE_transfer)")
-    finetune.add_argument("--seed", type=int_at_least(0), default=0)
-    finetune.set_defaults(run=run_finetune)
-
-    evaluate = commands.add_parser("evaluate", help="top-1/top-5 and per-class accuracy of a "
-                                                    "trained model on a folder of class folders")
-    evaluate.add_argument("--model", required=True, metavar="PATH", help="a .keras file")
-    evaluate.add_argument("--data", required=True, metavar="FOLDER", help="class folders")
-    evaluate.add_argument("--ten-crop", action="store_true",
-                          help="average 10 crops (corners, centre, flipped) of each image "
-                               "resized to 8/7 of the input size (AlexNet, VGG)")
-    evaluate.add_argument("--confusion", metavar="PNG", help="draw the confusion matrix")
-    evaluate.add_argument("--batch-size", type=int_at_least(1), default=32, metavar="B")
-    evaluate.set_defaults(run=run_evaluate)
-
-    predict = commands.add_parser("predict", help="the most likely classes of image files")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--model", required=True, metavar="PATH", help="a .keras file (class "
-                         "names from classes.json next to it)")
-    predict.add_argument("--top", type=int_at_least(1), default=5, metavar="K")
-    predict.set_defaults(run=run_predict)
-
-    export = commands.add_parser("export", help="a .keras model to TFLite (float32, float16, "
-                                 "dynamic, int8, int16x8) or ONNX")
-    export.add_argument("model", metavar="MODEL", help="a .keras file")
-    export.add_argument("--quantization", default="float32",
-                        choices=("float32", "float16", "dynamic", "int8", "int16x8", "onnx"))
-    export.add_argument("--per-tensor", action="store_true", help="int8/int16x8: one weight "
-                        "scale per kernel instead of per output channel (smaller files for "
-                        "narrow models; check the accuracy)")
-    _data_options(export, "calibration images for int8/int16x8")
-    export.add_argument("--output", metavar="FILE", help="default: MODEL with the quantization "
-                        "and .tflite/.onnx")
-    export.set_defaults(run=run_export)
-
-    prune = commands.add_parser("prune", help="magnitude pruning with fine-tuning (tfmot); "
-                                "writes the sparse .keras model and prints the sparsity report")
-    prune.add_argument("model", metavar="MODEL", help="a .keras file saved by keras_cnn")
-    prune.add_argument("--sparsity", type=float, default=0.5, help="target (default: 0.5)")
-    prune.add_argument("--epochs", type=int_at_least(1), default=2, metavar="N")
-    prune.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
-    _data_options(prune, "fine-tuning data")
-    prune.add_argument("--output", metavar="FILE", help="default: MODEL_pruned.keras")
-    prune.set_defaults(run=run_prune)
-
-    qat = commands.add_parser("qat", help="quantization-aware fine-tuning, then an int8 TFLite "
-                              "file (integer only)")
-    qat.add_argument("model", metavar="MODEL", help="a .keras file saved by keras_cnn")
-    qat.add_argument("--epochs", type=int_at_least(1), default=2, metavar="N")
-    qat.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
-    qat.add_argument("--preserve-sparsity", action="store_true",
-                     help="keep a pruned model's zeros (pruning-preserving QAT)")
-    _data_options(qat, "fine-tuning data")
-    qat.add_argument("--output", metavar="FILE", help="default: MODEL_qat.tflite")
-    qat.set_defaults(run=run_qat)
-
-    demo = commands.add_parser("demo", help="the mobile pipeline on the digits: train, prune, "
-                               "QAT, export, evaluate every file on LiteRT (python -m "
-                               "keras_cnn.demo --help)")
-    return parser
-
-
-def _data_options(parser, what):
-    parser.add_argument("--data", metavar="PATH", help=f"{what}: a folder of class folders "
-                        "(or with train/ and val/); default: the embedded digits")
-    parser.add_argument("--batch-size", type=int_at_least(1), default=32, metavar="B")
+CALIBRATION_IMAGES = 200  # taken for int8 export and QAT from the data
 
 
 # --- the mobile pipeline ----------------------------------------------------------------------
 
-def _model_and_data(args):
-    """(model, sidecar info, train dataset, val dataset, calibration images) for the commands
-    that fine-tune or calibrate a saved model."""
+def _saved_model(path, command):
+    """(model, sidecar info) of the .keras file that `command` (prune, qat, export) reads."""
+    from keras_cnn import saving
+    return saving.load_model(path, f"{PROG} {command}")
+
+
+def _training_data(args, model, info, command):
+    """(train, val, calibration images) for fine-tuning or calibrating `model`: --data (class
+    folders), else the embedded digits where the model was trained on them; images get the
+    model's evaluation protocol and input scaling."""
     import numpy as np
-    from keras_cnn import augment, data, saving
-    model, info = saving.load_model(args.model)
+    from keras_cnn import data, recipes
     height, width, channels = model.input_shape[1:]
+    scale = artifacts.preprocess_function(info)
     if args.data is None:
+        if info.get("trained_on") != "digits":
+            raise ValueError(f"{PROG} {command} needs --data (a folder of class folders, or "
+                             f"with train/ and val/) for {args.model}: its sidecar does not say "
+                             "it was trained on the embedded digits, so they cannot stand in "
+                             "for its images.")
         splits = data.load_digits(image_size=height, channels=channels)
         train = data.array_dataset(*splits.train, batch_size=args.batch_size, training=True)
         val = data.array_dataset(*splits.val, batch_size=args.batch_size, training=False)
-        return model, info, train, val, splits.train[0][:200]
-    from keras_cnn import recipes
-    recipe = recipes.Recipe("fine_tune", "", "", "", image_size=height, batch_size=args.batch_size,
-                            epochs=1, optimizer="adam", learning_rate=1e-4, channels=channels,
-                            train_transform="none")
-    train, val, *_ = recipes.load_data(recipe, args.data, image_size=height,
-                                       batch_size=args.batch_size)
-    images = np.concatenate([x for x, _ in val.take(10).as_numpy_iterator()])[:200]
-    return model, info, train, val, images
+        return train, val, splits.train[0][:CALIBRATION_IMAGES]
+    crop = dict(info.get("evaluation") or artifacts.DEFAULT_EVALUATION)["crop_fraction"]
+    recipe = recipes.Recipe("fine_tune", "", "", "", image_size=height,
+                            batch_size=args.batch_size, epochs=1, optimizer="adam",
+                            learning_rate=1e-4, channels=channels, train_transform="none",
+                            eval_crop=crop)
+    train, val, _, names, _ = recipes.load_data(recipe, args.data, image_size=height,
+                                                batch_size=args.batch_size)
+    expected = info.get("class_names")
+    if expected is not None and list(names) != list(expected):
+        raise ValueError(f"The class folders of {args.data} ({', '.join(names)}) are not the "
+                         f"model's classes ({', '.join(expected)}).")
+    if "preprocess" in info:
+        train, val = (d.map(lambda x, y: (scale(x), y)) for d in (train, val))
+    images = np.concatenate([x for x, _ in val.take(10).as_numpy_iterator()])
+    return train, val, images[:CALIBRATION_IMAGES]
 
 
 def _default_output(model_path, suffix):
@@ -235,9 +77,12 @@ def run_export(args):
     if args.per_tensor and args.quantization not in ("int8", "int16x8"):
         raise ValueError("--per-tensor applies to --quantization int8 and int16x8 only. "
                          f"Received: --quantization {args.quantization}")
-    model, info, _, _, images = (_model_and_data(args) if args.quantization in
-                                 ("int8", "int16x8") else (*_load(args.model), None, None, None))
-    metadata = {k: info[k] for k in ("architecture", "kwargs", "class_names") if k in info}
+    model, info = _saved_model(args.model, "export")
+    images = None
+    if args.quantization in ("int8", "int16x8"):
+        _, _, images = _training_data(args, model, info, f"export --quantization "
+                                                         f"{args.quantization}")
+    metadata = artifacts.carried_metadata(info)
     if args.quantization == "onnx":
         path = export.to_onnx(model, args.output or _default_output(args.model, ".onnx"),
                               metadata=metadata)
@@ -248,11 +93,8 @@ def run_export(args):
             representative_data=images, per_channel=not args.per_tensor, metadata=metadata,
             progress=images is not None)
     print(f"{path}: {os.path.getsize(path):,} bytes")
-
-
-def _load(path):
-    from keras_cnn import saving
-    return saving.load_model(path)
+    print(f"next: {PROG} evaluate --model {path} --data FOLDER, or {PROG} predict IMAGE "
+          f"--model {path}")
 
 
 def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):
@@ -265,30 +107,47 @@ def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):
 def run_prune(args):
     """Prune, fine-tune, strip; save the sparse model and print the sparsity report."""
     from keras_cnn import pruning, saving
-    model, info, train, val, _ = _model_and_data(args)
+    model, info = _saved_model(args.model, "prune")
+    _check_rebuildable(model, args.model, "prune")
+    train, val, _ = _training_data(args, model, info, "prune")
     steps = int(train.cardinality())
     steps = steps if steps > 0 else 100
     end_step, frequency = pruning.fine_tuning_steps(args.epochs, steps)
     pruned = pruning.prune_model(model, args.sparsity, end_step=end_step, frequency=frequency)
     _fine_tune(pruned, train, val, args.epochs, args.learning_rate, pruning.pruning_callbacks())
     sparse = pruning.strip(pruned)
+    extra = {k: v for k, v in artifacts.carried_metadata(info).items()
+             if k not in ("architecture", "kwargs", "head", "class_names")}
     path = saving.save_model(sparse, args.output or _default_output(args.model, "_pruned.keras"),
-                             class_names=info.get("class_names"))
+                             class_names=info.get("class_names"), **extra)
     print(pruning.sparsity_report(sparse).to_markdown())
-    print(f"{path}: the pruned model (keras-cnn qat {path} --preserve-sparsity)")
+    print(f"{path}: the pruned model")
+    print(f"next: {PROG} qat {path} --preserve-sparsity, or {PROG} export {path}")
+
+
+def _check_rebuildable(model, path, command):
+    if getattr(model, "_keras_cnn_build", None) is None:
+        raise ValueError(f"{PROG} {command} rebuilds the model from its keras_cnn builder, and "
+                         f"{path} does not say which builder made it (its sidecar "
+                         f"{artifacts.sidecar_path(path)} has no 'architecture'). Models "
+                         f"written by {PROG} train, finetune and prune have it.")
 
 
 def run_qat(args):
     """Quantization-aware fine-tuning, then an integer-only int8 .tflite file."""
     from keras_cnn import export
     from keras_cnn.quantization import quantize_model
-    model, info, train, val, images = _model_and_data(args)
+    model, info = _saved_model(args.model, "qat")
+    _check_rebuildable(model, args.model, "qat")
+    train, val, images = _training_data(args, model, info, "qat")
     qat = quantize_model(model, preserve_sparsity=args.preserve_sparsity)
     _fine_tune(qat, train, val, args.epochs, args.learning_rate)
-    metadata = {k: info[k] for k in ("architecture", "kwargs", "class_names") if k in info}
     path = export.to_tflite(qat, args.output or _default_output(args.model, "_qat.tflite"),
-                            "qat", representative_data=images, metadata=metadata)
+                            "qat", representative_data=images,
+                            metadata=artifacts.carried_metadata(info))
     print(f"{path}: {os.path.getsize(path):,} bytes")
+    print(f"next: {PROG} evaluate --model {path} --data FOLDER, or {PROG} predict IMAGE "
+          f"--model {path}")
 
 
 # --- recipes and train ------------------------------------------------------------------------
@@ -313,15 +172,17 @@ def run_train(args):
                               epochs=args.epochs, batch_size=args.batch_size,
                               image_size=args.image_size, steps_per_epoch=args.steps_per_epoch,
                               devices=args.devices, precision=args.precision, xla=args.xla,
-                              seed=args.seed)
+                              seed=args.seed, overwrite=args.overwrite)
     except training.Diverged as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+        print(f"{PROG}: {err} Rerun the same command to resume from the last good epoch, "
+              "or lower the learning rate with --overwrite.", file=sys.stderr)
         sys.exit(training.EXIT_DIVERGED)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; rerun the same command to resume", file=sys.stderr)
         sys.exit(training.EXIT_INTERRUPTED)
     for key, value in results.get("test", {}).items():
         print(f"test {key}: {value:.4f}")
+    _next_steps(args.output or os.path.join("runs", args.recipe), args.data is None)
 
 
 def run_finetune(args):
@@ -331,37 +192,69 @@ def run_finetune(args):
                            freeze_until=args.freeze_until, head_epochs=args.head_epochs,
                            epochs=args.epochs, learning_rate=args.learning_rate,
                            image_size=args.image_size, batch_size=args.batch_size,
-                           output_dir=args.output, seed=args.seed)
+                           output_dir=args.output, seed=args.seed, overwrite=args.overwrite)
     for key, value in results.get("test", {}).items():
         print(f"test {key}: {value:.4f}")
+    _next_steps(args.output or os.path.join("runs", f"{args.backbone}_transfer"), False)
 
 
-def _load_model(path):
-    import keras
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Model file {path!r} does not exist.")
-    return keras.models.load_model(path)
+def _next_steps(output_dir, digits):
+    """Where the run's files are and what to run next."""
+    model = os.path.join(output_dir, "final.keras")
+    data = "" if digits else " --data FOLDER"
+    print(f"\nfiles in {output_dir}: final.keras (the model; best.keras and last.keras beside "
+          "it), metrics.json, log.csv, curves.png")
+    print("next:")
+    print(f"  {PROG} evaluate --model {model} --data FOLDER")
+    print(f"  {PROG} predict IMAGE --model {model}")
+    print(f"  {PROG} export {model} --quantization int8{data}")
+    print(f"  {PROG} prune {model}{data}    {PROG} qat {model}{data}")
+
+
+def run_demo(args):
+    """The mobile pipeline on the digits (keras_cnn.demo)."""
+    from keras_cnn import demo
+    demo.run(args.model, epochs=args.epochs, output=args.output, all_variants=args.all,
+             seed=args.seed)
+
+
+# --- evaluate and predict ---------------------------------------------------------------------
+
+def _protocol(args, model):
+    """(evaluation transform, 10-crop transform or None, its description) for `evaluate`."""
+    from keras_cnn import augment, recipes
+    size = model.input_shape[0]
+    if args.ten_crop:
+        resize = round(size * 8 / 7)
+        return (augment.resize_shorter_center_crop(size, resize=resize), augment.ten_crop(size),
+                f"10 crops of {size}x{size} from the image's shorter side resized to {resize}")
+    trained = "evaluation" in model.info
+    fraction = args.crop_fraction or model.evaluation["crop_fraction"]
+    origin = ("--crop-fraction" if args.crop_fraction else
+              "as the model was trained" if trained else "the ImageNet default; the model's "
+              "sidecar names no protocol")
+    resize = round(size / fraction)
+    return (recipes.evaluation_transform(size, fraction), None,
+            f"shorter side resized to {resize}, central {size}x{size} crop (crop fraction "
+            f"{fraction:g}, {origin})")
 
 
 def run_evaluate(args):
-    """Print top-1, top-5 and per-class accuracy; optionally draw the confusion matrix."""
-    from keras_cnn import augment, data, evaluation
-    model = _load_model(args.model)
-    size = model.input_shape[1]
+    """Print the protocol, top-1, top-5 and per-class accuracy; optionally draw the confusion
+    matrix."""
+    from keras_cnn import data, evaluation
+    model = artifacts.open_model(args.model, f"{PROG} evaluate")
     index = data.scan_image_folder(args.data)
-    names = evaluation.load_class_names(args.model, model.output_shape[-1])
+    names = model.class_names
     if tuple(index.class_names) != tuple(names):
         raise ValueError(f"The class folders of {args.data} ({', '.join(index.class_names)}) "
                          f"are not the model's classes ({', '.join(names)}).")
-    channels = model.input_shape[-1]
-    if args.ten_crop:
-        resize = round(size * 8 / 7)
-        preprocess, crops = augment.resize_shorter_center_crop(resize), augment.ten_crop(size)
-    else:
-        preprocess, crops = augment.resize_shorter_center_crop(size), None
+    preprocess, crops, description = _protocol(args, model)
     dataset = data.image_dataset(index, batch_size=args.batch_size, preprocess=preprocess,
-                                 training=False, channels=channels)
-    report = evaluation.evaluate(model, dataset, names, crops=crops)
+                                 training=False, channels=model.input_shape[-1])
+    report = evaluation.evaluate(model, dataset, names, crops=crops, progress=True)
+    print(f"model: {args.model} ({artifacts.KIND_NAMES[model.kind]})")
+    print(f"protocol: {description}")
     print(f"images: {report['images']}")
     print(f"top-1: {report['top1']:.4f}")
     if report["top5"] is not None:
@@ -375,11 +268,12 @@ def run_evaluate(args):
 
 def run_predict(args):
     """Print the top classes of every image."""
-    from keras_cnn import evaluation
-    model = _load_model(args.model)
-    names = evaluation.load_class_names(args.model, model.output_shape[-1])
-    for path, top in zip(args.images, evaluation.predict_files(model, args.images, names,
-                                                               top=args.top)):
+    from keras_cnn import evaluation, recipes
+    model = artifacts.open_model(args.model, f"{PROG} predict")
+    size = model.input_shape[0]
+    preprocess = recipes.evaluation_transform(size, model.evaluation["crop_fraction"])
+    for path, top in zip(args.images, evaluation.predict_files(model, args.images, top=args.top,
+                                                               preprocess=preprocess)):
         print(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
 
 
@@ -591,6 +485,8 @@ def short_paper(paper):
 
 def _matching(pattern=None, family=None):
     """The registry names matching `pattern` and `family`; ValueError when there are none."""
+    if family is not None and family not in _families():
+        raise ValueError(f"Unknown family {family!r}. Families: {', '.join(_families())}.")
     names = keras_cnn.list_models(pattern, family=family)
     if not names:
         raise ValueError(f"No registered model matches pattern={pattern!r}"
@@ -637,15 +533,6 @@ def _text_table(rows, right=(), header=False):
     return "\n".join(lines)
 
 
-def int_at_least(minimum):
-    """An argparse type: an integer >= `minimum`."""
-    def parse(text):
-        if not re.fullmatch(r"[+-]?\d+", text.strip()) or int(text) < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}. "
-                                             f"Received: {text!r}")
-        return int(text)
-    return parse
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m keras_cnn.cli ...: the keras-cnn command
+    import keras_cnn_cli
+    sys.exit(keras_cnn_cli.main())

@@ -21,19 +21,26 @@ import tensorflow as tf
 from keras_cnn.files import write_atomically
 
 
-def evaluate(model, dataset, class_names, crops=None):
+def evaluate(model, dataset, class_names, crops=None, progress=False):
     """A dict: "top1", "top5" (None with 5 classes or fewer), "per_class" {name: accuracy},
-    "confusion" (rows: true class, columns: predicted), "images"."""
+    "confusion" (rows: true class, columns: predicted), "images".
+
+    model: a Keras model, or a model file opened with `keras_cnn.artifacts.open_model` (a
+    .keras, .tflite or .onnx file, with its input scaling). `progress`: a progress bar over
+    the batches."""
     classes = len(class_names)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     top5_hits = 0
-    for images, labels in dataset:
+    bar = _progress_bar(dataset, "batch") if progress else None
+    for step, (images, labels) in enumerate(dataset, 1):
         probabilities = _probabilities(model, images, crops)
         labels = np.asarray(labels).reshape(-1)
         predicted = probabilities.argmax(axis=-1)
         np.add.at(confusion, (labels, predicted), 1)
         top = np.argsort(-probabilities, axis=-1)[:, :5]
         top5_hits += int(np.sum(top == labels[:, None]))
+        if bar is not None:
+            bar.update(step)
     images = int(confusion.sum())
     if images == 0:
         raise ValueError("The evaluation data set is empty.")
@@ -46,16 +53,30 @@ def evaluate(model, dataset, class_names, crops=None):
 
 def _probabilities(model, images, crops):
     if crops is None:
-        return np.asarray(model(images, training=False))
+        return _outputs(model, images)
     views = tf.map_fn(crops, images)                      # (batch, crops, h, w, c)
     batch, count = views.shape[0], views.shape[1]
     flat = tf.reshape(views, (-1, *views.shape[2:]))
-    outputs = np.asarray(model(flat, training=False))
-    return outputs.reshape(batch, count, -1).mean(axis=1)
+    return _outputs(model, flat).reshape(batch, count, -1).mean(axis=1)
+
+
+def _outputs(model, images):
+    """A Keras model's outputs, or those of a model file (which scales its inputs itself)."""
+    if hasattr(model, "kind"):  # an artifacts.LoadedModel
+        return model.predict(np.asarray(images))
+    return np.asarray(model(images, training=False))
+
+
+def _progress_bar(dataset, unit):
+    import keras
+    steps = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else -1
+    return keras.utils.Progbar(steps if steps > 0 else None, unit_name=unit)
 
 
 def confusion_png(report, class_names, path):
-    """Draw the confusion matrix of an `evaluate` report into a PNG file, atomically."""
+    """Draw the confusion matrix of an `evaluate` report into a PNG file, atomically. Each cell
+    shows its count (white on dark cells); above 10 classes, empty cells are left blank and the
+    font shrinks with the number of digits of the largest count."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
@@ -63,7 +84,14 @@ def confusion_png(report, class_names, path):
     matrix = np.asarray(report["confusion"])
     size = max(4, 0.4 * len(class_names) + 2)
     figure, axes = plt.subplots(figsize=(size, size), dpi=100)
-    axes.imshow(matrix, cmap="Blues")
+    image = axes.imshow(matrix, cmap="Blues")
+    many = len(class_names) > 10
+    fontsize = min(9, 40 / len(str(matrix.max()))) if many else 9  # a cell is 0.4 inch wide
+    dark = (image.norm.vmin + image.norm.vmax) / 2
+    for (row, column), count in np.ndenumerate(matrix):
+        if count or not many:
+            axes.text(column, row, str(count), ha="center", va="center", fontsize=fontsize,
+                      color="white" if count > dark else "black")
     axes.set_xticks(range(len(class_names)), class_names, rotation=90, fontsize=7)
     axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
     axes.set_xlabel("predicted")
@@ -76,18 +104,26 @@ def confusion_png(report, class_names, path):
     return write_atomically(path, buffer.getvalue())
 
 
-def predict_files(model, paths, class_names, top=5):
+def predict_files(model, paths, class_names=None, top=5, preprocess=None):
     """For each image file: [(class name, probability), ...], the `top` most likely first.
 
-    The image is decoded, resized to the model's input size and scaled to [0, 1]."""
+    model: a Keras model or a model file opened with `keras_cnn.artifacts.open_model` (its
+    class names are the default). Each image is decoded, scaled to [0, 1] and given to
+    `preprocess` (a keras_cnn.augment evaluation transform to the model's input size; default:
+    a plain resize)."""
     from keras_cnn import data
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be an integer >= 1. Received: top={top!r}")
-    height, width, channels = model.input_shape[1:]
-    if len(class_names) != model.output_shape[-1]:
-        raise ValueError(f"The model has {model.output_shape[-1]} outputs but "
-                         f"{len(class_names)} class names were given.")
+    height, width, channels = (model.input_shape if hasattr(model, "kind")
+                               else model.input_shape[1:])
+    outputs = model.outputs if hasattr(model, "kind") else model.output_shape[-1]
+    class_names = getattr(model, "class_names", None) if class_names is None else class_names
+    if len(class_names) != outputs:
+        raise ValueError(f"The model has {outputs} outputs but {len(class_names)} class names "
+                         "were given.")
+    if preprocess is None:
+        preprocess = lambda image: tf.image.resize(image, (height, width), antialias=True)
     results = []
     for path in paths:
         if not os.path.isfile(path):
@@ -96,18 +132,8 @@ def predict_files(model, paths, class_names, top=5):
             image = data.decode_image(tf.constant(str(path)), channels)
         except tf.errors.InvalidArgumentError:
             raise ValueError(f"{path!r} is not a readable JPEG or PNG image.") from None
-        image = tf.clip_by_value(tf.image.resize(image, (height, width), antialias=True), 0, 1)
-        probabilities = np.asarray(model(image[None], training=False))[0]
+        image = tf.clip_by_value(preprocess(image), 0, 1)
+        probabilities = _outputs(model, image[None])[0]
         order = np.argsort(-probabilities)[:top]
         results.append([(class_names[i], float(probabilities[i])) for i in order])
     return results
-
-
-def load_class_names(model_path, classes=None):
-    """The class names saved next to a model by `keras-cnn train` (classes.json), else
-    "0", "1", ... for `classes` outputs."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "classes.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return tuple(json.load(f))
-    return tuple(str(i) for i in range(classes))

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from keras_cnn import backend
+from keras_cnn import artifacts, backend, quiet
 from keras_cnn.files import write_atomically
 
 QUANTIZATIONS = (None, "dynamic", "float16", "int8", "int16x8", "qat")
@@ -104,7 +104,8 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
                                                        tf.lite.OpsSet.TFLITE_BUILTINS]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-    with _keras_messages(False):  # the Keras 3 converter prints its SavedModel's endpoints
+    # the Keras 3 converter prints its SavedModel's endpoints, and the converter its settings
+    with _keras_messages(False), quiet.native_stderr():
         flatbuffer = converter.convert()
     if quantization in _INTEGER and integer_only:
         left = [op for op in float_ops(flatbuffer) if not op.startswith(_CONVERSIONS)]
@@ -170,21 +171,8 @@ def _io_details(tflite):
             "outputs": [describe(d) for d in interpreter.get_output_details()]}
 
 
-def _write_sidecar(path, info):
-    write_atomically(sidecar_path(path), json.dumps(info, indent=1, default=_jsonable))
-
-
-def _jsonable(value):
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, (tuple, set, np.ndarray)):
-        return list(value)
-    raise TypeError(f"metadata value {value!r} is not JSON-serializable")
-
-
-def sidecar_path(path):
-    """The sidecar JSON of an exported file: its path plus ".json"."""
-    return os.fspath(path) + ".json"
+_write_sidecar = artifacts.write_sidecar
+sidecar_path = artifacts.sidecar_path
 
 
 def read_metadata(path):
@@ -205,18 +193,36 @@ def to_onnx(model, path, opset=17, metadata=None):
     if not isinstance(opset, int) or not 9 <= opset <= 18:
         raise ValueError(f"opset must be an integer from 9 to 18. Received: opset={opset!r}")
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="input")
-    graph_def, (inp,), outs = _inference_graph(model, spec)
-    # the input "input"; one output "output", several (e.g. GoogLeNet's auxiliary heads): the
-    # model's output names
-    names = ["output"] if len(outs) == 1 else list(model.output_names)
-    proto, _ = tf2onnx.convert.from_graph_def(
-        graph_def, input_names=[inp], output_names=outs, opset=opset,
-        tensors_to_rename={inp: "input", **dict(zip(outs, names))})
+    with _quiet_loggers():
+        graph_def, (inp,), outs = _inference_graph(model, spec)
+        # the input "input"; one output "output", several (e.g. GoogLeNet's auxiliary heads):
+        # the model's output names
+        names = ["output"] if len(outs) == 1 else list(model.output_names)
+        proto, _ = tf2onnx.convert.from_graph_def(
+            graph_def, input_names=[inp], output_names=outs, opset=opset,
+            tensors_to_rename={inp: "input", **dict(zip(outs, names))})
     write_atomically(path, proto.SerializeToString())
     _write_sidecar(path, dict(metadata or {}, quantization="float32", format="onnx",
                               opset=opset, inputs=[{"shape": [None, *model.input_shape[1:]],
                                                     "dtype": "float32"}]))
     return path
+
+
+@contextlib.contextmanager
+def _quiet_loggers(names=("tensorflow", "tf2onnx")):
+    """TensorFlow's and tf2onnx's Python loggers at ERROR inside the block: the conversion's
+    deprecation notices, and the tracebacks tf2onnx logs when one of its graph optimizers skips
+    a pattern (the export still succeeds), are not the user's concern. Errors still raise."""
+    import logging
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _inference_graph(model, spec):
@@ -338,9 +344,10 @@ def _interpreter(tflite, num_threads=None, delegates=True):
               else dict(model_path=str(tflite)))
     resolver = (OpResolverType.AUTO if delegates
                 else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter = Interpreter(**source, num_threads=num_threads,
-                              experimental_op_resolver_type=resolver)
-    interpreter.allocate_tensors()
+    with quiet.native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = Interpreter(**source, num_threads=num_threads,
+                                  experimental_op_resolver_type=resolver)
+        interpreter.allocate_tensors()
     return interpreter
 
 

@@ -103,7 +103,7 @@ def prune_model(model, target_sparsity=0.5, *, schedule="polynomial", initial_sp
 
     pruned = tf_keras.models.clone_model(model, clone_function=wrap)
     _copy_into_wrapped(model, pruned)
-    pruned._keras_cnn_build = getattr(model, "_keras_cnn_build", None)
+    _keep_build(model, pruned)
     return pruned
 
 
@@ -132,7 +132,7 @@ def cluster_model(model, clusters=16, *, init="kmeans++", layers=None):
         return layer
 
     clustered = tf_keras.models.clone_model(copy, clone_function=wrap)
-    clustered._keras_cnn_build = getattr(model, "_keras_cnn_build", None)
+    _keep_build(model, clustered)
     return clustered
 
 
@@ -192,8 +192,17 @@ def strip(model):
                          "rebuilt in Keras 3: prune models made by a keras_cnn builder (or loaded "
                          "with keras_cnn.saving.load_model).")
     stripped = _clustering.strip_clustering(_sparsity.strip_pruning(model))
-    stripped._keras_cnn_build = record
+    _keep_build(model, stripped)
     return to_keras(stripped)
+
+
+def _keep_build(source, target):
+    """Copy how `source` was built (its build record and, for a fine-tuned model, its head)
+    to `target`, a clone of it, so that the bridge can rebuild it."""
+    for attribute in ("_keras_cnn_build", "_keras_cnn_head"):
+        value = getattr(source, attribute, None)
+        if value is not None:
+            setattr(target, attribute, value)
 
 
 @dataclasses.dataclass(frozen=True)

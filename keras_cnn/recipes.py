@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_cnn
-from keras_cnn import augment, data, schedules, training
+from keras_cnn import augment, data, runs, schedules, training
 from keras_cnn.files import write_atomically
 from keras_cnn.saving import save_model
 
@@ -55,6 +55,8 @@ class Recipe:
     model_kwargs: tuple = ()              # ((name, value), ...) for the builder
     aux_loss_weight: Optional[float] = None        # GoogLeNet's auxiliary classifiers
     data: Optional[str] = None            # built-in data set ("digits"), else --data is needed
+    eval_crop: float = 0.875              # evaluation: shorter side to size / eval_crop, then
+                                          # the central crop (1.0: the whole image)
     images_per_epoch: int = IMAGENET_TRAIN_IMAGES  # for schedules when the size is unknown
 
 
@@ -65,7 +67,7 @@ RECIPES = {r.name: r for r in [
            "0.95% test error on MNIST (paper); >= 98% on the embedded digits here",
            image_size=32, channels=1, batch_size=32, epochs=40, optimizer="adam",
            learning_rate=2e-3, schedule=("cosine", 0), train_transform="shift_rotate",
-           data="digits",
+           data="digits", eval_crop=1.0,
            images_per_epoch=1257),
     Recipe("alexnet_imagenet", "alexnet", "Krizhevsky et al. 2012, section 5",
            "top-1 / top-5 error 40.7% / 18.2% (1 CNN)", image_size=227, batch_size=128,
@@ -90,16 +92,18 @@ RECIPES = {r.name: r for r in [
     Recipe("resnet56_cifar10", "resnet56_cifar", "He et al. 2015, section 4.2",
            "6.97% test error on CIFAR-10", image_size=32, batch_size=128, epochs=164,
            optimizer="sgd", learning_rate=0.1, weight_decay=1e-4,
-           schedule=("step", (82, 123)), train_transform="cifar", images_per_epoch=45_000),
+           schedule=("step", (82, 123)), train_transform="cifar", images_per_epoch=45_000,
+           eval_crop=1.0),
     Recipe("wrn28_10_cifar10", "wrn28_10", "Zagoruyko & Komodakis 2016, section 4",
            "3.89% test error on CIFAR-10 (dropout 0.3)", image_size=32, batch_size=128,
            epochs=200, optimizer="sgd", learning_rate=0.1, weight_decay=5e-4,
            schedule=("step", (60, 120, 160), 0.2), train_transform="cifar",
-           model_kwargs=(("dropout", 0.3),), images_per_epoch=50_000),
+           model_kwargs=(("dropout", 0.3),), images_per_epoch=50_000, eval_crop=1.0),
     Recipe("densenet_bc100_cifar10", "densenet_bc100_cifar", "Huang et al. 2017, section 4.2",
            "4.51% test error on CIFAR-10 (C10+)", image_size=32, batch_size=64, epochs=300,
            optimizer="sgd", learning_rate=0.1, weight_decay=1e-4,
-           schedule=("step", (150, 225)), train_transform="cifar", images_per_epoch=50_000),
+           schedule=("step", (150, 225)), train_transform="cifar", images_per_epoch=50_000,
+           eval_crop=1.0),
     Recipe("squeezenet_imagenet", "squeezenet1_1", "Iandola et al. 2016 (Caffe solver of the "
            "authors' repository: linear decay, here cosine)", "57.5% / 80.3% top-1 / top-5 "
            "(SqueezeNet 1.0)", batch_size=512, epochs=68, learning_rate=0.04,
@@ -210,7 +214,7 @@ def _batch_augment(recipe, seed):
 def load_data(recipe, path=None, *, image_size, batch_size, seed=0):
     """(train, val, test or None, class names, training images or None) as tf.data datasets."""
     channels = recipe.channels
-    eval_fn = augment.resize_shorter_center_crop(image_size)
+    eval_fn = evaluation_transform(image_size, recipe.eval_crop)
     train_fn = _transform(recipe, image_size)
     if path is None:
         if recipe.data != "digits":
@@ -251,6 +255,13 @@ def load_data(recipe, path=None, *, image_size, batch_size, seed=0):
     test = make(indexes["test"], eval_fn, False) if "test" in indexes else None
     return (make(indexes["train"], train_fn, True), make(indexes["val"], eval_fn, False), test,
             names, len(indexes["train"].paths))
+
+
+def evaluation_transform(image_size, crop_fraction):
+    """Evaluation's transform: the shorter side to image_size / crop_fraction, then the central
+    image_size x image_size crop."""
+    return augment.resize_shorter_center_crop(image_size,
+                                              resize=round(image_size / crop_fraction))
 
 
 def _split_index(index, seed, val_fraction=0.1):
@@ -332,9 +343,13 @@ def _float32_outputs(model):
 
 def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, image_size=None,
         steps_per_epoch=None, devices=None, precision="float32", xla=False, seed=0,
-        verbose="auto"):
+        overwrite=False, verbose="auto"):
     """Train recipe `name`; return a dict of the run's results (also written to
-    `output_dir`/metrics.json next to best.keras, last.keras, log.csv, curves.png)."""
+    `output_dir`/metrics.json next to final.keras, best.keras, last.keras, log.csv, curves.png).
+
+    A rerun with the same output folder resumes the same run from its last completed epoch, or,
+    if it finished, returns its results without training; a folder holding another run (other
+    data, classes or settings) is refused (`keras_cnn.runs.RunConflict`) unless `overwrite`."""
     recipe = get_recipe(name)
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
@@ -349,24 +364,33 @@ def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, 
     try:
         return _run(recipe, data_path, output_dir=output_dir, epochs=epochs,
                     batch_size=batch_size, image_size=image_size,
-                    steps_per_epoch=steps_per_epoch, devices=devices, xla=xla, seed=seed,
-                    verbose=verbose)
+                    steps_per_epoch=steps_per_epoch, devices=devices, precision=precision,
+                    xla=xla, seed=seed, overwrite=overwrite, verbose=verbose)
     finally:  # the policy is global: leave it as it was
         keras.mixed_precision.set_global_policy(previous)
 
 
 def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps_per_epoch,
-         devices, xla, seed, verbose):
+         devices, precision, xla, seed, overwrite, verbose):
     name = recipe.name
     keras.utils.set_random_seed(seed)
     strategy = training.select_strategy(devices)
 
     train, val, test, class_names, images = load_data(
         recipe, data_path, image_size=image_size, batch_size=batch_size, seed=seed)
-    if class_names is None:
-        classes = 1000
-    else:
-        classes = len(class_names)
+    workers, index = training.cluster()
+    manifest = {"recipe": name, "model": recipe.model,
+                "data": "digits" if data_path is None else os.path.abspath(data_path),
+                "classes": None if class_names is None else list(class_names),
+                "image_size": image_size, "batch_size": batch_size, "epochs": epochs,
+                "steps_per_epoch": steps_per_epoch, "precision": precision, "seed": seed}
+    run_dir = training.worker_dir(output_dir, index)
+    state = runs.prepare(run_dir, manifest, overwrite=overwrite and index == 0)
+    if state == runs.FINISHED:
+        print(f"{run_dir} holds this run, finished: nothing to train (--overwrite trains it "
+              "again).", flush=True)
+        return _finished_results(run_dir)
+    classes = 1000 if class_names is None else len(class_names)
     per_epoch = steps_per_epoch or -(-(images or recipe.images_per_epoch) // batch_size)
     if steps_per_epoch is not None:  # epochs of a fixed length: cycle through the data
         train = train.repeat()
@@ -376,7 +400,7 @@ def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps
     if recipe.aux_loss_weight is not None:
         train, val = (_repeat_labels(d, 3) for d in (train, val))
         test = _repeat_labels(test, 3) if test is not None else None
-    learning_rate = schedules.linear_scaling(recipe.learning_rate, batch_size, recipe.batch_size)
+    learning_rate = scaled_learning_rate(recipe, batch_size, images)
     with strategy.scope():
         model = build_model(recipe, image_size=image_size, classes=classes,
                             learning_rate=learning_rate, steps_per_epoch=per_epoch,
@@ -384,19 +408,20 @@ def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps
     print(f"recipe {name}: {recipe.model}, {model.count_params():,} parameters, "
           f"{image_size}x{image_size}x{recipe.channels}, {classes} classes; "
           f"{strategy.num_replicas_in_sync} replica(s), global batch {batch_size}, "
-          f"learning rate {learning_rate:g}, {epochs} epochs", flush=True)
-    history = training.train(model, train, val, epochs=epochs, output_dir=output_dir,
-                             strategy=strategy, steps_per_epoch=steps_per_epoch,
-                             verbose=verbose)
-    results = {"recipe": name, "model": recipe.model, "epochs_run": len(history.get("loss", [])),
-               "history": {k: [float(v) for v in vs] for k, vs in history.items()}}
+          f"learning rate {learning_rate:g}, {epochs} epochs"
+          f"{'; resuming ' + run_dir if state == runs.RESUME else ''}", flush=True)
+    training.train(model, train, val, epochs=epochs, output_dir=output_dir, strategy=strategy,
+                   steps_per_epoch=steps_per_epoch, verbose=verbose)
+    history = runs.history(run_dir)
+    results = {"recipe": name, "model": recipe.model,
+               "epochs_run": len(history.get("loss", [])), "history": history}
     if test is not None:
         evaluated = model.evaluate(test, verbose=0, return_dict=True)
         results["test"] = {k: float(v) for k, v in evaluated.items()}
-    workers, index = training.cluster()
     if index == 0:
         save_model(model, os.path.join(output_dir, "final.keras"), class_names=class_names,
-                   recipe=name)
+                   recipe=name, evaluation={"crop_fraction": recipe.eval_crop},
+                   **({"trained_on": "digits"} if data_path is None else {}))
         if class_names is not None:
             write_atomically(os.path.join(output_dir, "classes.json"),
                              json.dumps(list(class_names), indent=1))
@@ -404,7 +429,34 @@ def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps
         if os.path.exists(log) and os.path.getsize(log):
             training.plot_history(log, os.path.join(output_dir, "curves.png"))
         write_atomically(os.path.join(output_dir, "metrics.json"), json.dumps(results, indent=1))
+    runs.finish(run_dir)
     return results
+
+
+def _finished_results(run_dir):
+    path = os.path.join(run_dir, "metrics.json")
+    if not os.path.isfile(path):
+        return {"history": runs.history(run_dir)}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def scaled_learning_rate(recipe, batch_size, images=None):
+    """The recipe's learning rate for a global batch of `batch_size` (linear scaling, Goyal et
+    al. 2017), said aloud when it changes; a batch larger than the `images` of the training set
+    counts as the whole set, and that is said too."""
+    effective = batch_size
+    if images is not None and batch_size > images:
+        effective = images
+        print(f"note: the batch ({batch_size}) is larger than the training set ({images} "
+              f"images): every step takes the whole set, so the learning rate is scaled for "
+              f"{images} images.", flush=True)
+    learning_rate = schedules.linear_scaling(recipe.learning_rate, effective, recipe.batch_size)
+    if effective != recipe.batch_size:
+        print(f"note: learning rate {recipe.learning_rate:g} for the paper's batch of "
+              f"{recipe.batch_size}, scaled linearly to {learning_rate:g} for {effective} images "
+              "a step.", flush=True)
+    return learning_rate
 
 
 def _repeat_labels(dataset, outputs):

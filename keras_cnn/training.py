@@ -12,9 +12,9 @@ are several, and the default strategy on one device.
 `train` runs `model.fit` on one machine. Keras 3's `fit` fails under
 `MultiWorkerMirroredStrategy` (a PerReplica conversion error in its train step), so on several
 machines `train` runs its own distributed loop (`strategy.run` on a train step, losses summed
-across replicas) and calls the same callbacks `fit` would: BackupAndRestore (a killed run
-resumes at its last completed epoch), best and last checkpoints, the CSV log, TensorBoard
-logs (`tensorboard --logdir OUTPUT/tensorboard`), TerminateOnNaN.
+across replicas) and calls the same callbacks `fit` would: the run's recorder (best and last
+checkpoints, the backup a killed run resumes from at its last completed epoch, the CSV log;
+`keras_cnn.runs`), TensorBoard logs (`tensorboard --logdir OUTPUT/tensorboard`), TerminateOnNaN.
 Only the chief worker writes the run's files; worker i > 0 writes its own copies (its backup
 included, so that it too resumes after a restart) into OUTPUT/workers/worker-i.
 
@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cnn import runs
 from keras_cnn.files import write_atomically
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -124,21 +125,17 @@ def set_batchnorm_momentum(model, momentum):
 
 def worker_dir(output_dir, index):
     """Where worker `index` writes: `output_dir` for the chief (0), else its own subfolder,
-    the same on every restart so that its BackupAndRestore finds its backup."""
+    the same on every restart so that its recorder finds its backup."""
     return output_dir if index == 0 else os.path.join(output_dir, "workers", f"worker-{index}")
 
 
 def callbacks_for(output_dir, monitor="val_accuracy"):
-    """BackupAndRestore, best and last .keras checkpoints, CSV log, TensorBoard logs and
+    """The run's recorder (last and best .keras checkpoints, the backup a killed run resumes
+    from, history.json and log.csv; `keras_cnn.runs.Recorder`), TensorBoard logs and
     TerminateOnNaN, writing into `output_dir`."""
     os.makedirs(output_dir, exist_ok=True)
     return [
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup"),
-                                         delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
-                                        monitor=monitor, mode="max", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "last.keras")),
-        keras.callbacks.CSVLogger(os.path.join(output_dir, "log.csv"), append=True),
+        runs.Recorder(output_dir, monitor=monitor),
         keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -231,7 +228,7 @@ def distributed_fit(model, strategy, train_data, val_data, *, epochs, steps_per_
     model.stop_training = False
     model._initial_epoch = 0
     callback_list.on_train_begin()
-    for epoch in range(model._initial_epoch, epochs):  # BackupAndRestore sets _initial_epoch
+    for epoch in range(model._initial_epoch, epochs):  # the recorder sets _initial_epoch
         callback_list.on_epoch_begin(epoch)
         logs = run_epoch(train_data, True, steps_per_epoch)
         if val_data is not None:
@@ -253,13 +250,15 @@ def distributed_fit(model, strategy, train_data, val_data, *, epochs, steps_per_
 
 def plot_history(csv_path, png_path):
     """Draw loss and accuracy curves (train and validation) from a CSVLogger file into a PNG,
-    atomically; return the PNG's path."""
+    atomically; return the PNG's path. Each epoch is a marker (up to 50 epochs; a single epoch
+    is a point), the epoch axis has whole-number ticks."""
     import csv
     import io
 
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -272,7 +271,10 @@ def plot_history(csv_path, png_path):
         keys = [k for k in rows[0] if k == metric or k.endswith(f"_{metric}")]
         for key in keys:
             ax.plot(epochs, [float(r[key]) for r in rows], "--" if key.startswith("val_")
-                    else "-", label=key)
+                    else "-", marker="o" if len(epochs) <= 50 else None, markersize=4,
+                    label=key)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(True, alpha=0.3)

@@ -29,10 +29,11 @@ import keras
 import numpy as np
 
 import keras_cnn
-from keras_cnn import recipes, schedules, training
+from keras_cnn import recipes, runs, schedules, training
 from keras_cnn.files import write_atomically
+from keras_cnn.heads import HEAD, attach_head
+from keras_cnn.saving import save_model
 
-HEAD = ("transfer_pool", "transfer_dropout", "transfer_predictions")
 BACKBONE = "backbone"  # freeze(model, BACKBONE): every layer but the new head
 
 
@@ -47,23 +48,13 @@ def transfer_model(backbone, classes, *, input_shape=None, weights=None, dropout
     """
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"classes must be an integer >= 2. Received: classes={classes!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
     if isinstance(backbone, str):
         backbone = keras_cnn.create_model(backbone, include_top=False, weights=weights,
                                           input_shape=input_shape, **build_kwargs)
     elif not isinstance(backbone, keras.Model):
         raise ValueError("backbone must be a registry name (keras-cnn list) or a Keras model. "
                          f"Received: {type(backbone).__name__}")
-    features = backbone.output
-    if len(features.shape) == 4:
-        features = keras.layers.GlobalAveragePooling2D(name=HEAD[0])(features)
-    elif len(features.shape) != 2:
-        raise ValueError("The backbone must end in a feature map (N, H, W, C) or a feature "
-                         f"vector (N, C). Received output shape {features.shape}")
-    x = keras.layers.Dropout(dropout, name=HEAD[1])(features)
-    outputs = keras.layers.Dense(classes, activation="softmax", name=HEAD[2])(x)
-    return keras.Model(backbone.inputs, outputs, name=f"{backbone.name}_transfer")
+    return attach_head(backbone, classes, dropout)
 
 
 def stages(model):
@@ -136,12 +127,17 @@ def fine_tune(model, train, val, phases, *, output_dir, optimizer="adam", strate
 
 def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, epochs=10,
         learning_rate=1e-3, fine_tune_factor=0.1, image_size=None, batch_size=32, dropout=0.2,
-        output_dir=None, seed=0, verbose="auto"):
+        output_dir=None, seed=0, overwrite=False, verbose="auto"):
     """Fine-tune registry model `backbone` on the image folders at `data_path` (train/ and val/,
     or one folder of class folders split 90/10): phase "head" trains the new head on the frozen
     backbone for `head_epochs`, phase "fine_tune" then trains everything after stage
     `freeze_until` (None: every layer) for `epochs` at `learning_rate * fine_tune_factor`.
-    With `weights` (pretrained), the family's `preprocess_input` scales the images. Writes final.keras, classes.json and metrics.json into `output_dir`."""
+    With `weights` (pretrained), the family's `preprocess_input` scales the images.
+
+    Writes final.keras (its sidecar names the backbone, the head, the classes and the input
+    scaling, so that prune, qat, export, evaluate and predict take it), classes.json and
+    metrics.json into `output_dir`. A rerun resumes the same run, or refuses another one
+    (`keras_cnn.runs`) unless `overwrite`."""
     info = keras_cnn.model_info(backbone)
     image_size = image_size or info.default_size
     output_dir = output_dir or os.path.join("runs", f"{backbone}_transfer")
@@ -152,6 +148,16 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
                             channels=info.input_channels)
     train, val, test, class_names, _ = recipes.load_data(
         recipe, data_path, image_size=image_size, batch_size=batch_size, seed=seed)
+    manifest = {"backbone": backbone, "weights": weights, "data": os.path.abspath(data_path),
+                "classes": list(class_names), "freeze_until": freeze_until,
+                "head_epochs": head_epochs, "epochs": epochs, "learning_rate": learning_rate,
+                "fine_tune_factor": fine_tune_factor, "image_size": image_size,
+                "batch_size": batch_size, "dropout": dropout, "seed": seed}
+    if runs.prepare(output_dir, manifest, overwrite=overwrite) == runs.FINISHED:
+        print(f"{output_dir} holds this fine-tuning run, finished: nothing to train "
+              "(--overwrite trains it again).", flush=True)
+        with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
+            return json.load(f)
     preprocess = preprocessing_for(backbone) if weights is not None else None
     if preprocess is not None:  # the pretrained weights' input scaling, from [0, 1] images
         scale = lambda x, y: (preprocess(x * 255.0), y)
@@ -164,12 +170,15 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
     histories = fine_tune(model, train, val, [p for p in phases if p.epochs > 0],
                           output_dir=output_dir, verbose=verbose)
     results = {"backbone": backbone, "weights": weights, "freeze_until": freeze_until,
-               "history": {phase: {k: [float(v) for v in vs] for k, vs in h.items()}
-                           for phase, h in histories.items()}}
+               "history": {phase: runs.history(os.path.join(output_dir, phase))
+                           for phase in histories}}
     if test is not None:
         results["test"] = {k: float(v) for k, v in
                            model.evaluate(test, verbose=0, return_dict=True).items()}
-    model.save(os.path.join(output_dir, "final.keras"))
+    extra = {"preprocess": backbone} if preprocess is not None else {}
+    save_model(model, os.path.join(output_dir, "final.keras"), class_names=class_names,
+               evaluation={"crop_fraction": recipe.eval_crop}, **extra)
     write_atomically(os.path.join(output_dir, "classes.json"), json.dumps(list(class_names)))
     write_atomically(os.path.join(output_dir, "metrics.json"), json.dumps(results, indent=1))
+    runs.finish(output_dir)
     return results

@@ -9,7 +9,7 @@ on MNIST, a different and larger data set.) The same as `keras-cnn train lenet5_
 
 import sys
 
-from keras_cnn import cli
+import keras_cnn_cli
 
 if __name__ == "__main__":
-    sys.exit(cli.main(["train", "lenet5_digits", *sys.argv[1:]]))
+    sys.exit(keras_cnn_cli.main(["train", "lenet5_digits", *sys.argv[1:]]))

@@ -86,9 +86,9 @@ def free_memory(request):
 
 def run_cli(capsys, *argv):
     """Run `keras-cnn argv`; return (exit status, stdout, stderr)."""
-    from keras_cnn import cli
+    import keras_cnn_cli
     try:
-        status = cli.main(list(argv))
+        status = keras_cnn_cli.main(list(argv))
     except SystemExit as exit_:
         status = exit_.code
     out, err = capsys.readouterr()

@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from keras_cnn import cli, data, demo
+import keras_cnn_cli
+from keras_cnn import cli, data
 from conftest import run_cli
 
 README = """# Title
@@ -206,11 +207,13 @@ def test_short_paper(paper, short):
 # --- demo ---------------------------------------------------------------------------------------
 
 def test_demo_options(capsys):
-    args = demo.parse_args([])
-    assert (args.model, args.epochs, args.all) == ("mobilenet_v3_small", 6, False)
-    with pytest.raises(SystemExit):
-        demo.parse_args(["--model", "vgg16"])
-    assert "invalid choice: 'vgg16'" in capsys.readouterr().err
+    args = keras_cnn_cli.build_parser().parse_args(["demo"])
+    assert (args.model, args.epochs, args.all) == ("mobilenet_v3_small", None, False)
+    status, out, err = run_cli(capsys, "demo", "--model", "vgg16")
+    assert status == 2
+    assert err == ("keras-cnn: error: The demo runs one of the showcase models (mobilenet, "
+                   "mobilenet_v2, mobilenet_v3_small, shufflenet_g3, shufflenet_v2_x1_0, "
+                   "squeezenet1_1). Received: 'vgg16'\n")
 
 
 def test_readme_table_lists_every_registered_model():

@@ -11,6 +11,7 @@ import keras
 import pytest
 
 import keras_cnn
+import keras_cnn_cli
 from keras_cnn import backend, cli
 from keras_cnn.models.googlenet import inception_naive
 
@@ -273,7 +274,7 @@ def test_unknown_sizes_and_subclassed_models_are_refused():
 # --- keras-cnn info ---------------------------------------------------------------------------
 
 def test_info_vgg16_prints_the_table(capsys):
-    assert cli.main(["info", "vgg16"]) == 0
+    assert keras_cnn_cli.main(["info", "vgg16"]) == 0
     out = capsys.readouterr().out
     assert "built MACs:       15,470,264,320 (15.5 G) a 224x224 image, +0.0% from the published" in out
     lines = out.splitlines()
@@ -284,8 +285,8 @@ def test_info_vgg16_prints_the_table(capsys):
 
 
 def test_info_formats(capsys):
-    assert cli.main(["info", "lenet5", "--format", "json", "--batch-size", "2"]) == 0
+    assert keras_cnn_cli.main(["info", "lenet5", "--format", "json", "--batch-size", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["batch_size"] == 2 and data["totals"]["macs"] == 2 * 416_520
-    assert cli.main(["info", "lenet5", "--format", "csv"]) == 0
+    assert keras_cnn_cli.main(["info", "lenet5", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("total,")

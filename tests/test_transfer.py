@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import cli, transfer
+import keras_cnn_cli
+from keras_cnn import transfer
 from conftest import write_image_folder
 
 SHAPE = (32, 32, 3)
@@ -104,7 +105,7 @@ def test_finetune_command(tmp_path, capsys):
     for split in ("train", "val", "test"):
         write_image_folder(folder / split, {"cat": 6, "dog": 6}, size=(40, 36))
     output = tmp_path / "run"
-    assert cli.main(["finetune", "resnet18", "--data", str(folder), "--image-size", "32",
+    assert keras_cnn_cli.main(["finetune", "resnet18", "--data", str(folder), "--image-size", "32",
                      "--head-epochs", "1", "--epochs", "1", "--freeze-until", "conv3",
                      "--batch-size", "4", "--output", str(output)]) == 0
     out = capsys.readouterr().out
@@ -118,7 +119,7 @@ def test_finetune_command(tmp_path, capsys):
     assert model.output_shape == (None, 2)
 
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["finetune", "resnet18", "--data", str(folder), "--image-size", "32",
+        keras_cnn_cli.main(["finetune", "resnet18", "--data", str(folder), "--image-size", "32",
                   "--head-epochs", "0", "--epochs", "1", "--freeze-until", "block9",
                   "--output", str(tmp_path / "bad")])
     assert exit_info.value.code == 2
