@@ -13,6 +13,7 @@ def _read_umask():
 
 
 _UMASK = _read_umask()
+TEMPORARY_PREFIX = ".keras-cnn-"  # a file left with it was being written when a process died
 
 
 @contextlib.contextmanager
@@ -24,7 +25,7 @@ def atomic_path(path):
     path = os.fspath(path)
     name = os.path.basename(path)
     suffix = name[name.index("."):] if "." in name.lstrip(".") else ""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".keras-cnn-",
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=TEMPORARY_PREFIX,
                                suffix=suffix)
     os.close(fd)
     try:

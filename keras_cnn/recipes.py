@@ -410,11 +410,12 @@ def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps
           f"{strategy.num_replicas_in_sync} replica(s), global batch {batch_size}, "
           f"learning rate {learning_rate:g}, {epochs} epochs"
           f"{'; resuming ' + run_dir if state == runs.RESUME else ''}", flush=True)
+    done_before = len(runs.history(run_dir).get("loss", []))
     training.train(model, train, val, epochs=epochs, output_dir=output_dir, strategy=strategy,
                    steps_per_epoch=steps_per_epoch, verbose=verbose)
-    history = runs.history(run_dir)
+    history = runs.history(run_dir)  # every epoch of the run, across restarts
     results = {"recipe": name, "model": recipe.model,
-               "epochs_run": len(history.get("loss", [])), "history": history}
+               "epochs_run": len(history.get("loss", [])) - done_before, "history": history}
     if test is not None:
         evaluated = model.evaluate(test, verbose=0, return_dict=True)
         results["test"] = {k: float(v) for k, v in evaluated.items()}

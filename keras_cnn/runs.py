@@ -27,7 +27,7 @@ import shutil
 
 import keras
 
-from keras_cnn.files import atomic_path, write_atomically
+from keras_cnn.files import TEMPORARY_PREFIX, atomic_path, write_atomically
 
 MANIFEST = "run.json"
 BACKUP = "backup"
@@ -84,11 +84,20 @@ def finish(output_dir):
 
 def remove_run(output_dir):
     """Remove the run files of `output_dir` (`RUN_FILES`), leaving anything else in it."""
+    remove_temporaries(output_dir)
     for name in RUN_FILES:
         path = os.path.join(output_dir, name)
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
+            os.remove(path)
+
+
+def remove_temporaries(output_dir):
+    """Remove the temporary files that a killed write left in `output_dir` and its backup
+    (`keras_cnn.files.atomic_path` names them .keras-cnn-*)."""
+    for folder in (output_dir, os.path.join(output_dir, BACKUP)):
+        for path in glob.glob(os.path.join(folder, f"{TEMPORARY_PREFIX}*")):
             os.remove(path)
 
 
@@ -133,6 +142,7 @@ class Recorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         state = self._read_state()
         self._remove_stale_weights(keep=state and state["weights"])
+        remove_temporaries(self.output_dir)
         if state is None:
             return
         path = os.path.join(self.backup_dir, state["weights"])

@@ -1,0 +1,373 @@
+"""User journeys: the `keras-cnn` command run as a user runs it, each step in a fresh process on
+the files the step before wrote; runs killed at many instants and rerun; bad files and inputs.
+
+Every command's standard error must be free of tracebacks and of TensorFlow's start-up chatter.
+"""
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keras_cnn_cli
+from keras_cnn import artifacts
+from conftest import run_cli, write_image_folder
+
+BIN = Path(sys.executable).parent
+COMMAND = [str(BIN / "keras-cnn")] if (BIN / "keras-cnn").exists() else [
+    sys.executable, "-m", "keras_cnn_cli"]
+# as a user's shell has it: no TensorFlow log level set (the command sets its own)
+USER_ENV = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+NOISE = ("Traceback", "E0000", "I0000", "absl::InitializeLog", "cudart_stub", "fully_quantize",
+         "XNNPACK delegate", "WARNING:tensorflow", "ran out of data", "UserWarning")
+
+
+def keras_cnn(*args, cwd, status=0, timeout=900, env=None):
+    """Run `keras-cnn args` in a fresh process; check its exit status and that its standard
+    error has no traceback or chatter; return (stdout, stderr)."""
+    result = subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True,
+                            text=True, timeout=timeout, env=env or USER_ENV)
+    assert result.returncode == status, (args, result.stdout[-3000:], result.stderr[-3000:])
+    noise = [line for line in result.stderr.splitlines() if any(n in line for n in NOISE)]
+    assert not noise, (args, noise)
+    return result.stdout, result.stderr
+
+
+def write_digits_folder(root, count=None):
+    """The digits test split (as `keras-cnn train lenet5_digits` splits them) as PNG class
+    folders; returns the path."""
+    import tensorflow as tf
+    from keras_cnn import data
+    images, labels = data.load_digits(image_size=32, channels=1, seed=0).test
+    for i, (image, label) in enumerate(zip(images[:count], labels[:count])):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        png = tf.io.encode_png(tf.cast(tf.round(image * 255), tf.uint8)).numpy()
+        (root / str(label) / f"{i:03d}.png").write_bytes(png)
+    return root
+
+
+def top1(stdout):
+    return float(re.search(r"^top-1: ([\d.]+)$", stdout, re.M).group(1))
+
+
+def predicted(stdout, image):
+    """The classes `keras-cnn predict` printed for `image`, most likely first."""
+    line = re.search(rf"^{re.escape(str(image))}: (.*)$", stdout, re.M).group(1)
+    return [item.split(" ")[0] for item in line.split(", ")]
+
+
+@pytest.mark.xdist_group("journeys")
+def test_digits_journey_from_train_to_every_exported_file(tmp_path):
+    out, _ = keras_cnn("train", "lenet5_digits", "--epochs", "3", cwd=tmp_path)
+    accuracy = float(re.search(r"^test accuracy: ([\d.]+)$", out, re.M).group(1))
+    run = tmp_path / "runs" / "lenet5_digits"
+    model = run / "final.keras"
+    assert f"files in runs/lenet5_digits: final.keras" in out
+    assert f"keras-cnn evaluate --model runs/lenet5_digits/final.keras --data FOLDER" in out
+    assert sorted(p.name for p in run.iterdir()) == [
+        "backup", "best.keras", "classes.json", "curves.png", "final.keras", "final.keras.json",
+        "history.json", "last.keras", "log.csv", "metrics.json", "run.json", "tensorboard"]
+    for path in run.iterdir():  # ordinary files, as the user's umask makes them
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    folder = write_digits_folder(tmp_path / "digits_test")
+    image = sorted((folder / "3").iterdir())[0]
+
+    # evaluate reproduces train's test accuracy on the same images (whole-image protocol)
+    out, _ = keras_cnn("evaluate", "--model", model, "--data", folder, cwd=tmp_path)
+    assert top1(out) == pytest.approx(accuracy, abs=5e-5)
+    assert "images: 360" in out
+    assert ("protocol: shorter side resized to 32, central 32x32 crop (crop fraction 1, as the "
+            "model was trained)") in out
+    out, _ = keras_cnn("predict", image, "--model", model, "--top", "3", cwd=tmp_path)
+    float_top = predicted(out, image)
+    assert len(float_top) == 3
+
+    # compress and export, each step on the file the step before wrote
+    out, _ = keras_cnn("prune", model, "--epochs", "1", cwd=tmp_path)
+    pruned = run / "final_pruned.keras"
+    assert f"next: keras-cnn qat runs/lenet5_digits/final_pruned.keras --preserve-sparsity" in out
+    keras_cnn("qat", pruned, "--epochs", "1", "--preserve-sparsity", cwd=tmp_path)
+    keras_cnn("export", model, "--quantization", "int8", cwd=tmp_path)
+    keras_cnn("export", model, "--quantization", "onnx", cwd=tmp_path)
+    keras_cnn("export", model, cwd=tmp_path)
+    keras_cnn("export", pruned, "--quantization", "int8", "--per-tensor", cwd=tmp_path)
+    files = {"final_float32.tflite": 0.0, "final.onnx": 0.0, "final_int8.tflite": 0.03,
+             "final_pruned.keras": 0.1, "final_pruned_qat.tflite": 0.1,
+             "final_pruned_int8.tflite": 0.1}
+    for name, tolerance in files.items():
+        info = artifacts.read_sidecar(run / name)
+        assert info["class_names"] == [str(i) for i in range(10)], name
+        assert info["architecture"] == "lenet5" and info["trained_on"] == "digits", name
+        out, _ = keras_cnn("evaluate", "--model", run / name, "--data", folder, cwd=tmp_path)
+        assert top1(out) == pytest.approx(accuracy, abs=tolerance + 1.5 / 360), name
+        out, _ = keras_cnn("predict", image, "--model", run / name, cwd=tmp_path)
+        if tolerance == 0.0:
+            assert predicted(out, image)[:1] == float_top[:1], name
+
+    # the Python API reads the same files in a fresh process, after import keras_cnn
+    script = textwrap.dedent(f"""
+        import keras, keras_cnn
+        from keras_cnn import saving
+        print(keras.models.load_model({str(model)!r}).count_params())
+        model, info = saving.load_model({str(pruned)!r})
+        print(info["architecture"], model._keras_cnn_build.name)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, env=USER_ENV)
+    assert result.stdout.split() == ["61706", "lenet5", "lenet5"], result.stderr[-2000:]
+
+    # a rerun of the finished run trains nothing and changes nothing
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    out, _ = keras_cnn("train", "lenet5_digits", "--epochs", "3", cwd=tmp_path)
+    assert "holds this run, finished: nothing to train" in out
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.xdist_group("journeys")
+def test_finetune_journey_on_a_jpeg_folder(tmp_path):
+    data = write_image_folder(tmp_path / "photos", {"cat": 10, "dog": 10}, size=(40, 40))
+    common = ["--image-size", "32", "--batch-size", "8"]
+    keras_cnn("finetune", "resnet18", "--data", data, "--head-epochs", "1", "--epochs", "1",
+              *common[:2], "--batch-size", "8", cwd=tmp_path)
+    run = tmp_path / "runs" / "resnet18_transfer"
+    model = run / "final.keras"
+    info = artifacts.read_sidecar(model)
+    assert (info["architecture"], info["head"], info["class_names"]) == (
+        "resnet18", {"classes": 2, "dropout": 0.2}, ["cat", "dog"])
+
+    # the digits cannot stand in for photos: prune, qat and int8 export ask for --data
+    for command in (["prune", model], ["qat", model],
+                    ["export", model, "--quantization", "int8"]):
+        _, err = keras_cnn(*command, cwd=tmp_path, status=2)
+        assert "needs --data" in err and "embedded digits" in err, err
+    keras_cnn("prune", model, "--data", data, "--epochs", "1", "--batch-size", "8", cwd=tmp_path)
+    pruned = run / "final_pruned.keras"
+    assert artifacts.read_sidecar(pruned)["head"] == {"classes": 2, "dropout": 0.2}
+    keras_cnn("qat", pruned, "--data", data, "--epochs", "1", "--batch-size", "8",
+              "--preserve-sparsity", cwd=tmp_path)
+    keras_cnn("export", model, "--quantization", "int8", "--data", data, cwd=tmp_path)
+    for name in ("final.keras", "final_pruned_qat.tflite", "final_int8.tflite"):
+        out, _ = keras_cnn("evaluate", "--model", run / name, "--data", data, cwd=tmp_path)
+        assert "images: 20" in out and "crop fraction 0.875, as the model was trained" in out
+        image = sorted((data / "dog").iterdir())[0]
+        out, _ = keras_cnn("predict", image, "--model", run / name, cwd=tmp_path)
+        assert sorted(predicted(out, image)) == ["cat", "dog"]
+
+    # another data set into the same folder is refused, and --overwrite starts afresh
+    other = write_image_folder(tmp_path / "other", {"ant": 6, "bee": 6, "fly": 6}, size=(40, 40))
+    _, err = keras_cnn("finetune", "resnet18", "--data", other, "--head-epochs", "1",
+                       "--epochs", "0", *common, cwd=tmp_path, status=2)
+    assert "holds another run" in err and "classes: ['cat', 'dog'] there" in err, err
+    assert artifacts.read_sidecar(model)["class_names"] == ["cat", "dog"]  # untouched
+    keras_cnn("finetune", "resnet18", "--data", other, "--head-epochs", "1", "--epochs", "0",
+              *common, "--overwrite", cwd=tmp_path)
+    assert artifacts.read_sidecar(model)["class_names"] == ["ant", "bee", "fly"]
+    assert (run / "final_pruned.keras").exists()  # not a file of the run: left alone
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+# A driver that runs `keras-cnn train ...` and kills its own process with SIGKILL at the chosen
+# write: "replace:N" just before the N-th rename of a finished temporary file (the temporary
+# file cut to half first), "weights:N" in the middle of the N-th backup weights file (half of it
+# written), "after-weights:N" just after the N-th backup weights file is complete.
+DRIVER = textwrap.dedent("""
+    import os, signal, sys
+    import keras
+    import keras_cnn_cli
+    kind, _, number = sys.argv[1].partition(":")
+    number, calls = int(number), [0]
+
+    def due():
+        calls[0] += 1
+        return calls[0] == number
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if kind == "replace":
+        real_replace = os.replace
+        def replace(source, target):
+            if str(target).endswith((".keras", ".json", ".csv")) and due():
+                with open(source, "r+b") as f:
+                    f.truncate(os.path.getsize(source) // 2)
+                die()
+            return real_replace(source, target)
+        os.replace = replace
+    else:
+        real_save = keras.Model.save_weights
+        def save_weights(self, path, *args, **kwargs):
+            if "backup" in str(path) and due():
+                real_save(self, path, *args, **kwargs)
+                if kind == "weights":
+                    with open(path, "r+b") as f:
+                        f.truncate(os.path.getsize(path) // 2)
+                die()
+            return real_save(self, path, *args, **kwargs)
+        keras.Model.save_weights = save_weights
+    sys.exit(keras_cnn_cli.main(sys.argv[2:]))
+""")
+
+
+@pytest.mark.xdist_group("journeys")
+def test_run_killed_inside_its_writes_always_resumes(tmp_path):
+    data = write_image_folder(tmp_path / "photos", {"cat": 8, "dog": 8}, size=(32, 32))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    output = tmp_path / "run"
+    train = ["train", "lenet5_digits", "--data", data, "--epochs", "4", "--batch-size", "8",
+             "--output", output]
+    # a kill inside each kind of write, one after the other on the same run
+    for fault in ("replace:1", "weights:1", "replace:4", "after-weights:1", "replace:5",
+                  "weights:2"):
+        result = subprocess.run([sys.executable, driver, fault, *map(str, train)],
+                                capture_output=True, text=True, timeout=600, env=USER_ENV)
+        assert result.returncode == -signal.SIGKILL, (fault, result.stderr[-3000:])
+        state = json.loads((output / "backup" / "state.json").read_text()) if (
+            output / "backup" / "state.json").exists() else None
+        # the backup names a complete weights file, and nothing else is kept beside it
+        if state is not None:
+            weights = {p.name for p in (output / "backup").glob("*.weights.h5")}
+            assert state["weights"] in weights, (fault, state, weights)
+    out, _ = keras_cnn(*train, cwd=tmp_path)
+    assert "resuming" in out
+    history = json.loads((output / "history.json").read_text())
+    assert len(history["loss"]) == 4 and all(np.isfinite(history["loss"]))
+    log = (output / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in log[1:]] == ["0", "1", "2", "3"]
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert len(metrics["history"]["loss"]) == 4
+    assert not list(output.rglob(".keras-cnn-*"))  # what the kills left was cleaned up
+    assert {p.name for p in (output / "backup").iterdir()} == {"state.json",
+                                                               "epoch-4.weights.h5"}
+
+    # another data set into the finished run's folder: refused, nothing relabelled or wiped
+    other = write_image_folder(tmp_path / "other", {"ant": 8, "bee": 8}, size=(32, 32))
+    before = {p.name: p.read_bytes() for p in output.iterdir() if p.is_file()}
+    _, err = keras_cnn(*train[:3], other, *train[4:], cwd=tmp_path, status=2)
+    assert "holds another run" in err and "--overwrite" in err, err
+    assert {p.name: p.read_bytes() for p in output.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.xdist_group("journeys")
+def test_damaged_backup_stops_with_the_file_and_the_remedy(tmp_path):
+    data = write_image_folder(tmp_path / "photos", {"cat": 6, "dog": 6}, size=(32, 32))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    output = tmp_path / "run"
+    train = ["train", "lenet5_digits", "--data", data, "--epochs", "3", "--batch-size", "8",
+             "--output", output]
+    result = subprocess.run([sys.executable, driver, "replace:6", *map(str, train)],
+                            capture_output=True, text=True, timeout=600, env=USER_ENV)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    state = json.loads((output / "backup" / "state.json").read_text())
+    weights = output / "backup" / state["weights"]
+    with open(weights, "r+b") as f:  # damaged afterwards, e.g. by a disk fault
+        f.truncate(weights.stat().st_size // 3)
+    _, err = keras_cnn(*train, cwd=tmp_path, status=2)
+    assert f"The backup {str(weights)!r} cannot be loaded" in err and "--overwrite" in err, err
+    out, _ = keras_cnn(*train, "--overwrite", cwd=tmp_path)
+    assert len(json.loads((output / "history.json").read_text())["loss"]) == 3
+
+
+# --- bad files and inputs ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A small saved model, its float32 TFLite and ONNX exports, and damaged copies."""
+    import keras_cnn
+    from keras_cnn import export, saving
+    root = tmp_path_factory.mktemp("files")
+    model = keras_cnn.create_model("lenet5", classes=3)
+    saving.save_model(model, root / "m.keras", class_names=["a", "b", "c"])
+    export.to_tflite(model, root / "m.tflite", metadata={"class_names": ["a", "b", "c"]})
+    export.to_onnx(model, root / "m.onnx", metadata={"class_names": ["a", "b", "c"]})
+    for name in ("m.keras", "m.tflite", "m.onnx"):
+        content = (root / name).read_bytes()
+        (root / f"cut_{name}").write_bytes(content[:len(content) // 2])
+    (root / "notes.keras").write_text("not a model")
+    (root / "w.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    write_image_folder(root / "images", {"a": 1, "b": 1, "c": 1}, size=(32, 32))
+    return root
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["export", "cut_m.keras"], "'cut_m.keras' is not a readable .keras file: the zip archive "
+                                "is truncated or damaged"),
+    (["prune", "notes.keras"], "'notes.keras' is not a readable .keras file: the zip archive "
+                               "is truncated or damaged (File is not a zip file)."),
+    (["export", "m.tflite"], "'m.tflite' is a TFLite model (.tflite); keras-cnn export takes a "
+                             "Keras model (.keras). Commands that read .tflite files: evaluate "
+                             "and predict."),
+    (["qat", "m.onnx"], "'m.onnx' is an ONNX model (.onnx); keras-cnn qat takes a Keras model "
+                        "(.keras)."),
+    (["predict", "images/a/0.jpg", "--model", "cut_m.tflite"],
+     "'cut_m.tflite' is not a readable .tflite file: LiteRT cannot load it"),
+    (["predict", "images/a/0.jpg", "--model", "cut_m.onnx"],
+     "'cut_m.onnx' is not a readable .onnx file: onnxruntime cannot load it"),
+    (["evaluate", "--model", "w.weights.h5", "--data", "images"],
+     "'w.weights.h5' is an HDF5 weights file (.h5); keras-cnn evaluate takes a Keras model "
+     "(.keras), a TFLite model (.tflite) or an ONNX model (.onnx)."),
+    (["predict", "images/a/0.jpg", "--model", "missing.keras"],
+     "Model file 'missing.keras' does not exist."),
+    (["predict", "images/a/0.jpg", "--model", "images"], "Model file 'images' is a folder"),
+    (["export", "m.keras", "--quantization", "int8"], "keras-cnn export --quantization int8 "
+                                                      "needs --data"),
+    (["list", "--family", "resnt"], "Unknown family 'resnt'. Families: alexnet"),
+])
+def test_bad_files_get_a_message_naming_them(files, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(files)
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2, (out, err)
+    assert message in err and "Traceback" not in err, err
+
+
+def test_the_same_images_give_the_same_answer_in_every_format(files, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    answers = []
+    for name in ("m.keras", "m.tflite", "m.onnx"):
+        status, out, err = run_cli(capsys, "predict", "images/b/0.jpg", "--model", name)
+        assert status == 0, err
+        answers.append(out)
+    assert answers[0] == answers[1] == answers[2]
+    assert re.fullmatch(r"images/b/0\.jpg: [abc] [\d.]+, [abc] [\d.]+, [abc] [\d.]+\n", answers[0])
+
+
+def test_the_command_line_is_parsed_before_tensorflow_loads():
+    script = textwrap.dedent("""
+        import sys
+        import keras_cnn_cli
+        parser = keras_cnn_cli.build_parser()
+        parser.parse_args(["train", "lenet5_digits", "--epochs", "2"])
+        try:
+            parser.parse_args(["--help"])
+        except SystemExit:
+            pass
+        print(sorted(m for m in ("tensorflow", "keras", "keras_cnn") if m in sys.modules))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.splitlines()[-1] == "[]", result.stderr
+    result = subprocess.run([*COMMAND, "--version"], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "keras-cnn 0.1.0\n"
+
+
+def test_a_batch_larger_than_the_data_is_said(tmp_path, capsys):
+    from keras_cnn import recipes
+    data = write_image_folder(tmp_path / "photos", {"cat": 5, "dog": 5}, size=(32, 32))
+    recipes.run("lenet5_digits", str(data), output_dir=str(tmp_path / "run"), epochs=1,
+                batch_size=1000, verbose=0)
+    out = capsys.readouterr().out
+    assert ("note: the batch (1000) is larger than the training set (8 images): every step takes "
+            "the whole set, so the learning rate is scaled for 8 images.") in out
+    assert ("note: learning rate 0.002 for the paper's batch of 32, scaled linearly to 0.0005 for "
+            "8 images a step.") in out
