@@ -5,6 +5,7 @@
     x_train, y_train = splits.train
 """
 
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -77,8 +78,9 @@ def _is_int(value):
 # --- tf.data pipelines -------------------------------------------------------------------------
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-VERIFY = ("header", "decode", None)
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+VERIFY = ("ends", "decode", None)
+_JPEG_START, _JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"
+_PNG_START, _PNG_END = b"\x89PNG\r\n\x1a\n", b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 class FolderIndex(NamedTuple):
@@ -91,12 +93,15 @@ class FolderIndex(NamedTuple):
     skipped: tuple = ()
 
 
-def scan_image_folder(path, verify="header"):
+def scan_image_folder(path, verify="ends"):
     """Index a folder with one subfolder of JPEG/PNG images per class (sorted names = labels).
 
-    verify: "header" skips files that are empty or not JPEG/PNG by their first bytes; "decode"
-    also decodes every file and skips those that fail (truncated files); None checks nothing.
-    Skipped files are named in a warning (never a crash mid-epoch). A missing folder is a
+    verify: "ends" (default) reads the first and last bytes of every file and skips empty
+    files, files that are not JPEG/PNG, and truncated ones (no end marker, and TensorFlow
+    cannot decode them); "decode" also decodes every file and skips those that fail (slower:
+    files damaged inside); None checks nothing (a bad file then stops the pipeline with
+    TensorFlow's error). Skipped files are named and counted in one warning, so the datasets
+    made from the index hold every indexed image (and know their size). A missing folder is a
     FileNotFoundError; no class folders, or a class folder without readable images, ValueError.
     """
     import os
@@ -131,8 +136,9 @@ def scan_image_folder(path, verify="header"):
         if not kept:
             empty.append(folder)
     if skipped:
-        warnings.warn(f"Skipped {len(skipped)} unreadable image(s): " +
-                      "; ".join(f"{p} ({r})" for p, r in skipped), stacklevel=2)
+        warnings.warn(f"{len(skipped)} of {len(paths) + len(skipped)} images in {path} could "
+                      "not be read and were skipped:\n" +
+                      "\n".join(f"  {p} ({r})" for p, r in skipped), stacklevel=2)
     if empty:
         raise ValueError(f"Class folder(s) without readable JPEG/PNG images: {', '.join(empty)}")
     return FolderIndex(tuple(paths), tuple(labels), tuple(classes), tuple(skipped))
@@ -144,15 +150,32 @@ def _unreadable(file, verify):
         return None
     with open(file, "rb") as f:
         head = f.read(8)
+        f.seek(max(f.seek(0, 2) - len(_PNG_END), 0))  # the last 12 bytes
+        tail = f.read()
     if not head:
         return "empty file"
-    if not head.startswith(_SIGNATURES):
+    if head.startswith(_JPEG_START):
+        kind, complete = "JPEG", tail.endswith(_JPEG_END)
+    elif head.startswith(_PNG_START):
+        kind, complete = "PNG", tail == _PNG_END
+    else:
         return "not a JPEG or PNG file"
-    if verify == "decode":
-        try:
-            tf.io.decode_image(tf.io.read_file(file), expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as err:
-            return f"cannot be decoded: {err.message.splitlines()[0]}"
+    if complete and verify == "ends":
+        return None
+    # no end marker: truncated, unless the image is whole and followed by other data (phones
+    # append videos to JPEGs); decoding tells (TensorFlow fails on any truncated JPEG or PNG)
+    error = _decode_error(file)
+    if error is None:
+        return None
+    return f"cannot be decoded: {error}" if complete else f"truncated {kind}"
+
+
+def _decode_error(file):
+    """TensorFlow's error message when decoding `file` fails, else None."""
+    try:
+        tf.io.decode_image(tf.io.read_file(file), expand_animations=False)
+    except tf.errors.OpError as err:  # "{{function_node ...}} what failed [Op:DecodeImage]"
+        return re.sub(r"^\{\{.*?\}\}\s*|\s*\[Op:\w+\]$", "", err.message.splitlines()[0])
     return None
 
 
@@ -182,7 +205,9 @@ def image_dataset(source, *, batch_size, preprocess, training, channels=3, seed=
 
     Files are decoded in parallel; `preprocess(image, seed)` (a keras_cnn.augment transform)
     makes each a fixed size; training shuffles with `seed` every epoch. `cache=True` keeps the
-    decoded full-size images in memory (small data sets only)."""
+    decoded full-size images in memory (small data sets only). The dataset holds every image of
+    the index (unreadable files were skipped, and named, by `scan_image_folder`), so its
+    cardinality is known: Keras knows an epoch's steps and does not report "ran out of data"."""
     index = source if isinstance(source, FolderIndex) else scan_image_folder(source)
     _check_pipeline(batch_size, preprocess)
     dataset = tf.data.Dataset.from_tensor_slices(
@@ -197,7 +222,7 @@ def image_dataset(source, *, batch_size, preprocess, training, channels=3, seed=
         return _finish(dataset, None, len(index.paths), batch_size=batch_size,
                        preprocess=read_and_transform, training=training, seed=seed,
                        shuffle_buffer=shuffle_buffer, cache=False,
-                       drop_remainder=drop_remainder, reads_files=True)
+                       drop_remainder=drop_remainder)
     return _finish(dataset, lambda path, label: (decode_image(path, channels), label),
                    len(index.paths), batch_size=batch_size, preprocess=preprocess,
                    training=training, seed=seed, shuffle_buffer=shuffle_buffer, cache=cache,
@@ -242,7 +267,7 @@ def tfrecord_dataset(pattern, *, batch_size, preprocess, training, channels=3, s
         return image, tf.cast(example[label_key] - label_offset, tf.int32)
     return _finish(records, parse, None, batch_size=batch_size, preprocess=preprocess,
                    training=training, seed=seed, shuffle_buffer=shuffle_buffer, cache=False,
-                   drop_remainder=drop_remainder)
+                   drop_remainder=drop_remainder, skip_errors=True)
 
 
 def write_tfrecord(path, images_uint8, labels, image_key="image/encoded",
@@ -267,15 +292,19 @@ def _check_pipeline(batch_size, preprocess):
 
 
 def _finish(dataset, decode, size, *, batch_size, preprocess, training, seed, shuffle_buffer,
-            cache, drop_remainder, reads_files=False):
-    """Shuffle, decode in parallel, (cache), preprocess with per-example seeds, batch, prefetch."""
+            cache, drop_remainder, skip_errors=False):
+    """Shuffle, decode in parallel, (cache), preprocess with per-example seeds, batch, prefetch.
+
+    skip_errors: skip the records that fail to decode (TFRecords, which are not checked
+    beforehand); the dataset's size is then unknown."""
     autotune = tf.data.AUTOTUNE
     if training:
         buffer = min(shuffle_buffer, size) if size else shuffle_buffer
         dataset = dataset.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
     if decode is not None:
         dataset = dataset.map(decode, num_parallel_calls=autotune, deterministic=not training)
-        dataset = dataset.ignore_errors(log_warning=True)  # an unreadable file: skip, not crash
+        if skip_errors:
+            dataset = dataset.ignore_errors(log_warning=True)
     if cache:
         dataset = dataset.cache()
     if preprocess is not None:
@@ -283,6 +312,4 @@ def _finish(dataset, decode, size, *, batch_size, preprocess, training, seed, sh
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             lambda example, pair: (preprocess(example[0], pair), example[1]),
             num_parallel_calls=autotune, deterministic=not training)
-    if reads_files:  # the preprocess step reads and decodes: skip unreadable files there
-        dataset = dataset.ignore_errors(log_warning=True)
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
