@@ -11,6 +11,7 @@
     keras-cnn export MODEL.keras --quantization Q [--data PATH] [--output FILE]
     keras-cnn prune MODEL.keras [--sparsity S] [--epochs N] [--data PATH] [--output FILE]
     keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
+    keras-cnn digits FOLDER [--image-size N]
     keras-cnn demo [--model NAME] [--epochs N] [--output DIR] [--all]
 
 This module sits outside the keras_cnn package on purpose: importing keras_cnn loads TensorFlow
@@ -225,6 +226,13 @@ def build_parser():
     _data_options(qat, "fine-tuning data (needed unless the model was trained on the embedded "
                        "digits)")
     qat.add_argument("--output", metavar="FILE", help="default: MODEL_qat.tflite")
+
+    digits = command("digits", "write the embedded digits (scikit-learn's 1,797 hand-written "
+                               "digits, the split keras-cnn train lenet5_digits uses) as PNG "
+                               "class folders: FOLDER/train, val and test")
+    digits.add_argument("folder", metavar="FOLDER", help="a new or empty folder")
+    digits.add_argument("--image-size", type=int_at_least(8), default=32, metavar="N",
+                        help="side of the images (default: %(default)s)")
 
     demo = command("demo", "the mobile pipeline on the embedded digits: train, prune, QAT, "
                            "export float32 and int8 TFLite files, run each on LiteRT and print "

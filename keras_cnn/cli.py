@@ -93,8 +93,6 @@ def run_export(args):
             representative_data=images, per_channel=not args.per_tensor, metadata=metadata,
             progress=images is not None)
     print(f"{path}: {os.path.getsize(path):,} bytes")
-    print(f"next: {PROG} evaluate --model {path} --data FOLDER, or {PROG} predict IMAGE "
-          f"--model {path}")
 
 
 def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):
@@ -146,8 +144,6 @@ def run_qat(args):
                             "qat", representative_data=images,
                             metadata=artifacts.carried_metadata(info))
     print(f"{path}: {os.path.getsize(path):,} bytes")
-    print(f"next: {PROG} evaluate --model {path} --data FOLDER, or {PROG} predict IMAGE "
-          f"--model {path}")
 
 
 # --- recipes and train ------------------------------------------------------------------------
@@ -209,6 +205,14 @@ def _next_steps(output_dir, digits):
     print(f"  {PROG} predict IMAGE --model {model}")
     print(f"  {PROG} export {model} --quantization int8{data}")
     print(f"  {PROG} prune {model}{data}    {PROG} qat {model}{data}")
+
+
+def run_digits(args):
+    """Write the embedded digits as PNG class folders."""
+    from keras_cnn import data
+    counts = data.write_digits_folders(args.folder, image_size=args.image_size)
+    print(f"{args.folder}: " + ", ".join(f"{split}/ {n} images" for split, n in counts.items())
+          + f" ({args.image_size}x{args.image_size} grey PNG, one folder per digit)")
 
 
 def run_demo(args):
@@ -348,7 +352,12 @@ def run_zoo(args):
     names = _matching(args.pattern)
     if args.chart is not None and not args.chart.lower().endswith(".png"):
         raise ValueError(f"--chart must name a .png file. Received: {args.chart!r}")
-    entries = [zoo_entry(name) for name in names]
+    entries = []
+    for i, name in enumerate(names, 1):  # minutes for the whole zoo: say where it is
+        print(f"\rbuilding and profiling {i}/{len(names)}: {name:<40}", end="", file=sys.stderr,
+              flush=True)
+        entries.append(zoo_entry(name))
+    print(file=sys.stderr)
     table = zoo_table(entries)
     if args.readme is None:
         print(table)

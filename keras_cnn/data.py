@@ -46,6 +46,34 @@ def load_digits(image_size=32, channels=1, seed=0, val_fraction=0.1, test_fracti
     return Splits((x_train, y_train), (x_val, y_val), (x_test, y_test))
 
 
+def write_digits_folders(root, image_size=32, seed=0):
+    """The `load_digits` splits as grey PNG files in class folders: `root`/train, val and test,
+    each with one folder per digit (0000.png, 0001.png, ... in each), the layout `keras-cnn train --data` and
+    `keras-cnn evaluate --data` read. Refuses a `root` that holds files already. Returns the
+    number of images written per split."""
+    import os
+
+    from keras_cnn.files import write_atomically
+    root = os.fspath(root)
+    if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
+        raise ValueError(f"{root!r} must be a new or empty folder, so that no other images mix "
+                         "with the digits.")
+    splits = load_digits(image_size=image_size, channels=1, seed=seed)
+    counts = {}
+    for split in ("train", "val", "test"):
+        images, labels = getattr(splits, split)
+        written = {}  # per class
+        for image, label in zip(images, labels):
+            folder = os.path.join(root, split, str(label))
+            os.makedirs(folder, exist_ok=True)
+            number = written[label] = written.get(label, -1) + 1
+            pixels = tf.cast(tf.round(image * 255), tf.uint8)
+            write_atomically(os.path.join(folder, f"{number:04d}.png"),
+                             tf.io.encode_png(pixels).numpy())
+        counts[split] = len(labels)
+    return counts
+
+
 def _resize(images, image_size, channels):
     """(N, 8, 8) images in [0, 1] -> float32 (N, image_size, image_size, channels)."""
     x = tf.image.resize(images[..., np.newaxis], (image_size, image_size), method="bilinear")

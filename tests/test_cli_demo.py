@@ -118,7 +118,7 @@ def test_info_at_another_size_differs(capsys):
     (["info", "nosuchnet"], "Unknown model 'nosuchnet'"),
     (["info", "lenet5", "--input-size", "8"], "at least 16x16"),
     (["info", "lenet5", "--input-size", "0"], "must be an integer >= 1. Received: '0'"),
-    (["list", "--family", "nosuch"], "invalid choice: 'nosuch'"),
+    (["list", "--family", "nosuch"], "Unknown family 'nosuch'. Families: alexnet, "),
     ([], "required"),
 ])
 def test_errors_exit_2_without_traceback(capsys, argv, message):
@@ -130,7 +130,10 @@ def test_errors_exit_2_without_traceback(capsys, argv, message):
 # --- keras-cnn zoo ------------------------------------------------------------------------------
 
 def test_zoo_prints_markdown(capsys):
-    _, out, _ = run_cli(capsys, "zoo", "--pattern", "lenet5*")
+    _, out, err = run_cli(capsys, "zoo", "--pattern", "lenet5*")
+    # progress on standard error, the table alone on standard output
+    assert err.split("\r")[1:] == [f"building and profiling 1/2: {'lenet5':<40}",
+                                    f"building and profiling 2/2: {'lenet5_c3_table':<40}\n"]
     assert out.splitlines() == [
         "| model | family | params | MACs | input | top-1 | top-5 | accuracy source | paper |",
         "|---|---|---:|---:|---|---:|---:|---|---|",

@@ -14,9 +14,11 @@ CLASSES = [str(d) for d in range(10)]
 
 @pytest.fixture
 def saved(tmp_path):
-    """A LeNet-5 for 32x32x1 digits saved by keras_cnn (with its sidecar), and its path."""
+    """A LeNet-5 for 32x32x1 digits saved by keras_cnn (with its sidecar, which says it was
+    trained on the embedded digits: they are then the default data), and its path."""
     model = keras_cnn.create_model("lenet5")
-    return model, saving.save_model(model, tmp_path / "lenet.keras", class_names=CLASSES)
+    return model, saving.save_model(model, tmp_path / "lenet.keras", class_names=CLASSES,
+                                    trained_on="digits")
 
 
 def last_line(text):
