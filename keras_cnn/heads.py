@@ -29,7 +29,7 @@ def attach_head(backbone, classes, dropout=0.2):
                          f"vector (N, C). Received output shape {features.shape}")
     x = keras.layers.Dropout(dropout, name=HEAD[1])(features)
     outputs = keras.layers.Dense(classes, activation="softmax", name=HEAD[2])(x)
-    model = keras.Model(backbone.inputs, outputs, name=f"{backbone.name}_transfer")
+    model = keras.Model(backbone.input, outputs, name=f"{backbone.name}_transfer")
     model._keras_cnn_head = {"classes": classes, "dropout": float(dropout)}
     record = getattr(backbone, "_keras_cnn_build", None)
     if record is not None:
