@@ -1,14 +1,16 @@
 """The builder contract shared by every model: the keras.applications one.
 
-    Name(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-         classes=1000, classifier_activation="softmax", name=None, **family_kwargs)
+    Name(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+         classes=1000, classifier_activation="softmax", name=None, <family arguments>)
 
 A family builder supplies two functions, `features(x) -> x` (the convolutional body) and
 `head(x, classes, classifier_activation) -> x` (its classifier), and calls `build_application`,
 which validates the arguments once for all families, makes the input, attaches the top or the
-pooling, and loads the weights.
+pooling, and loads the weights. The registry (`register_model`) gives each public builder its
+signature: `common_parameters` and the family function's keyword-only arguments.
 """
 
+import inspect
 import os
 
 from keras_cnn import backend, weights as weights_lib
@@ -16,6 +18,11 @@ from keras_cnn.registry import WeightsTable
 
 POOLING = (None, "avg", "max")
 
+#: The arguments every builder takes (keras.applications'), in their order.
+COMMON_ARGS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
+               "classifier_activation", "name")
+
+#: Their documentation, the end of every builder's docstring (`{classes}`: its default).
 COMMON_ARGS_DOC = """
     Common arguments (the keras.applications contract):
         include_top: whether to include the classifier on top of the network.
@@ -27,15 +34,23 @@ COMMON_ARGS_DOC = """
             channels_first); only needed with include_top=False or a non-default size.
         pooling: with include_top=False, None (4-D feature maps), "avg" or "max" (global
             pooling to a 2-D tensor).
-        classes: number of classes, with include_top=True (default: 1000, or the model's own
-            data set, e.g. 10 for LeNet-5).
+        classes: number of classes, with include_top=True (default {classes}).
         classifier_activation: activation of the last layer with include_top=True ("softmax",
             None for logits, or any activation when weights is None).
-        name: the model's name.
+        name: the model's name (default: its registry name).
 
     Returns:
         A Keras 3 `keras.Model` (a `tf_keras.Model` inside `keras_cnn.backend.use("tf_keras")`).
 """
+
+
+def common_parameters(classes):
+    """The common arguments as keyword-only `inspect.Parameter`s, with `build_application`'s
+    defaults but `classes`, the model's own class count (1000, or e.g. 10 for LeNet-5)."""
+    defaults = inspect.signature(build_application).parameters
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                              default=classes if name == "classes" else defaults[name].default)
+            for name in COMMON_ARGS]
 
 
 def build_application(info, features, head, *, include_top=True, weights=None,

@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import fnmatch
 import functools
+import inspect
 import math
 from typing import Callable, Optional
 
@@ -123,11 +124,17 @@ class ModelInfo:
 _REGISTRY = {}
 
 
-def register_model(name, **metadata):
+def register_model(name, *, options=None, exclude=(), **metadata):
     """Decorator registering a public builder under `name` with its `ModelInfo` metadata.
 
-    The decorated builder records how each model was built (for `to_tf_keras`), and shows the
-    full builder contract in its signature. Registering a name twice is an error.
+    `options` is the family function the builder calls (e.g. `resnet.build_resnet`): its
+    keyword-only parameters, each documented in its docstring's "Family arguments:" section, are
+    the builder's family arguments, except the common keras.applications ones and those named in
+    `exclude` (options the variant sets itself, or that it does not have). The decorated builder
+    shows the real signature (the common arguments, then the family's, all keyword-only) and
+    documents each argument; it refuses any other argument with a TypeError before building
+    anything, and records how each model was built (for `to_tf_keras`). Registering a name
+    twice is an error.
     """
     def decorator(builder):
         if name in _REGISTRY:
@@ -138,12 +145,16 @@ def register_model(name, **metadata):
             raise ValueError(f"params_convention must be one of {_CONVENTIONS}. "
                              f"Received: {convention!r}")
         weights = metadata.pop("weights", {})
+        from keras_cnn import applications  # (applications imports this module)
 
         @functools.wraps(builder)
         def wrapper(*args, **kwargs):
             if args:
                 raise TypeError(f"{builder.__name__}() takes keyword arguments only. "
                                 f"Received {len(args)} positional argument(s).")
+            unexpected = [k for k in kwargs if k not in wrapper.__signature__.parameters]
+            if unexpected:
+                raise TypeError(_unexpected_arguments(wrapper, unexpected, exclude))
             model = builder(**kwargs)
             recorded = {k: v for k, v in kwargs.items() if k not in ("weights", "input_tensor")}
             # family arguments a builder derived from others (e.g. from weights="imagenet"), so
@@ -154,13 +165,102 @@ def register_model(name, **metadata):
             model._keras_cnn_build = BuildRecord(name, recorded)
             return model
 
-        from keras_cnn.applications import COMMON_ARGS_DOC  # (applications needs no registry)
-        wrapper.__doc__ = (builder.__doc__ or "").rstrip() + "\n" + COMMON_ARGS_DOC
         info = ModelInfo(name=name, builder=wrapper, weights=tuple(weights.items()), **metadata)
+        family, docs = _family_arguments(name, options, exclude)
+        wrapper.__signature__ = inspect.Signature(
+            applications.common_parameters(info.num_classes) + family)
+        wrapper.__doc__ = ((builder.__doc__ or "").rstrip() + "\n" + _family_doc(docs)
+                           + applications.COMMON_ARGS_DOC.format(classes=info.num_classes))
         _REGISTRY[name] = info
         wrapper.model_info = info
         return wrapper
     return decorator
+
+
+FAMILY_ARGS_HEADING = "Family arguments:"
+
+
+def _family_arguments(name, options, exclude):
+    """The family arguments of model `name`, whose builder calls `options`: a list of keyword-only
+    `inspect.Parameter`s and their documentation, {argument: lines}."""
+    if options is None:
+        if exclude:
+            raise ValueError(f"{name}: exclude={exclude!r} without options.")
+        return [], {}
+    from keras_cnn.applications import COMMON_ARGS
+    parameters = [p for p in inspect.signature(options).parameters.values()
+                  if p.kind is p.KEYWORD_ONLY and p.name not in COMMON_ARGS]
+    names = [p.name for p in parameters]
+    docs = _documented_arguments(options)
+    where = f"{options.__module__}.{options.__name__}()"
+    undocumented = [n for n in names if n not in docs]
+    if undocumented:
+        raise ValueError(f"{where} does not document {undocumented} under "
+                         f"{FAMILY_ARGS_HEADING!r} in its docstring.")
+    unknown = [n for n in [*docs, *exclude] if n not in names]
+    if unknown:
+        raise ValueError(f"{where} has no keyword-only arguments {unknown} (documented, or "
+                         f"excluded by {name!r}).")
+    kept = [p for p in parameters if p.name not in exclude]
+    return kept, {p.name: docs[p.name] for p in kept}
+
+
+def _documented_arguments(function):
+    """{argument: its lines} from the "Family arguments:" section of `function`'s docstring: one
+    line "argument: meaning" per argument, continued on lines indented further."""
+    lines = inspect.cleandoc(function.__doc__ or "").splitlines()
+    if FAMILY_ARGS_HEADING not in lines:
+        return {}
+    docs, indent, argument = {}, None, None
+    for line in lines[lines.index(FAMILY_ARGS_HEADING) + 1:]:
+        depth = len(line) - len(line.lstrip())
+        if not line.strip() or depth == 0:
+            break
+        indent = depth if indent is None else indent
+        if depth == indent:
+            argument = line.split(":", 1)[0].strip()
+            docs[argument] = []
+        docs[argument].append(line[indent:])
+    return docs
+
+
+def _family_doc(docs):
+    """The "Family arguments:" section of a public builder's docstring (empty without any)."""
+    if not docs:
+        return ""
+    lines = "".join(f"        {line}\n" for text in docs.values() for line in text)
+    return f"\n    {FAMILY_ARGS_HEADING}\n{lines}"
+
+
+def _unexpected_arguments(builder, unexpected, excluded):
+    """The message of the TypeError for keyword arguments `builder` does not take (`excluded`:
+    the family arguments its variant fixes)."""
+    info = builder.model_info
+    if "pretrained" in unexpected:
+        if info.weight_sets:
+            sets = " or ".join(f"weights={k!r}" for k in info.weight_sets)
+            use, note = f"{sets} (or the path to a weights file)", ""
+        else:
+            use = "weights=<the path to a weights file>"
+            note = f" No pretrained set is published for {info.name}."
+        return (f"{builder.__name__}() has no argument 'pretrained'; use {use} to load pretrained "
+                f"weights, or weights=None (the default) for a random initialization.{note}")
+    from keras_cnn.applications import COMMON_ARGS
+    accepted = list(builder.__signature__.parameters)
+    family = [n for n in accepted if n not in COMMON_ARGS]
+    if len(unexpected) == 1:
+        received = f"an unexpected keyword argument {unexpected[0]!r}."
+        close = difflib.get_close_matches(unexpected[0], accepted, n=1)
+        if close:
+            received += f" Did you mean {close[0]!r}?"
+    else:
+        received = f"unexpected keyword arguments {', '.join(map(repr, unexpected))}."
+    fixed = [k for k in unexpected if k in excluded]
+    if fixed:
+        received += (f" {builder.__name__} fixes {', '.join(fixed)} (other {info.family} "
+                     "variants take it).")
+    return (f"{builder.__name__}() got {received} Accepted: {', '.join(COMMON_ARGS)}; family "
+            f"arguments: {', '.join(family) or 'none'}.")
 
 
 @dataclasses.dataclass(frozen=True)

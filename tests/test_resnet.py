@@ -1,5 +1,6 @@
 """The residual families: parity with keras.applications, the layouts, the options, the blocks."""
 
+import inspect
 import math
 
 import keras
@@ -260,9 +261,6 @@ def test_drop_path_keeps_weight_order_and_inference(builder):
      r"drop_path_rate must be a number in \[0, 1\). Received: drop_path_rate=1.5"),
     (keras_cnn.ResNet50, dict(stride_in_1x1="yes"),
      r"stride_in_1x1 must be one of False, True. Received: stride_in_1x1='yes'"),
-    (keras_cnn.ResNet18, dict(stride_in_1x1=True),
-     r"stride_in_1x1 applies to bottleneck blocks; resnet18 has basic blocks. "
-     r"Received: stride_in_1x1=True"),
     (keras_cnn.ResNet50V2, dict(small_input=1),
      r"small_input must be one of False, True. Received: small_input=1"),
     (keras_cnn.ResNet20CIFAR, dict(shortcut="C"),
@@ -277,6 +275,15 @@ def test_drop_path_keeps_weight_order_and_inference(builder):
 def test_bad_options(builder, kwargs, message):
     with pytest.raises(ValueError, match=message):
         builder(include_top=False, input_shape=(32, 32, 3), **kwargs)
+
+
+def test_basic_blocks_have_no_stride_in_1x1():
+    """A basic block has no 1x1 convolution to stride: ResNet-18 does not offer the option."""
+    assert "stride_in_1x1" not in inspect.signature(keras_cnn.ResNet18).parameters
+    with pytest.raises(TypeError, match=r"^ResNet18\(\) got an unexpected keyword argument "
+                                        r"'stride_in_1x1'\. ResNet18 fixes stride_in_1x1 \(other "
+                                        r"resnet variants take it\)\."):
+        keras_cnn.ResNet18(stride_in_1x1=True, include_top=False, input_shape=(32, 32, 3))
 
 
 def test_option_values_change_nothing_else():

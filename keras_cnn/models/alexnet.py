@@ -58,8 +58,12 @@ ZFNET_LAYERS = (
 
 
 def _alexnet(variant, spec, *, towers=1, dropout=0.5, **kwargs):
-    """AlexNet-style network from a layer table. `towers`: 1, or 2 for the paper's two-GPU
-    grouping of the `split` layers; `dropout`: rate before FC7 and FC8."""
+    """AlexNet-style network from a layer table.
+
+    Family arguments:
+        towers: 1, or 2 for the paper's two-GPU grouping of CONV2, CONV4 and CONV5 (default 1).
+        dropout: dropout rate before FC7 and FC8 (default 0.5).
+    """
     if towers not in (1, 2):
         raise ValueError(f"towers must be 1 or 2. Received: towers={towers!r}")
     layers = backend.layers()
@@ -89,8 +93,8 @@ def _alexnet(variant, spec, *, towers=1, dropout=0.5, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-@register_model("alexnet", family="alexnet", paper=ALEXNET_PAPER, default_size=227, min_size=67,
-                flatten_top=True, params=62_378_344,
+@register_model("alexnet", options=_alexnet, family="alexnet", paper=ALEXNET_PAPER,
+                default_size=227, min_size=67, flatten_top=True, params=62_378_344,
                 params_source="course notes' AlexNet table (96-256-384-384-256, FC 4096-4096-1000), "
                               "with biases",
                 macs=1_135_256_096, macs_source="sum of the course notes' layer shapes at 227x227")
@@ -99,8 +103,9 @@ def AlexNet(**kwargs):
     return _alexnet("alexnet", ALEXNET_LAYERS, **kwargs)
 
 
-@register_model("alexnet_two_tower", family="alexnet", paper=ALEXNET_PAPER, default_size=227,
-                min_size=67, flatten_top=True, params=60_965_224,
+@register_model("alexnet_two_tower", options=_alexnet, exclude=("towers",),  # grouped already
+                family="alexnet", paper=ALEXNET_PAPER, default_size=227, min_size=67,
+                flatten_top=True, params=60_965_224,
                 params_source="single tower minus the cross-GPU kernels of CONV2, CONV4, CONV5 "
                               "(Krizhevsky et al. 2012, Figure 2)",
                 macs=724_406_816,
@@ -111,7 +116,8 @@ def AlexNetTwoTower(**kwargs):
     return _alexnet("alexnet_two_tower", ALEXNET_LAYERS, towers=2, **kwargs)
 
 
-@register_model("zfnet", family="alexnet", paper=ZFNET_PAPER, default_size=224, min_size=53,
+@register_model("zfnet", options=_alexnet, exclude=("towers",),  # no layer to group
+                family="alexnet", paper=ZFNET_PAPER, default_size=224, min_size=53,
                 flatten_top=True, params=62_357_608,
                 params_source="Zeiler & Fergus Figure 3 layout (7x7/2 CONV1, 96-256-384-384-256, "
                               "FC 4096-4096-1000), with biases",

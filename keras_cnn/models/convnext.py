@@ -20,13 +20,8 @@ from keras.applications that keep the weights the same: the residual additions a
 depend on the model's `name`, and the layer normalization that keras.applications adds after
 the optional pooling without the top (named automatically there) is `{prefix}_head_layernorm`.
 
-Family keyword arguments (as in keras.applications' ConvNeXt):
-    include_preprocessing: True (default) puts a Normalization layer first (ImageNet mean and
-        standard deviation, for inputs in [0, 255]); only for 3-channel inputs, as in keras.
-    drop_path_rate: stochastic depth rate of the last block (training only); the rate grows
-        linearly from 0 at the first block. Default 0.
-    layer_scale_init_value: initial value of the layer scale (default 1e-6); None leaves the
-        layer scale out (and the ImageNet files no longer fit).
+The family arguments (include_preprocessing, drop_path_rate, layer_scale_init_value) are
+keras.applications' ConvNeXt's.
 
 ConvNeXt builds channels_last models only (its Dense and LayerNormalization layers act on the
 last axis), as keras.applications' does.
@@ -152,7 +147,17 @@ def _check_options(include_preprocessing, drop_path_rate, layer_scale_init_value
 def _convnext(variant, *, include_preprocessing=True, drop_path_rate=0.0,
               layer_scale_init_value=1e-6, include_top=True, pooling=None, **kwargs):
     """ConvNeXt variant `variant` of CONFIGS. Without the top, keras.applications normalizes the
-    features after the optional pooling, so this builder does the pooling itself."""
+    features after the optional pooling, so this builder does the pooling itself.
+
+    Family arguments:
+        include_preprocessing: True (default) puts a Normalization layer first (ImageNet mean
+            and standard deviation, for inputs in [0, 255]); only for 3-channel inputs, as in
+            keras.applications.
+        drop_path_rate: stochastic depth rate of the last block (training only); the rate grows
+            linearly from 0 at the first block. Default 0.
+        layer_scale_init_value: initial value of the layer scale (default 1e-6); None leaves the
+            layer scale out (and the ImageNet files no longer fit).
+    """
     _check_options(include_preprocessing, drop_path_rate, layer_scale_init_value, pooling)
     layers = backend.layers()
     depths, channels = CONFIGS[variant]["depths"], CONFIGS[variant]["channels"]
@@ -192,7 +197,7 @@ def _convnext(variant, *, include_preprocessing=True, drop_path_rate=0.0,
                                           include_top=include_top, pooling=None, **kwargs)
 
 
-_COMMON = dict(family="convnext", paper=PAPER, default_size=224, min_size=32)
+_COMMON = dict(options=_convnext, family="convnext", paper=PAPER, default_size=224, min_size=32)
 _BUILDER_NAMES = {"convnext_tiny": "ConvNeXtTiny", "convnext_small": "ConvNeXtSmall",
                   "convnext_base": "ConvNeXtBase", "convnext_large": "ConvNeXtLarge",
                   "convnext_xlarge": "ConvNeXtXLarge"}

@@ -136,8 +136,20 @@ def _is_int(value, minimum=1):
 
 def _densenet(variant, config, *, growth_rate=None, compression=0.5, bottleneck=4, blocks=None,
               stem_filters=None, dropout=0.0, **kwargs):
-    """DenseNet(-BC) from `DENSENET_CONFIGS[config]`; growth_rate and blocks override the
-    configuration's values, stem_filters defaults to 2 * growth_rate (the paper's 2k)."""
+    """DenseNet(-BC) from `DENSENET_CONFIGS[config]`.
+
+    Family arguments:
+        growth_rate: channels each dense layer adds, k (default None: the variant's, 32 or 12).
+        compression: transition layers keep this fraction of the channels, in (0, 1] (default
+            0.5, DenseNet-BC; 1 for plain DenseNet).
+        bottleneck: width of each layer's 1x1 bottleneck in multiples of growth_rate (default 4,
+            DenseNet-B); None for plain dense layers.
+        blocks: layers per dense block, e.g. (6, 12, 24, 16) (default None: the variant's).
+        stem_filters: channels of the stem convolution (default None: 2 * growth_rate, the
+            paper's 2k).
+        dropout: dropout rate after every convolution but the first (default 0; the paper's
+            CIFAR runs without data augmentation use 0.2).
+    """
     cfg = DENSENET_CONFIGS[config]
     growth_rate = cfg["growth_rate"] if growth_rate is None else growth_rate
     blocks = cfg["blocks"] if blocks is None else blocks
@@ -174,7 +186,7 @@ def _densenet(variant, config, *, growth_rate=None, compression=0.5, bottleneck=
 
 # ImageNet: conv 7x7/2 and max pool 3x3/2, then three 2x2 pools: 29x29 is the smallest input
 # that leaves a 1x1 feature map (28x28 leaves none).
-_IMAGENET = dict(family="densenet", paper=PAPER, default_size=224, min_size=29)
+_IMAGENET = dict(options=_densenet, family="densenet", paper=PAPER, default_size=224, min_size=29)
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 
 
@@ -211,8 +223,8 @@ def DenseNet264(**kwargs):
     return _densenet("densenet264", "264", **kwargs)
 
 
-@register_model("densenet_bc100_cifar", family="densenet", paper=PAPER, default_size=32,
-                min_size=4, num_classes=10, params=769_162,
+@register_model("densenet_bc100_cifar", options=_densenet, family="densenet", paper=PAPER,
+                default_size=32, min_size=4, num_classes=10, params=769_162,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="Huang et al. Table 2 (DenseNet-BC L=100, k=12: 0.8M); exact count "
                               "with BN gamma/beta")

@@ -317,7 +317,7 @@ _ROUNDED = ("Table 2's figure is below this layout's count (keras.applications' 
 
 
 def _meta(variant, params, macs, macs_note=""):
-    return dict(family="efficientnet", paper=PAPER, macs_note=macs_note,
+    return dict(options=_efficientnet, family="efficientnet", paper=PAPER, macs_note=macs_note,
                 default_size=COEFFICIENTS[variant].resolution, min_size=1,
                 params=params, params_source=f"keras.applications.EfficientNet{variant.upper()} "
                                              "(count_params, with its preprocessing layers)",

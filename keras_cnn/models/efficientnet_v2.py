@@ -235,8 +235,8 @@ _TV_MACS = "torchvision model table (GFLOPS column, which counts multiply-accumu
 
 
 def _meta(variant, params, macs=None):
-    return dict(family="efficientnet_v2", paper=PAPER, default_size=VARIANTS[variant].resolution,
-                min_size=1, params=params,
+    return dict(options=_efficientnet_v2, family="efficientnet_v2", paper=PAPER,
+                default_size=VARIANTS[variant].resolution, min_size=1, params=params,
                 params_source=f"keras.applications.EfficientNetV2{variant.upper()} "
                               "(count_params, with its preprocessing layers)",
                 macs=macs, macs_source=_TV_MACS if macs else "",

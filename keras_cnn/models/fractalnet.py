@@ -33,13 +33,8 @@ BN moving means and variances of the 35 convolutions, 2 x 10,304 (33,734,922). T
 Table 1 says 38.6M for its 20-layer network; the count above is that of the network the
 authors' script describes.
 
-Family keyword arguments:
-    columns: C, the number of columns per block (an integer >= 1; default 3). columns=4 gives
-        the 40-layer network's shape (the paper's 40-layer CIFAR net has other channel counts,
-        which it does not state next to it).
-    dropout: None (default, no Dropout layers) or one rate per block, applied after every
-        convolution of the block as in the authors' Caffe networks; the paper trains with
-        (0, 0.1, 0.2, 0.3, 0.4) (`PAPER_DROPOUT`).
+The family arguments are `columns` (columns=4 gives the 40-layer network's shape) and `dropout`
+(one rate per block; the paper's are `PAPER_DROPOUT`).
 Drop-path (the paper's local and global path dropping at the joins) is left out: a join that
 drops a random subset of its inputs and averages the survivors needs a custom training-time
 layer, which built-in layers cannot express. At inference it is the plain mean built here.
@@ -126,7 +121,16 @@ def _check_options(columns, dropout, blocks):
 
 
 def _fractalnet(variant, *, columns=None, dropout=None, **kwargs):
-    """FractalNet `variant` of CONFIGS, optionally with another number of columns or dropout."""
+    """FractalNet `variant` of CONFIGS.
+
+    Family arguments:
+        columns: C, the number of columns per block (an integer >= 1; default None: the
+            variant's, 3). columns=4 gives the 40-layer network's shape (the paper's 40-layer
+            CIFAR net has other channel counts, which it does not state next to it).
+        dropout: None (default, no Dropout layers) or one rate per block, applied after every
+            convolution of the block as in the authors' Caffe networks; the paper trains with
+            (0, 0.1, 0.2, 0.3, 0.4) (`PAPER_DROPOUT`).
+    """
     config = CONFIGS[variant]
     columns = config["columns"] if columns is None else columns
     dropout = _check_options(columns, dropout, len(config["channels"]))
@@ -140,8 +144,9 @@ def _fractalnet(variant, *, columns=None, dropout=None, **kwargs):
                                           applications.global_pool_classifier, **kwargs)
 
 
-@register_model("fractalnet20", family="fractalnet", paper=PAPER, default_size=32, min_size=32,
-                num_classes=10, params=33_714_314, params_convention=WITHOUT_BN_STATISTICS,
+@register_model("fractalnet20", options=_fractalnet, family="fractalnet", paper=PAPER,
+                default_size=32, min_size=32, num_classes=10, params=33_714_314,
+                params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of the paper's 20-layer CIFAR configuration as the "
                               "authors' generation script writes it (derivation in "
                               "keras_cnn.models.fractalnet; the paper's Table 1 says 38.6M)")

@@ -248,9 +248,15 @@ def _is_weights_file(weights):
 
 
 def _googlenet(variant, *, aux_logits=False, lrn=True, dropout=0.4, aux_dropout=0.7, **kwargs):
-    """GoogLeNet. `aux_logits`: add the two auxiliary classifiers as extra outputs; `lrn`: the
-    stem's local response normalizations; `dropout`: before the classifier (0.4);
-    `aux_dropout`: in the auxiliary classifiers (0.7)."""
+    """GoogLeNet.
+
+    Family arguments:
+        aux_logits: add the two auxiliary classifiers as outputs 2 and 3, for training with
+            `LOSS_WEIGHTS` (default False; needs include_top=True and at least 65x65 inputs).
+        lrn: the stem's two local response normalizations (default True).
+        dropout: dropout rate before the classifier (default 0.4).
+        aux_dropout: dropout rate in the auxiliary classifiers (default 0.7).
+    """
     if not isinstance(aux_logits, bool):
         raise ValueError(f"aux_logits must be True or False. Received: aux_logits={aux_logits!r}")
     if not isinstance(lrn, bool):
@@ -294,7 +300,11 @@ def copy_weights_by_name(source, target):
 
 
 def _bn_inception(variant, *, dropout=0.0, **kwargs):
-    """BN-Inception. `dropout`: before the classifier (0: the paper removed it)."""
+    """BN-Inception.
+
+    Family arguments:
+        dropout: dropout rate before the classifier (default 0: the paper removed it).
+    """
     _check_rate("dropout", dropout)
     layers = backend.layers()
 
@@ -315,8 +325,8 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-@register_model("googlenet", family="googlenet", paper=GOOGLENET_PAPER, default_size=224,
-                min_size=1, params=6_998_552,
+@register_model("googlenet", options=_googlenet, family="googlenet", paper=GOOGLENET_PAPER,
+                default_size=224, min_size=1, params=6_998_552,
                 params_source="exact count of Table 1 (with biases, no auxiliary classifiers; "
                               "13,378,280 with aux_logits=True)",
                 macs=1_500_000_000,
@@ -326,13 +336,13 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
                           "convolution, which computes 112*112*64*7*7*3 = 118M; its rows sum "
                           "to 1.50G as printed and to 1.586G corrected, what profile counts")
 def GoogLeNet(**kwargs):
-    """GoogLeNet (Inception v1), Table 1 of the paper; `aux_logits=True` adds the two auxiliary
-    classifiers as outputs 2 and 3 (for training, with `LOSS_WEIGHTS`)."""
+    """GoogLeNet (Inception v1), Table 1 of the paper."""
     return _googlenet("googlenet", **kwargs)
 
 
-@register_model("bn_inception", family="googlenet", paper=BN_INCEPTION_PAPER, default_size=224,
-                min_size=1, params=11_285_224, params_convention=WITHOUT_BN_STATISTICS,
+@register_model("bn_inception", options=_bn_inception, family="googlenet",
+                paper=BN_INCEPTION_PAPER, default_size=224, min_size=1, params=11_285_224,
+                params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of Figure 5 of Ioffe & Szegedy (conv without bias, "
                               "BN gamma and beta; 11,305,256 with the moving statistics); the "
                               "paper's text gives 13.6M",

@@ -207,9 +207,13 @@ def check_dropout(dropout):
 
 
 def _inception_v3(variant, *, aux_logits=False, dropout=0.0, **kwargs):
-    """Inception v3. `aux_logits`: add the auxiliary classifier as a second output (needs
-    include_top=True and at least a 17x17 grid at mixed7, i.e. a 299x299 input); `dropout`:
-    rate before the FC layer."""
+    """Inception v3.
+
+    Family arguments:
+        aux_logits: add the auxiliary classifier as a second output (default False; needs
+            include_top=True and at least a 17x17 grid at mixed7, i.e. a 299x299 input).
+        dropout: dropout rate before the FC layer (default 0, as keras.applications).
+    """
     check_dropout(dropout)
     if aux_logits not in (True, False):
         raise ValueError(f"aux_logits must be True or False. Received: aux_logits={aux_logits!r}")
@@ -248,7 +252,11 @@ def _inception_v3(variant, *, aux_logits=False, dropout=0.0, **kwargs):
 
 
 def _inception_v4(variant, *, dropout=0.2, **kwargs):
-    """Inception v4 (Figure 9). `dropout`: rate before the FC layer (paper: keep 0.8)."""
+    """Inception v4 (Figure 9).
+
+    Family arguments:
+        dropout: dropout rate before the FC layer (default 0.2: the paper keeps 0.8).
+    """
     check_dropout(dropout)
 
     def features(x):
@@ -267,7 +275,7 @@ _COMMON = dict(family="inception", default_size=299, min_size=75)
 
 
 @register_model(
-    "inception_v3", paper=PAPER_V3, **_COMMON,
+    "inception_v3", options=_inception_v3, paper=PAPER_V3, **_COMMON,
     params=23_851_784, params_convention=KERAS_CONVENTION,
     params_source="keras.applications.InceptionV3 (model.count_params())",
     macs=5_713_000_000,
@@ -275,13 +283,12 @@ _COMMON = dict(family="inception", default_size=299, min_size=75)
                 "the paper quotes ~5 billion multiply-adds",
     weights={"imagenet": IMAGENET_V3})
 def InceptionV3(**kwargs):
-    """Inception v3 (keras.applications' InceptionV3). Family knobs: aux_logits=False,
-    dropout=0.0."""
+    """Inception v3 (keras.applications' InceptionV3)."""
     return _inception_v3("inception_v3", **kwargs)
 
 
 @register_model(
-    "inception_v4", paper=PAPER_V4, **_COMMON,
+    "inception_v4", options=_inception_v4, paper=PAPER_V4, **_COMMON,
     params=42_679_816, params_convention=WITHOUT_BN_STATISTICS,
     params_source="timm inception_v4 / Cadene pretrainedmodels inceptionv4 (42.68M; BN gamma and "
                   "beta counted, moving statistics not)",
@@ -289,7 +296,7 @@ def InceptionV3(**kwargs):
     macs_source="osmr/imgclsmob (pytorchcv) model table, FLOPs/2 column (= multiply-accumulates), "
                 "InceptionV4 from Cadene's pretrainedmodels",)
 def InceptionV4(**kwargs):
-    """Inception v4 (Figure 9 of the paper). Family knob: dropout=0.2."""
+    """Inception v4 (Figure 9 of the paper)."""
     return _inception_v4("inception_v4", **kwargs)
 
 

@@ -105,8 +105,12 @@ def inception_resnet_block(x, branches, scale, name, activation="relu"):
 
 
 def _inception_resnet(variant, config, *, dropout=None, **kwargs):
-    """Inception-ResNet `config` ("v1" or "v2" of CONFIGS). `dropout`: rate before the FC layer
-    (default: the config's; the paper keeps 0.8, keras.applications' v2 has none)."""
+    """Inception-ResNet `config` ("v1" or "v2" of CONFIGS).
+
+    Family arguments:
+        dropout: dropout rate before the FC layer (default None: the variant's, 0.2 for v1 as
+            the paper's keep 0.8, 0 for v2 as keras.applications).
+    """
     layers = backend.layers()
     spec = CONFIGS[config]
     dropout = spec["dropout"] if dropout is None else dropout
@@ -136,7 +140,8 @@ def _inception_resnet(variant, config, *, dropout=None, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-_COMMON = dict(family="inception_resnet", paper=PAPER, default_size=299, min_size=75)
+_COMMON = dict(options=_inception_resnet, family="inception_resnet", paper=PAPER,
+               default_size=299, min_size=75)
 
 
 @register_model(
@@ -146,7 +151,7 @@ _COMMON = dict(family="inception_resnet", paper=PAPER, default_size=299, min_siz
                   "here (BN without gamma); the paper gives no parameter count",
     macs=None, macs_source="")
 def InceptionResNetV1(**kwargs):
-    """Inception-ResNet-v1 (Figure 15 of the paper). Family knob: dropout=0.2."""
+    """Inception-ResNet-v1 (Figure 15 of the paper)."""
     return _inception_resnet("inception_resnet_v1", "v1", **kwargs)
 
 
@@ -159,7 +164,7 @@ def InceptionResNetV1(**kwargs):
                 "InceptionResNetV2 from Cadene's pretrainedmodels",
     weights={"imagenet": IMAGENET_V2})
 def InceptionResNetV2(**kwargs):
-    """Inception-ResNet-v2 (keras.applications' InceptionResNetV2). Family knob: dropout=0.0."""
+    """Inception-ResNet-v2 (keras.applications' InceptionResNetV2)."""
     return _inception_resnet("inception_resnet_v2", "v2", **kwargs)
 
 

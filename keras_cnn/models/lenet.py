@@ -33,8 +33,15 @@ _POOLS = ("avg", "max")
 
 
 def _lenet(variant, *, c3_table=False, activation="tanh", subsampling="avg", **kwargs):
-    """LeNet-5. `activation`: of every hidden layer ("tanh" as in the paper, or e.g. "relu");
-    `subsampling`: "avg" (the paper) or "max"; `c3_table`: the paper's partial C3 connections."""
+    """LeNet-5.
+
+    Family arguments:
+        c3_table: True for the paper's sparse C3 (Table I: each C3 map sees 3, 4 or 6 of the S2
+            maps), False for a fully connected C3 (default False).
+        activation: activation of every hidden layer (default "tanh" as in the paper, or e.g.
+            "relu").
+        subsampling: "avg" (default, the paper) or "max" pooling in S2 and S4.
+    """
     if subsampling not in _POOLS:
         raise ValueError(f"subsampling must be 'avg' or 'max'. Received: subsampling={subsampling!r}")
     layers = backend.layers()
@@ -60,8 +67,8 @@ def _lenet(variant, *, c3_table=False, activation="tanh", subsampling="avg", **k
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-_COMMON = dict(family="lenet", paper=PAPER, default_size=32, min_size=16, input_channels=1,
-               num_classes=10, flatten_top=True)
+_COMMON = dict(options=_lenet, family="lenet", paper=PAPER, default_size=32, min_size=16,
+               input_channels=1, num_classes=10, flatten_top=True)
 
 
 @register_model("lenet5", **_COMMON, params=61_706,
@@ -73,7 +80,7 @@ def LeNet5(**kwargs):
     return _lenet("lenet5", **kwargs)
 
 
-@register_model("lenet5_c3_table", **_COMMON, params=60_806,
+@register_model("lenet5_c3_table", **_COMMON, exclude=("c3_table",), params=60_806,
                 params_source="LeCun et al. 1998 Table I: C3 has 60 5x5 kernels + 16 biases = "
                               "1,516 parameters; the other layers as lenet5",
                 macs=326_520, macs_source="sum of the layer shapes at 32x32 (C3: 60 kernels)")

@@ -329,8 +329,18 @@ def _check_rate(name, rate):
 
 def _mobilenet_v1(variant, *, alpha=1.0, depth_multiplier=1, dropout=1e-3, small_input=False,
                   **kwargs):
-    """MobileNet v1 with width multiplier `alpha`, `depth_multiplier` channels per depthwise
-    input channel, and `dropout` before the classifier (keras.applications' default 0.001)."""
+    """MobileNet v1.
+
+    Family arguments:
+        alpha: width multiplier: every layer has int(channels * alpha) channels (default 1.0).
+            ImageNet weights: 0.25, 0.5, 0.75 or 1.0, at 128, 160, 192 or 224.
+        depth_multiplier: output channels of each depthwise filter per input channel (default 1;
+            not the paper's resolution multiplier, which is the input size).
+        dropout: dropout rate before the classifier (default 0.001, as keras.applications).
+        small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
+            block get stride 1, so the total stride is 8 instead of 32. The weights keep their
+            shapes (ImageNet weights still load). Default False.
+    """
     _check(alpha, small_input)
     _check_rate("dropout", dropout)
     if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) \
@@ -363,8 +373,16 @@ def _mobilenet_v1(variant, *, alpha=1.0, depth_multiplier=1, dropout=1e-3, small
 
 
 def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, **kwargs):
-    """MobileNetV2 with width multiplier `alpha` (the last convolution widens only for alpha > 1,
-    as in the paper)."""
+    """MobileNetV2.
+
+    Family arguments:
+        alpha: width multiplier: every block's channels scaled by it, rounded to multiples of 8;
+            the last convolution widens only for alpha > 1, as in the paper (default 1.0).
+            ImageNet weights: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4, at 96, 128, 160, 192 or 224.
+        small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
+            block get stride 1, so the total stride is 8 instead of 32. The weights keep their
+            shapes (ImageNet weights still load). Default False.
+    """
     _check(alpha, small_input)
     layers = backend.layers()
     blocks = [(t, c, s if i == 0 else 1) for t, c, n, s in V2_STAGES for i in range(n)]
@@ -387,10 +405,20 @@ def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, **kwargs):
 
 def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rate=0.2,
                   include_preprocessing=True, small_input=False, **kwargs):
-    """MobileNetV3 `config` ("large" or "small") with width multiplier `alpha` (the blocks'
-    widths; the last convolution widens only for alpha > 1), `minimalistic` (no SE, no
-    hard-swish, 3x3 kernels), `dropout_rate` before the classifier, and `include_preprocessing`
-    (a Rescaling layer taking [0, 255] images to [-1, 1])."""
+    """MobileNetV3 `config` ("large" or "small").
+
+    Family arguments:
+        alpha: width multiplier: the blocks' channels scaled by it, rounded to multiples of 8;
+            the last convolution widens only for alpha > 1 (default 1.0). ImageNet weights: 0.75
+            or 1.0 (1.0 only if minimalistic), at 224x224.
+        minimalistic: no squeeze-and-excitation, no hard-swish, 3x3 kernels only (default False).
+        dropout_rate: dropout rate before the classifier (default 0.2).
+        include_preprocessing: scale [0, 255] inputs to [-1, 1] in the model, with a Rescaling
+            layer (default True).
+        small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
+            block get stride 1, so the total stride is 8 instead of 32. The weights keep their
+            shapes (ImageNet weights still load). Default False.
+    """
     _check(alpha, small_input, minimalistic=minimalistic,
            include_preprocessing=include_preprocessing)
     _check_rate("dropout_rate", dropout_rate)
@@ -440,52 +468,22 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
 _KERAS = "keras.applications.{}(weights=None).count_params() (Keras convention)"
 _TF_KERAS_V3 = "tf_keras.applications.mobilenet_v3 docstring table (the TF-slim checkpoints, MACs)"
 
-_SMALL_INPUT = """
-small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
-    block get stride 1, so the total stride is 8 instead of 32. The weights keep their shapes
-    (ImageNet weights still load)."""
-_V3_ARGS = """
-alpha: width multiplier: the blocks' channels scaled by it, rounded to multiples of 8
-    (default 1.0). ImageNet weights: 0.75 or 1.0 (1.0 only if minimalistic), at 224x224.
-dropout_rate: dropout rate before the classifier (default 0.2).
-include_preprocessing: scale [0, 255] inputs to [-1, 1] in the model (default True)."""
-_MINIMALISTIC = """
-minimalistic: no squeeze-and-excitation, no hard-swish, 3x3 kernels only (default False)."""
 
-
-def _family_args(text):
-    """Append the family's keyword arguments to a builder's docstring."""
-    def decorate(builder):
-        lines = "".join(f"\n        {line}" for line in text.strip().splitlines())
-        builder.__doc__ = f"{builder.__doc__}\n\n    Family arguments:{lines}\n"
-        return builder
-    return decorate
-
-
-@register_model("mobilenet", family="mobilenet", paper=PAPER_V1, default_size=224, min_size=31,
-                params=4_253_864, params_source=_KERAS.format("MobileNet"),
+@register_model("mobilenet", options=_mobilenet_v1, family="mobilenet", paper=PAPER_V1,
+                default_size=224, min_size=31, params=4_253_864,
+                params_source=_KERAS.format("MobileNet"),
                 macs=569_000_000, macs_source="Howard et al. 2017, Table 8 (1.0 MobileNet-224)",
                 weights={"imagenet": IMAGENET["v1"]})
-@_family_args("""
-alpha: width multiplier: every layer has int(channels * alpha) channels (default 1.0).
-    ImageNet weights: 0.25, 0.5, 0.75 or 1.0, at 128, 160, 192 or 224.
-depth_multiplier: output channels of each depthwise filter per input channel (default 1;
-    not the paper's resolution multiplier, which is the input size).
-dropout: dropout rate before the classifier (default 0.001, as keras.applications).""" +
-              _SMALL_INPUT)
 def MobileNet(**kwargs):
     """MobileNet v1 (keras.applications' MobileNet)."""
     return _mobilenet_v1("mobilenet", **kwargs)
 
 
-@register_model("mobilenet_v2", family="mobilenet", paper=PAPER_V2, default_size=224,
-                min_size=31, params=3_538_984, params_source=_KERAS.format("MobileNetV2"),
+@register_model("mobilenet_v2", options=_mobilenet_v2, family="mobilenet", paper=PAPER_V2,
+                default_size=224, min_size=31, params=3_538_984,
+                params_source=_KERAS.format("MobileNetV2"),
                 macs=300_000_000, macs_source="Sandler et al. 2018, Table 4 (MobileNetV2 1.0)",
                 weights={"imagenet": IMAGENET["v2"]})
-@_family_args("""
-alpha: width multiplier: every block's channels scaled by it, rounded to multiples of 8;
-    the last convolution widens only for alpha > 1 (default 1.0). ImageNet weights: 0.35, 0.5,
-    0.75, 1.0, 1.3 or 1.4, at 96, 128, 160, 192 or 224.""" + _SMALL_INPUT)
 def MobileNetV2(**kwargs):
     """MobileNetV2 (keras.applications' MobileNetV2)."""
     return _mobilenet_v2("mobilenet_v2", **kwargs)
@@ -493,7 +491,8 @@ def MobileNetV2(**kwargs):
 
 def _v3_meta(config, params, macs, macs_source, minimalistic=False, macs_note=""):
     builder = f"MobileNetV3{config.title()}" + ("(minimalistic=True, " if minimalistic else "(")
-    return dict(family="mobilenet", paper=PAPER_V3, default_size=224, min_size=31,
+    return dict(options=_mobilenet_v3, exclude=("minimalistic",) if minimalistic else (),
+                family="mobilenet", paper=PAPER_V3, default_size=224, min_size=31,
                 params=params, params_source=f"keras.applications.{builder}weights=None)"
                                              ".count_params() (Keras convention)",
                 macs=macs, macs_source=macs_source, macs_note=macs_note,
@@ -502,7 +501,6 @@ def _v3_meta(config, params, macs, macs_source, minimalistic=False, macs_note=""
 
 @register_model("mobilenet_v3_large", **_v3_meta("large", 5_507_432, 219_000_000,
                                                  "Howard et al. 2019 (ICCV version), Table 3"))
-@_family_args(_V3_ARGS + _MINIMALISTIC + _SMALL_INPUT)
 def MobileNetV3Large(**kwargs):
     """MobileNetV3-Large (keras.applications' MobileNetV3Large)."""
     return _mobilenet_v3("mobilenet_v3_large", "large", **kwargs)
@@ -510,7 +508,6 @@ def MobileNetV3Large(**kwargs):
 
 @register_model("mobilenet_v3_small", **_v3_meta("small", 2_554_968, 56_000_000,
                                                  "Howard et al. 2019 (ICCV version), Table 3"))
-@_family_args(_V3_ARGS + _MINIMALISTIC + _SMALL_INPUT)
 def MobileNetV3Small(**kwargs):
     """MobileNetV3-Small (keras.applications' MobileNetV3Small)."""
     return _mobilenet_v3("mobilenet_v3_small", "small", **kwargs)
@@ -518,7 +515,6 @@ def MobileNetV3Small(**kwargs):
 
 @register_model("mobilenet_v3_large_minimalistic",
                 **_v3_meta("large", 3_948_688, 209_000_000, _TF_KERAS_V3, minimalistic=True))
-@_family_args(_V3_ARGS + _SMALL_INPUT)
 def MobileNetV3LargeMinimalistic(**kwargs):
     """MobileNetV3-Large minimalistic (keras.applications' MobileNetV3Large(minimalistic=True))."""
     return _mobilenet_v3("mobilenet_v3_large_minimalistic", "large", minimalistic=True, **kwargs)
@@ -529,7 +525,6 @@ def MobileNetV3LargeMinimalistic(**kwargs):
                            macs_note="profile counts 52.3M for the keras.applications layout, "
                                      "which this model matches parameter for parameter; the "
                                      "published 65M is not reproduced by that layout"))
-@_family_args(_V3_ARGS + _SMALL_INPUT)
 def MobileNetV3SmallMinimalistic(**kwargs):
     """MobileNetV3-Small minimalistic (keras.applications' MobileNetV3Small(minimalistic=True))."""
     return _mobilenet_v3("mobilenet_v3_small_minimalistic", "small", minimalistic=True, **kwargs)

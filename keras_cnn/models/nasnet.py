@@ -232,7 +232,18 @@ def _check_positive_int(value, name, multiple_of=1):
 
 def _nasnet(variant, config, *, penultimate_filters=None, num_blocks=None,
             stem_block_filters=None, filter_multiplier=None, skip_reduction=None, **kwargs):
-    """NASNet-A from `NASNET_CONFIGS[config]`; each knob overrides the configuration's value."""
+    """NASNet-A from `NASNET_CONFIGS[config]`; each family argument overrides the
+    configuration's value (None, the default: the published configuration's).
+
+    Family arguments:
+        penultimate_filters: P, the channels of the last normal cells; a multiple of
+            24 * filter_multiplier**2 (published: 1056 Mobile, 4032 Large).
+        num_blocks: N, normal cells per stage (published: 4 Mobile, 6 Large).
+        stem_block_filters: filters of the stem convolution (published: 32 Mobile, 96 Large).
+        filter_multiplier: factor of the filters at every reduction (published: 2).
+        skip_reduction: the first normal cell after each reduction reads the state from before
+            the reduction's input (published: False Mobile, True Large).
+    """
     cfg = dict(NASNET_CONFIGS[config])
     for key, value in dict(penultimate_filters=penultimate_filters, num_blocks=num_blocks,
                            stem_block_filters=stem_block_filters,
@@ -271,7 +282,7 @@ def _nasnet(variant, config, *, penultimate_filters=None, num_blocks=None,
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-_COMMON = dict(family="nasnet", paper=PAPER, min_size=3, static_shape=True,
+_COMMON = dict(options=_nasnet, family="nasnet", paper=PAPER, min_size=3, static_shape=True,
                params_source="keras.applications (Zoph et al. 2018 Tables 2-3: 5.3M / 88.9M)")
 _MACS_SOURCE = "Zoph et al. 2018, Table 3 (mobile) / Table 2 (large), Mult-Adds column"
 
@@ -279,20 +290,14 @@ _MACS_SOURCE = "Zoph et al. 2018, Table 3 (mobile) / Table 2 (large), Mult-Adds 
 @register_model("nasnet_mobile", default_size=224, params=5_326_716, macs=564_000_000,
                 macs_source=_MACS_SOURCE, weights={"imagenet": IMAGENET["mobile"]}, **_COMMON)
 def NASNetMobile(**kwargs):
-    """NASNet-A Mobile, (4 @ 1056), 224x224 (keras.applications' NASNetMobile).
-
-    Family knobs (default: the published configuration): penultimate_filters, num_blocks,
-    stem_block_filters, filter_multiplier, skip_reduction."""
+    """NASNet-A Mobile, (4 @ 1056), 224x224 (keras.applications' NASNetMobile)."""
     return _nasnet("nasnet_mobile", "mobile", **kwargs)
 
 
 @register_model("nasnet_large", default_size=331, params=88_949_818, macs=23_800_000_000,
                 macs_source=_MACS_SOURCE, weights={"imagenet": IMAGENET["large"]}, **_COMMON)
 def NASNetLarge(**kwargs):
-    """NASNet-A Large, (6 @ 4032), 331x331 (keras.applications' NASNetLarge).
-
-    Family knobs (default: the published configuration): penultimate_filters, num_blocks,
-    stem_block_filters, filter_multiplier, skip_reduction."""
+    """NASNet-A Large, (6 @ 4032), 331x331 (keras.applications' NASNetLarge)."""
     return _nasnet("nasnet_large", "large", **kwargs)
 
 

@@ -79,8 +79,11 @@ def class_map_head(x, classes, classifier_activation, name):
 
 
 def _nin(variant, blocks, *, dropout=0.5, **kwargs):
-    """NIN from its table of mlpconv blocks. `dropout`: the rate of the dropout layers (0.5 in
-    both Caffe models; 0 removes them)."""
+    """NIN from its table of mlpconv blocks.
+
+    Family arguments:
+        dropout: rate of the dropout layers (default 0.5, as both Caffe models; 0 removes them).
+    """
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
     layers = backend.layers()
@@ -106,8 +109,8 @@ def _nin(variant, blocks, *, dropout=0.5, **kwargs):
 _OWN_COUNT = "sum of the layer shapes at {size}x{size}"
 
 
-@register_model("nin", family="nin", paper=PAPER, default_size=224, min_size=59,
-                params=7_595_176,
+@register_model("nin", options=_nin, family="nin", paper=PAPER, default_size=224,
+                min_size=59, params=7_595_176,
                 params_source="exact count of the Caffe model-zoo NIN-ImageNet layout "
                               "(conv1 96 11x11/4, cccp 96-96; 256 5x5, 256-256; 384 3x3, "
                               "384-384; 1024 3x3, 1024-1000; with biases)",
@@ -117,8 +120,8 @@ def NiN(**kwargs):
     return _nin("nin", IMAGENET_BLOCKS, **kwargs)
 
 
-@register_model("nin_cifar10", family="nin", paper=PAPER, default_size=32, min_size=1,
-                num_classes=10, params=966_986,
+@register_model("nin_cifar10", options=_nin, family="nin", paper=PAPER, default_size=32,
+                min_size=1, num_classes=10, params=966_986,
                 params_source="exact count of Lin et al.'s CIFAR-10 model (192-160-96 5x5, "
                               "192-192-192 5x5, 192-192-10 3x3, with biases)",
                 macs=222_486_528, macs_source=_OWN_COUNT.format(size=32))

@@ -118,7 +118,12 @@ def _check_options(scale, base_width):
 
 
 def _res2net(variant, *, scale=None, base_width=None, **kwargs):
-    """Res2Net `variant` of CONFIGS, optionally with another `scale` or `base_width`."""
+    """Res2Net `variant` of CONFIGS.
+
+    Family arguments:
+        scale: s, the channel groups per block, an integer >= 2 (default None: the variant's, 4).
+        base_width: w, the channels per group at planes=64 (default None: the variant's, 26).
+    """
     config = CONFIGS[variant]
     scale = config["scale"] if scale is None else scale
     base_width = config["base_width"] if base_width is None else base_width
@@ -140,8 +145,9 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
                                           applications.global_pool_classifier, **kwargs)
 
 
-@register_model("res2net50_26w_4s", family="res2net", paper=PAPER, default_size=224, min_size=1,
-                params=25_699_120, params_convention=WITHOUT_BN_STATISTICS,
+@register_model("res2net50_26w_4s", options=_res2net, family="res2net", paper=PAPER,
+                default_size=224, min_size=1, params=25_699_120,
+                params_convention=WITHOUT_BN_STATISTICS,
                 params_source="Gao et al. Table 1 (25.70M); exact count of the authors' "
                               "res2net50_26w_4s (Res2Net-PretrainedModels)",
                 macs=4_200_000_000,

@@ -348,8 +348,18 @@ def _check_pretrained(variant, weights, spec, **layout):
 def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_rate=0.0,
                  small_input=False, **kwargs):
     """A post-activation ImageNet residual network (ResNet, ResNeXt, Wide ResNet, SENet) from
-    its `ResNetSpec`. Options: `stride_in_1x1` and `use_bias` (default: the variant's layout),
-    `drop_path_rate` (stochastic depth), `small_input` (32x32 stem)."""
+    its `ResNetSpec`.
+
+    Family arguments:
+        stride_in_1x1: where a bottleneck block strides: True on its first 1x1 (Caffe,
+            keras.applications), False on its 3x3 (torchvision). Default None: the variant's.
+        use_bias: convolution biases (keras.applications keeps them, torchvision does not).
+            Default None: the variant's.
+        drop_path_rate: stochastic depth: during training, block l of L drops its residual
+            branch with probability drop_path_rate * l / L (default 0).
+        small_input: True for 32x32 images: a 3x3 stride-1 stem without max pooling (default
+            False).
+    """
     check_option("small_input", small_input, (False, True))
     rates = drop_rates(spec.blocks, drop_path_rate)
     if stride_in_1x1 is None:
@@ -391,7 +401,14 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
 
 def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **kwargs):
     """A pre-activation ImageNet ResNet in keras.applications' layout (stride on the last block
-    of conv2_x .. conv4_x). Options: `drop_path_rate` (stochastic depth), `small_input`."""
+    of conv2_x .. conv4_x).
+
+    Family arguments:
+        drop_path_rate: stochastic depth: during training, block l of L drops its residual
+            branch with probability drop_path_rate * l / L (default 0).
+        small_input: True for 32x32 images: a 3x3 stride-1 stem without max pooling (default
+            False).
+    """
     check_option("small_input", small_input, (False, True))
     rates = drop_rates(spec.blocks, drop_path_rate)
     _check_pretrained(variant, kwargs.get("weights"), spec, small_input=small_input)
@@ -418,6 +435,12 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
     return applications.build_application(model_info(variant), features, _head(0.0), **kwargs)
 
 
+def build_resnet_options(spec):
+    """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments,
+    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride."""
+    return dict(options=build_resnet, exclude=("stride_in_1x1",) if spec.block == "basic" else ())
+
+
 # --- variants ---------------------------------------------------------------------------------
 
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
@@ -427,7 +450,8 @@ _PAPER_FLOPS = "He et al. 2015, Table 1 (FLOPs counted as multiply-adds)"
 def _meta(variant, params, source, convention="keras", macs=None, macs_source="", family="resnet",
           paper=PAPER):
     spec = SPECS[variant]
-    meta = dict(family=family, paper=paper, default_size=224, min_size=1, params=params,
+    builder = dict(options=build_resnet_v2) if family == "resnet_v2" else build_resnet_options(spec)
+    meta = dict(builder, family=family, paper=paper, default_size=224, min_size=1, params=params,
                 params_source=source, params_convention=convention, macs=macs,
                 macs_source=macs_source if macs else "")
     if spec.weights:

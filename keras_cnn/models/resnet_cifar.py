@@ -36,8 +36,14 @@ SHORTCUT_OPTIONS = ("A", "B")
 
 
 def _cifar_resnet(variant, depth, *, shortcut="A", drop_path_rate=0.0, **kwargs):
-    """The 6n+2-layer CIFAR ResNet. `shortcut`: "A" (zero-padded identity) or "B" (projection)
-    where the shape changes; `drop_path_rate`: stochastic depth."""
+    """The 6n+2-layer CIFAR ResNet.
+
+    Family arguments:
+        shortcut: where a block changes the shape, "A" (default: the subsampled input, its new
+            channels zeros, no weights) or "B" (a 1x1 convolution and BatchNormalization).
+        drop_path_rate: stochastic depth: during training, block l of L drops its residual
+            branch with probability drop_path_rate * l / L (default 0).
+    """
     check_option("shortcut", shortcut, SHORTCUT_OPTIONS)
     blocks = (BLOCKS_PER_STAGE[depth],) * len(WIDTHS)
     rates = drop_rates(blocks, drop_path_rate)
@@ -71,8 +77,8 @@ def _recursion_limit(limit):
 
 
 def _meta(params):
-    return dict(family="resnet_cifar", paper=PAPER, default_size=32, min_size=1, num_classes=10,
-                params=params, params_convention=WITHOUT_BN_STATISTICS,
+    return dict(options=_cifar_resnet, family="resnet_cifar", paper=PAPER, default_size=32,
+                min_size=1, num_classes=10, params=params, params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of the section 4.2 architecture with option-A "
                               "shortcuts (He et al. Table 6 rounds it)",
                 macs=None, macs_source="")

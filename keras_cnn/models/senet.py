@@ -24,7 +24,7 @@ The stem's max pooling pads one pixel each side (keras.applications' stem) where
 Expected input: RGB images through "torch" preprocessing (pretrainedmodels' ports).
 """
 
-from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet
+from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, build_resnet_options
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, register_model
 
 __all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
@@ -55,8 +55,9 @@ _PM = "Cadene's pretrainedmodels"
 _FLOPS = "Hu et al. 2018, Table 2 (GFLOPs counted as multiply-adds)"
 
 
-def _meta(params, source=_PM, macs=None):
-    return dict(family="senet", paper=PAPER, default_size=224, min_size=1, params=params,
+def _meta(variant, params, source=_PM, macs=None):
+    return dict(build_resnet_options(SPECS[variant]), family="senet", paper=PAPER,
+                default_size=224, min_size=1, params=params,
                 params_convention=WITHOUT_BN_STATISTICS, params_source=source, macs=macs,
                 macs_source=_FLOPS if macs else "")
 
@@ -64,49 +65,51 @@ def _meta(params, source=_PM, macs=None):
 _OURS = "exact count of torchvision's basic-block ResNet with SE (reduction 16) in every block"
 
 
-@register_model("se_resnet18", **_meta(11_778_592, _OURS))
+@register_model("se_resnet18", **_meta("se_resnet18", 11_778_592, _OURS))
 def SEResNet18(**kwargs):
     """SE-ResNet-18: basic blocks [2, 2, 2, 2] with SE."""
     return build_resnet("se_resnet18", SPECS["se_resnet18"], **kwargs)
 
 
-@register_model("se_resnet34", **_meta(21_958_868, _OURS))
+@register_model("se_resnet34", **_meta("se_resnet34", 21_958_868, _OURS))
 def SEResNet34(**kwargs):
     """SE-ResNet-34: basic blocks [3, 4, 6, 3] with SE."""
     return build_resnet("se_resnet34", SPECS["se_resnet34"], **kwargs)
 
 
-@register_model("se_resnet50", **_meta(28_088_024, macs=3_870_000_000))
+@register_model("se_resnet50", **_meta("se_resnet50", 28_088_024, macs=3_870_000_000))
 def SEResNet50(**kwargs):
     """SE-ResNet-50: bottlenecks [3, 4, 6, 3] with SE, stride in the first 1x1 (Caffe)."""
     return build_resnet("se_resnet50", SPECS["se_resnet50"], **kwargs)
 
 
-@register_model("se_resnet101", **_meta(49_326_872, macs=7_600_000_000))
+@register_model("se_resnet101", **_meta("se_resnet101", 49_326_872, macs=7_600_000_000))
 def SEResNet101(**kwargs):
     """SE-ResNet-101: bottlenecks [3, 4, 23, 3] with SE, stride in the first 1x1 (Caffe)."""
     return build_resnet("se_resnet101", SPECS["se_resnet101"], **kwargs)
 
 
-@register_model("se_resnet152", **_meta(66_821_848, macs=11_320_000_000))
+@register_model("se_resnet152", **_meta("se_resnet152", 66_821_848, macs=11_320_000_000))
 def SEResNet152(**kwargs):
     """SE-ResNet-152: bottlenecks [3, 8, 36, 3] with SE, stride in the first 1x1 (Caffe)."""
     return build_resnet("se_resnet152", SPECS["se_resnet152"], **kwargs)
 
 
-@register_model("se_resnext50_32x4d", **_meta(27_559_896, macs=4_250_000_000))
+@register_model("se_resnext50_32x4d", **_meta("se_resnext50_32x4d", 27_559_896,
+                                               macs=4_250_000_000))
 def SEResNeXt50_32x4d(**kwargs):
     """SE-ResNeXt-50 (32x4d): ResNeXt-50 bottlenecks with SE."""
     return build_resnet("se_resnext50_32x4d", SPECS["se_resnext50_32x4d"], **kwargs)
 
 
-@register_model("se_resnext101_32x4d", **_meta(48_955_416, macs=8_000_000_000))
+@register_model("se_resnext101_32x4d", **_meta("se_resnext101_32x4d", 48_955_416,
+                                                macs=8_000_000_000))
 def SEResNeXt101_32x4d(**kwargs):
     """SE-ResNeXt-101 (32x4d): ResNeXt-101 bottlenecks with SE."""
     return build_resnet("se_resnext101_32x4d", SPECS["se_resnext101_32x4d"], **kwargs)
 
 
-@register_model("senet154", **_meta(115_088_984))
+@register_model("senet154", **_meta("senet154", 115_088_984))
 def SENet154(**kwargs):
     """SENet-154: 64x4d SE-ResNeXt bottlenecks [3, 8, 36, 3], three-conv stem, 3x3 projection
     shortcuts, dropout 0.2 (the ILSVRC 2017 winner)."""

@@ -191,7 +191,13 @@ def shufflenet_v2_unit(x, filters, strides=1, name="unit"):
 
 
 def _shufflenet_v1(variant, groups, *, scale=1.0, small_input=False, **kwargs):
-    """ShuffleNet v1 `scale`x with `groups` groups; `small_input`: conv1 stride 1, no max pool."""
+    """ShuffleNet v1 with `groups` groups.
+
+    Family arguments:
+        scale: width multiplier s of the paper (0.25, 0.5, 1.0, 1.5 or 2.0; default 1.0).
+        small_input: conv1 with stride 1 and no max pooling, for 32x32 to 96x96 images
+            (default False).
+    """
     stem_filters, widths = shufflenet_v1_widths(groups, scale)
 
     def features(x):
@@ -208,7 +214,12 @@ def _shufflenet_v1(variant, groups, *, scale=1.0, small_input=False, **kwargs):
 
 
 def _shufflenet_v2(variant, scale, *, small_input=False, **kwargs):
-    """ShuffleNet v2 `scale`x; `small_input`: conv1 stride 1, no max pool."""
+    """ShuffleNet v2 `scale`x.
+
+    Family arguments:
+        small_input: conv1 with stride 1 and no max pooling, for 32x32 to 96x96 images
+            (default False).
+    """
     *widths, last = V2_CHANNELS[scale]
 
     def features(x):
@@ -225,48 +236,46 @@ def _shufflenet_v2(variant, scale, *, small_input=False, **kwargs):
 
 _COMMON = dict(family="shufflenet", default_size=224, min_size=1, static_shape=True,
                params_convention=WITHOUT_BN_STATISTICS)
-_V1 = dict(_COMMON, paper=V1_PAPER,
+_V1 = dict(_COMMON, options=_shufflenet_v1, paper=V1_PAPER,
            macs_source="Zhang et al. Table 1 (complexity row, MFLOPs = multiply-adds)")
 _V1_COUNT = ("count of Zhang et al. Table 1 at 1x (BN gamma/beta, FC with bias); g=3: 1,865,728, "
              "as the reference PyTorch implementations")
-_V2 = dict(_COMMON, paper=V2_PAPER, params_source="torchvision shufflenet_v2_x*",
-           macs_source="Ma et al. Table 5 (FLOPs row, multiply-adds)")
+_V2 = dict(_COMMON, options=_shufflenet_v2, paper=V2_PAPER,
+           params_source="torchvision shufflenet_v2_x*", macs_source="Ma et al. Table 5 (FLOPs row, multiply-adds)")
 
 
 @register_model("shufflenet_g1", params=1_531_936, params_source=_V1_COUNT, macs=143_000_000,
                 **_V1)
 def ShuffleNetG1(**kwargs):
-    """ShuffleNet 1x, g=1 (stages 144/288/576). Family keywords: scale=1.0 (0.25, 0.5, 1.0, 1.5,
-    2.0), small_input=False (conv1 stride 1, no max pool, for 32x32 to 96x96 images)."""
+    """ShuffleNet 1x, g=1 (stages 144/288/576)."""
     return _shufflenet_v1("shufflenet_g1", 1, **kwargs)
 
 
 @register_model("shufflenet_g2", params=1_733_848, params_source=_V1_COUNT, macs=140_000_000,
                 **_V1)
 def ShuffleNetG2(**kwargs):
-    """ShuffleNet 1x, g=2 (stages 200/400/800). Family keywords as for ShuffleNetG1."""
+    """ShuffleNet 1x, g=2 (stages 200/400/800)."""
     return _shufflenet_v1("shufflenet_g2", 2, **kwargs)
 
 
 @register_model("shufflenet_g3", params=1_865_728, params_source=_V1_COUNT, macs=137_000_000,
                 **_V1)
 def ShuffleNetG3(**kwargs):
-    """ShuffleNet 1x, g=3 (stages 240/480/960), the paper's usual choice. Family keywords as
-    for ShuffleNetG1."""
+    """ShuffleNet 1x, g=3 (stages 240/480/960), the paper's usual choice."""
     return _shufflenet_v1("shufflenet_g3", 3, **kwargs)
 
 
 @register_model("shufflenet_g4", params=1_968_344, params_source=_V1_COUNT, macs=133_000_000,
                 **_V1)
 def ShuffleNetG4(**kwargs):
-    """ShuffleNet 1x, g=4 (stages 272/544/1088). Family keywords as for ShuffleNetG1."""
+    """ShuffleNet 1x, g=4 (stages 272/544/1088)."""
     return _shufflenet_v1("shufflenet_g4", 4, **kwargs)
 
 
 @register_model("shufflenet_g8", params=2_434_768, params_source=_V1_COUNT, macs=137_000_000,
                 **_V1)
 def ShuffleNetG8(**kwargs):
-    """ShuffleNet 1x, g=8 (stages 384/768/1536). Family keywords as for ShuffleNetG1."""
+    """ShuffleNet 1x, g=8 (stages 384/768/1536)."""
     return _shufflenet_v1("shufflenet_g8", 8, **kwargs)
 
 
@@ -280,27 +289,25 @@ def ShuffleNetV1(groups=3, scale=1.0, **kwargs):
 
 @register_model("shufflenet_v2_x0_5", params=1_366_792, macs=41_000_000, **_V2)
 def ShuffleNetV2_x0_5(**kwargs):
-    """ShuffleNet v2 0.5x (stages 48/96/192). Family keyword: small_input=False (conv1 stride
-    1, no max pool, for 32x32 to 96x96 images)."""
+    """ShuffleNet v2 0.5x (stages 48/96/192)."""
     return _shufflenet_v2("shufflenet_v2_x0_5", 0.5, **kwargs)
 
 
 @register_model("shufflenet_v2_x1_0", params=2_278_604, macs=146_000_000, **_V2)
 def ShuffleNetV2_x1_0(**kwargs):
-    """ShuffleNet v2 1x (stages 116/232/464). Family keyword as for ShuffleNetV2_x0_5."""
+    """ShuffleNet v2 1x (stages 116/232/464)."""
     return _shufflenet_v2("shufflenet_v2_x1_0", 1.0, **kwargs)
 
 
 @register_model("shufflenet_v2_x1_5", params=3_503_624, macs=299_000_000, **_V2)
 def ShuffleNetV2_x1_5(**kwargs):
-    """ShuffleNet v2 1.5x (stages 176/352/704). Family keyword as for ShuffleNetV2_x0_5."""
+    """ShuffleNet v2 1.5x (stages 176/352/704)."""
     return _shufflenet_v2("shufflenet_v2_x1_5", 1.5, **kwargs)
 
 
 @register_model("shufflenet_v2_x2_0", params=7_393_996, macs=591_000_000, **_V2)
 def ShuffleNetV2_x2_0(**kwargs):
-    """ShuffleNet v2 2x (stages 244/488/976, conv5 2048). Family keyword as for
-    ShuffleNetV2_x0_5."""
+    """ShuffleNet v2 2x (stages 244/488/976, conv5 2048)."""
     return _shufflenet_v2("shufflenet_v2_x2_0", 2.0, **kwargs)
 
 

@@ -101,9 +101,15 @@ def fire(x, index, bypass=None):
 
 
 def _squeezenet(variant, version, *, bypass=None, dropout=0.5, small_input=False, **kwargs):
-    """SqueezeNet `version` ("1_0" or "1_1"). `bypass`: None, "simple" or "complex" (Section 6);
-    `dropout`: rate before conv10 (paper: 0.5); `small_input`: conv1 with stride 1 and no
-    maxpool1, for 32x32 to 96x96 images."""
+    """SqueezeNet `version` ("1_0" or "1_1").
+
+    Family arguments:
+        bypass: None (default), "simple" (identity shortcuts around fire3, 5, 7, 9) or "complex"
+            (also 1x1-convolution shortcuts around fire2, 4, 6, 8), the paper's Section 6.
+        dropout: dropout rate before conv10 (default 0.5, the paper's).
+        small_input: conv1 with stride 1 and no maxpool1, for 32x32 to 96x96 images (default
+            False).
+    """
     if bypass not in BYPASSES:
         raise ValueError(f"bypass must be one of {BYPASSES}. Received: bypass={bypass!r}")
     layers = backend.layers()
@@ -133,15 +139,15 @@ def _squeezenet(variant, version, *, bypass=None, dropout=0.5, small_input=False
 
 
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
-_COMMON = dict(family="squeezenet", paper=PAPER, default_size=224, macs_source=_TV)
+_COMMON = dict(options=_squeezenet, family="squeezenet", paper=PAPER, default_size=224,
+               macs_source=_TV)
 
 
 @register_model("squeezenet1_0", min_size=21, params=1_248_424,
                 params_source="Iandola et al. Table 1 / torchvision squeezenet1_0",
                 macs=820_000_000, **_COMMON)
 def SqueezeNet1_0(**kwargs):
-    """SqueezeNet 1.0, the paper's Table 1. Family keywords: bypass=None|"simple"|"complex",
-    dropout=0.5 (before conv10), small_input=False (conv1 stride 1, no maxpool1)."""
+    """SqueezeNet 1.0, the paper's Table 1."""
     return _squeezenet("squeezenet1_0", "1_0", **kwargs)
 
 
@@ -150,12 +156,12 @@ def SqueezeNet1_0(**kwargs):
                               "repository)",
                 macs=350_000_000, **_COMMON)
 def SqueezeNet1_1(**kwargs):
-    """SqueezeNet 1.1: conv1 64 3x3/2 and earlier pooling, 2.4x fewer operations than 1.0.
-    Family keywords as for SqueezeNet1_0."""
+    """SqueezeNet 1.1: conv1 64 3x3/2 and earlier pooling, 2.4x fewer operations than 1.0."""
     return _squeezenet("squeezenet1_1", "1_1", **kwargs)
 
 
-@register_model("squeezenet1_0_simple_bypass", min_size=21, params=1_248_424,
+@register_model("squeezenet1_0_simple_bypass", exclude=("bypass",), min_size=21,
+                params=1_248_424,
                 params_source="Iandola et al. Section 6: simple bypass adds no parameters "
                               "(same count as squeezenet1_0)",
                 macs=820_000_000, **_COMMON)
@@ -165,7 +171,8 @@ def SqueezeNet1_0SimpleBypass(**kwargs):
     return _squeezenet("squeezenet1_0_simple_bypass", "1_0", bypass="simple", **kwargs)
 
 
-@register_model("squeezenet1_0_complex_bypass", min_size=21, params=1_589_672,
+@register_model("squeezenet1_0_complex_bypass", options=_squeezenet, exclude=("bypass",),
+                min_size=21, params=1_589_672,
                 params_source="Count of Iandola et al. Section 6's complex bypass: squeezenet1_0 "
                               "+ 1x1 bypass convolutions (with bias) around fire2, fire4, fire6, "
                               "fire8 (+341,248)",

@@ -78,8 +78,15 @@ def vgg_block(x, convs, block, bn=False, lrn=False):
 
 
 def _vgg(variant, config, *, batch_norm=False, lrn=False, dropout=0.0, **kwargs):
-    """VGG configuration `config` of Table 1. `batch_norm`: BN after every convolution; `lrn`:
-    LRN after the first convolution (configuration A-LRN); `dropout`: rate after FC1 and FC2."""
+    """VGG configuration `config` of Table 1.
+
+    Family arguments:
+        batch_norm: BatchNormalization after every convolution (default False).
+        lrn: local response normalization after the first convolution, as configuration A-LRN
+            (default False).
+        dropout: dropout rate after FC1 and FC2 (default 0: keras.applications' layers; the
+            paper trained with 0.5).
+    """
     layers = backend.layers()
 
     def features(x):
@@ -98,14 +105,16 @@ def _vgg(variant, config, *, batch_norm=False, lrn=False, dropout=0.0, **kwargs)
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-_COMMON = dict(family="vgg", paper=PAPER, default_size=224, min_size=32, flatten_top=True)
+_COMMON = dict(options=_vgg, family="vgg", paper=PAPER, default_size=224, min_size=32,
+               flatten_top=True)
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 
 
 def _meta(params, macs=None, bn=False, source=None, weights=None):
     meta = dict(_COMMON, params=params, macs=macs, macs_source=_TV if macs else "")
     if bn:
-        meta.update(params_convention=WITHOUT_BN_STATISTICS,
+        meta.update(exclude=("batch_norm",),  # the variant sets it
+                    params_convention=WITHOUT_BN_STATISTICS,
                     params_source=source or "torchvision vgg*_bn (conv bias kept, BN gamma/beta)")
     else:
         meta.update(params_source=source or "Simonyan & Zisserman Table 2 (rounded there); exact "
@@ -121,7 +130,7 @@ def VGG11(**kwargs):
     return _vgg("vgg11", "A", **kwargs)
 
 
-@register_model("vgg11_lrn", **_meta(132_863_336, 7_610_000_000))
+@register_model("vgg11_lrn", exclude=("lrn",), **_meta(132_863_336, 7_610_000_000))
 def VGG11LRN(**kwargs):
     """VGG-11 with local response normalization after the first layer, configuration A-LRN."""
     return _vgg("vgg11_lrn", "A", lrn=True, **kwargs)

@@ -35,7 +35,14 @@ SPECS = {
 
 
 def _wrn_cifar(variant, depth, k, *, dropout=0.0, drop_path_rate=0.0, **kwargs):
-    """WRN-`depth`-`k` for CIFAR. `dropout`: rate between the convolutions of each block."""
+    """WRN-`depth`-`k` for CIFAR.
+
+    Family arguments:
+        dropout: dropout rate between the two convolutions of each block (default 0; the paper
+            uses 0.3).
+        drop_path_rate: stochastic depth: during training, block l of L drops its residual
+            branch with probability drop_path_rate * l / L (default 0).
+    """
     check_rate("dropout", dropout)
     blocks = ((depth - 4) // 6,) * len(WIDTHS)
     rates = drop_rates(blocks, drop_path_rate)
@@ -56,7 +63,8 @@ def _wrn_cifar(variant, depth, k, *, dropout=0.0, drop_path_rate=0.0, **kwargs):
 
 
 def _cifar_meta(params):
-    return dict(family="wide_resnet", paper=PAPER, default_size=32, min_size=1, num_classes=10,
+    return dict(options=_wrn_cifar, family="wide_resnet", paper=PAPER, default_size=32, min_size=1,
+                num_classes=10,
                 params=params, params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of WRN-d-k as in the authors' PyTorch code (the "
                               "paper's Table 1/4 round it)",
@@ -67,7 +75,8 @@ _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates
 
 
 def _imagenet_meta(params, macs):
-    return dict(family="wide_resnet", paper=PAPER, default_size=224, min_size=1, params=params,
+    return dict(options=build_resnet, family="wide_resnet", paper=PAPER, default_size=224,
+                min_size=1, params=params,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="torchvision wide_resnet50_2/101_2", macs=macs, macs_source=_TV)
 

@@ -121,7 +121,7 @@ def _xception(variant, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-@register_model("xception", family="xception", paper=PAPER, default_size=299, min_size=7,
+@register_model("xception", options=_xception, family="xception", paper=PAPER, default_size=299, min_size=7,
                 params=22_910_480,
                 params_source="keras.applications.Xception; 22,855,952 trainable (without the "
                               "BN moving statistics), the count of Chollet 2017, Table 3",
