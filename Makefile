@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/python -m keras_cnn.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25 tests
 
 zoo: $(STAMP)
 	$(BIN)/keras-cnn zoo --readme README.md --chart docs/zoo.png
