@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from keras_cnn.cli import publish_table
+from keras_cnn.files import publish_table
 from keras_cnn_cli import int_at_least
 
 
@@ -24,7 +24,7 @@ from keras_cnn_cli import int_at_least
 def one_run(seed):
     """(wall seconds, test accuracy) of one `keras-cnn train lenet5_digits` process."""
     with tempfile.TemporaryDirectory() as output:
-        command = [sys.executable, "-m", "keras_cnn.cli", "train", "lenet5_digits", "--output",
+        command = [sys.executable, "-m", "keras_cnn_cli", "train", "lenet5_digits", "--output",
                    output, "--seed", str(seed)]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True,

@@ -27,7 +27,7 @@ import tempfile
 
 from keras_cnn import mobile
 START, END = "<!-- mobile_targets:start -->", "<!-- mobile_targets:end -->"
-from keras_cnn.cli import publish_table
+from keras_cnn.files import publish_table
 from keras_cnn_cli import int_at_least
 from keras_cnn.export import float_ops
 

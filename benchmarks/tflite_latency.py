@@ -32,7 +32,7 @@ import tensorflow as tf
 
 import keras_cnn
 from keras_cnn import export
-from keras_cnn.cli import publish_table
+from keras_cnn.files import publish_table
 from keras_cnn_cli import int_at_least
 
 MODELS = ("mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1")

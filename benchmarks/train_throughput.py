@@ -34,7 +34,7 @@ import tensorflow as tf
 
 import keras_cnn
 from keras_cnn import recipes
-from keras_cnn.cli import publish_table
+from keras_cnn.files import publish_table
 from keras_cnn_cli import int_at_least
 
 KERAS_APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",

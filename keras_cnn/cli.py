@@ -6,21 +6,17 @@ or .onnx file with its sidecar JSON (class names, input scaling, evaluation prot
 built), so that each file one command writes is what the next command takes.
 """
 
-import dataclasses
 import os
 import re
 import sys
 
 import keras_cnn
-from keras_cnn import artifacts, backend
-from keras_cnn.accuracy import published_accuracy
-from keras_cnn.files import write_atomically
+from keras_cnn import artifacts, zoo
+from keras_cnn.files import replace_section
 from keras_cnn.registry import KERAS_CONVENTION, count_params
+from keras_cnn.zoo import DASH, input_text, short_macs
 
 PROG = "keras-cnn"
-ZOO_START = "<!-- zoo:start -->"
-ZOO_END = "<!-- zoo:end -->"
-DASH = "—"
 CALIBRATION_IMAGES = 200  # taken for int8 export and QAT from the data
 
 
@@ -285,7 +281,7 @@ def run_predict(args):
 
 def run_list(args):
     """Print name, family, published parameters and default input size of the matching models."""
-    rows = [(info.name, info.family, f"{_number(info.params)} params", _input_text(info))
+    rows = [(info.name, info.family, f"{_number(info.params)} params", input_text(info))
             for info in map(keras_cnn.model_info, _matching(args.pattern, args.family))]
     print(_text_table(rows, right={2}))
 
@@ -309,16 +305,16 @@ def run_info(args):
     print(f"{info.name}: {summary}" if summary else info.name)
     print(f"  paper:            {info.paper}")
     print(f"  family:           {info.family}")
-    print(f"  input size:       {_input_text(info)} (default), at least "
+    print(f"  input size:       {input_text(info)} (default), at least "
           f"{info.min_size}x{info.min_size}")
     print(f"  published params: {_number(info.params)} ({info.params_convention} convention)"
           f"{_source(info.params_source)}")
-    macs = DASH if info.macs is None else f"{info.macs:,} ({_short_macs(info.macs)})"
+    macs = DASH if info.macs is None else f"{info.macs:,} ({short_macs(info.macs)})"
     print(f"  published MACs:   {macs}{_source(info.macs_source)}")
     print(f"  built params:     {built:,} ({info.params_convention} convention, at "
-          f"{_input_text(info, size)}, {info.num_classes} classes)")
+          f"{input_text(info, size)}, {info.num_classes} classes)")
     print(f"  check:            {_comparison(info, built, size)}")
-    print(f"  built MACs:       {per_image:,} ({_short_macs(per_image)}) a {size}x{size} "
+    print(f"  built MACs:       {per_image:,} ({short_macs(per_image)}) a {size}x{size} "
           f"image{_macs_comparison(info, per_image, size)}")
     print(f"  activations:      {report.totals.activations:,} values, "
           f"{report.totals.activation_bytes / 2**20:.1f} MiB for a batch of {args.batch_size} "
@@ -341,7 +337,7 @@ def _comparison(info, built, size):
         return "no published figure to compare with"
     if built == info.params:
         return f"matches the published {info.params:,}"
-    note = "" if size == info.default_size else f" (published at {_input_text(info)})"
+    note = "" if size == info.default_size else f" (published at {input_text(info)})"
     return f"differs from the published {info.params:,} by {built - info.params:+,}{note}"
 
 
@@ -356,138 +352,17 @@ def run_zoo(args):
     for i, name in enumerate(names, 1):  # minutes for the whole zoo: say where it is
         print(f"\rbuilding and profiling {i}/{len(names)}: {name:<40}", end="", file=sys.stderr,
               flush=True)
-        entries.append(zoo_entry(name))
+        entries.append(zoo.zoo_entry(name))
     print(file=sys.stderr)
-    table = zoo_table(entries)
+    table = zoo.zoo_table(entries)
     if args.readme is None:
         print(table)
     else:
-        replace_section(args.readme, table)
+        replace_section(args.readme, table, zoo.START, zoo.END)
         print(f"updated the zoo table in {args.readme} ({len(names)} models)")
     if args.chart is not None:
-        plotted = zoo_chart(entries, args.chart)
+        plotted = zoo.zoo_chart(entries, args.chart)
         print(f"wrote {args.chart} ({plotted} models with a published top-1)")
-
-
-@dataclasses.dataclass(frozen=True)
-class ZooEntry:
-    """One model of the zoo: built at its default size with 1000 (or its default) classes."""
-
-    info: object            # the ModelInfo
-    params: int             # in the published figure's convention
-    macs: int               # keras_cnn.profile's count for one image
-    accuracy: object        # keras_cnn.accuracy.Accuracy or None
-
-
-def zoo_entry(name):
-    """Build `name` at its default size and profile it."""
-    info = keras_cnn.model_info(name)
-    model = keras_cnn.create_model(info.name, input_shape=info.input_shape())
-    entry = ZooEntry(info, count_params(model, info.params_convention),
-                     keras_cnn.profile(model).totals.macs, published_accuracy(name))
-    backend.keras().backend.clear_session()  # free each model's weights before the next
-    return entry
-
-
-def zoo_table(entries):
-    """A markdown table: parameters and MACs as built and profiled at the default size,
-    default input size, the paper's ImageNet top-1/top-5 with its source, and the paper."""
-    rows = []
-    for e in entries:
-        params = f"{e.params:,}" + (" †" if e.info.params_convention != KERAS_CONVENTION else "")
-        acc = e.accuracy
-        top1, top5 = (DASH, DASH) if acc is None else (_percent(acc.top1), _percent(acc.top5))
-        rows.append(f"| {e.info.name} | {e.info.family} | {params} | {_short_macs(e.macs)} | "
-                    f"{_input_text(e.info)} | {top1} | {top5} | "
-                    f"{acc.source if acc else DASH} | {short_paper(e.info.paper)} |")
-    lines = ["| model | family | params | MACs | input | top-1 | top-5 | accuracy source | paper |",
-             "|---|---|---:|---:|---|---:|---:|---|---|", *rows]
-    if any(" †" in row for row in rows):
-        lines += ["", "† without the BatchNormalization moving statistics (as papers and "
-                      "PyTorch count them)."]
-    return "\n".join(lines)
-
-
-def zoo_chart(entries, path):
-    """Draw top-1 against MACs (log scale) for the entries with a published top-1 into the PNG
-    file `path`, atomically; return how many models it shows."""
-    import io
-
-    import matplotlib
-    import matplotlib.ticker
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    shown = [e for e in entries if e.accuracy is not None and e.accuracy.top1 is not None]
-    families = sorted({e.info.family for e in shown})
-    colours = plt.get_cmap("tab20")
-    figure, axes = plt.subplots(figsize=(12, 7.5), dpi=100)
-    for i, family in enumerate(families):
-        group = [e for e in shown if e.info.family == family]
-        axes.scatter([e.macs / 1e9 for e in group], [e.accuracy.top1 for e in group],
-                     s=[max(e.params / 1e6, 1) * 6 for e in group], color=colours(i % 20),
-                     alpha=0.6, edgecolors="black", linewidths=0.5, label=family)
-        for e in group:
-            axes.annotate(e.info.name, (e.macs / 1e9, e.accuracy.top1), fontsize=6,
-                          xytext=(3, 3), textcoords="offset points")
-    axes.set_xscale("log")
-    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    axes.set_xlabel("multiply-accumulates per image (G, log scale; keras_cnn.profile at the "
-                    "default input size)")
-    axes.set_ylabel("ImageNet top-1 accuracy (%, as each paper reports it)")
-    axes.set_title("keras_cnn zoo: accuracy against operations (marker area ~ parameters)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=7, ncol=2, loc="lower right", markerscale=0.5)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(figure)
-    write_atomically(path, buffer.getvalue())
-    return len(shown)
-
-
-def _percent(value):
-    return DASH if value is None else f"{value:.1f}"
-
-
-def replace_section(path, text, start_marker=ZOO_START, end_marker=ZOO_END):
-    """Replace the lines between the marker lines (default: the zoo table's) in the file `path`
-    with `text`, atomically.
-
-    Raises ValueError, leaving the file unchanged, unless each marker is on a line of its own,
-    exactly once, start before end.
-    """
-    with open(path, encoding="utf-8", newline="") as f:
-        lines = f.read().splitlines(keepends=True)
-    stripped = [line.strip() for line in lines]
-    starts, ends = stripped.count(start_marker), stripped.count(end_marker)
-    if starts != 1 or ends != 1 or stripped.index(start_marker) > stripped.index(end_marker):
-        raise ValueError(f"{path} must have one line {start_marker} and, below it, one line "
-                         f"{end_marker}. Received: {starts} start and {ends} end marker line(s)"
-                         f"{' in the wrong order' if starts == ends == 1 else ''}.")
-    start, end = stripped.index(start_marker), stripped.index(end_marker)
-    newline = "\r\n" if lines[start].endswith("\r\n") else "\n"
-    section = newline + text.replace("\n", newline) + newline + newline
-    write_atomically(path, "".join(lines[:start + 1]) + section + "".join(lines[end:]))
-
-
-def publish_table(table, readme, name):
-    """Print a benchmark's markdown `table` and, with a `readme` path, write it between the lines
-    <!-- name:start --> and <!-- name:end --> of that file. Returns 0 (the exit status)."""
-    print(table)
-    if readme:
-        replace_section(readme, table, f"<!-- {name}:start -->", f"<!-- {name}:end -->")
-    return 0
-
-
-def short_paper(paper):
-    """"LeCun et al. 1998" from "Y. LeCun, L. Bottou, ... Proc. IEEE 86(11), 1998"."""
-    author = re.match(r"(?:[A-Z][a-z]?\.[\s-]*)*([^,.]+)(,?)", paper)
-    year = re.search(r"\b(?:19|20)\d\d\b", paper)
-    if author is None:
-        return DASH
-    words = [author.group(1).strip(), "et al." if author.group(2) else "", year and year.group()]
-    return " ".join(w for w in words if w)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -508,20 +383,8 @@ def _families():
     return sorted({keras_cnn.model_info(name).family for name in keras_cnn.list_models()})
 
 
-def _input_text(info, size=None):
-    size = info.default_size if size is None else size
-    return f"{size}x{size}x{info.input_channels}"
-
-
 def _number(value):
     return DASH if value is None else f"{value:,}"
-
-
-def _short_macs(macs):
-    """1_135_256_096 -> "1.14 G", 416_520 -> "0.417 M", None -> "—"."""
-    if macs is None:
-        return DASH
-    return f"{macs / 1e9:.3g} G" if macs >= 1e9 else f"{macs / 1e6:.3g} M"
 
 
 def _source(source):

@@ -51,3 +51,32 @@ def write_atomically(path, data):
             with open(tmp, "wb") as f:
                 f.write(data)
     return os.fspath(path)
+
+
+def replace_section(path, text, start_marker, end_marker):
+    """Replace the lines between the marker lines in the file `path` with `text`, atomically.
+
+    Raises ValueError, leaving the file unchanged, unless each marker is on a line of its own,
+    exactly once, start before end.
+    """
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().splitlines(keepends=True)
+    stripped = [line.strip() for line in lines]
+    starts, ends = stripped.count(start_marker), stripped.count(end_marker)
+    if starts != 1 or ends != 1 or stripped.index(start_marker) > stripped.index(end_marker):
+        raise ValueError(f"{path} must have one line {start_marker} and, below it, one line "
+                         f"{end_marker}. Received: {starts} start and {ends} end marker line(s)"
+                         f"{' in the wrong order' if starts == ends == 1 else ''}.")
+    start, end = stripped.index(start_marker), stripped.index(end_marker)
+    newline = "\r\n" if lines[start].endswith("\r\n") else "\n"
+    section = newline + text.replace("\n", newline) + newline + newline
+    write_atomically(path, "".join(lines[:start + 1]) + section + "".join(lines[end:]))
+
+
+def publish_table(table, readme, name):
+    """Print a benchmark's markdown `table` and, with a `readme` path, write it between the lines
+    <!-- name:start --> and <!-- name:end --> of that file. Returns 0 (the exit status)."""
+    print(table)
+    if readme:
+        replace_section(readme, table, f"<!-- {name}:start -->", f"<!-- {name}:end -->")
+    return 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_cnn_cli
-from keras_cnn import cli, data
+from keras_cnn import data, zoo
 from conftest import run_cli
 
 README = """# Title
@@ -204,7 +204,7 @@ def test_zoo_readme_without_markers_is_an_error(capsys, docs, content):
     ("A. Author. A Title. 2020", "Author 2020"),
 ])
 def test_short_paper(paper, short):
-    assert cli.short_paper(paper) == short
+    assert zoo.short_paper(paper) == short
 
 
 # --- demo ---------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def test_two_workers_on_localhost_stay_in_sync(tmp_path):
 @pytest.mark.xdist_group("subprocess_training")
 def test_killed_run_resumes_at_the_next_epoch(tmp_path):
     output = tmp_path / "run"
-    command = [sys.executable, "-m", "keras_cnn.cli", "train", "lenet5_digits", "--epochs", "6",
+    command = [sys.executable, "-m", "keras_cnn_cli", "train", "lenet5_digits", "--epochs", "6",
                "--steps-per-epoch", "8", "--output", str(output)]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     log = output / "log.csv"
