@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_cnn
-from keras_cnn import data, export, training
+from keras_cnn import augment, data, export, training
 from keras_cnn.saving import save_model
 
 IMAGE_SIZE = 32
@@ -88,14 +88,11 @@ def digits(seed=0):
 
 def augmented(x, y, batch_size, seed, repeat=False):
     """Shuffled batches with small random shifts and rotations (the digits recipe's)."""
-    augment = keras.Sequential([
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)])
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed)
     if repeat:
         dataset = dataset.repeat()
     return (dataset.batch(batch_size)
-            .map(lambda images, labels: (augment(images, training=True), labels))
+            .map(augment.shift_rotate(seed))
             .prefetch(tf.data.AUTOTUNE))
 
 

@@ -205,10 +205,7 @@ def _batch_augment(recipe, seed):
     """Batch-level augmentation (LeNet's small shifts and rotations), or None."""
     if recipe.train_transform != "shift_rotate":
         return None
-    layers = keras.Sequential([
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-        keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed)])
-    return lambda images, labels: (layers(images, training=True), labels)
+    return augment.shift_rotate(seed)
 
 
 def load_data(recipe, path=None, *, image_size, batch_size, seed=0):
