@@ -12,7 +12,7 @@ import keras_cnn
 from keras_cnn import applications
 from keras_cnn.models import efficientnet, efficientnet_v2
 from keras_cnn.registry import _documented_arguments, register_model
-from conftest import grouped
+from helpers import grouped
 
 ALL = keras_cnn.list_models()
 

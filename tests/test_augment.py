@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_images
+from helpers import random_images
 
 from keras_cnn import augment
 

@@ -9,7 +9,7 @@ import pytest
 
 import keras_cnn_cli
 from keras_cnn import data, zoo
-from conftest import run_cli
+from helpers import run_cli
 
 README = """# Title
 

@@ -10,7 +10,7 @@ from keras.src.applications import convnext as keras_convnext
 import keras_cnn
 from keras_cnn import backend, layers as kl
 from keras_cnn.models import convnext
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SIZE = (32, 32, 3)
 VARIANTS = [("ConvNeXtTiny", "convnext_tiny"), ("ConvNeXtSmall", "convnext_small"),

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from keras_cnn import data, recipes
-from conftest import write_image_folder
+from helpers import write_image_folder
 
 
 def encoded(kind, seed=0, size=(16, 20)):

@@ -10,7 +10,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SHAPE = (32, 32, 3)
 

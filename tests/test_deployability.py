@@ -15,7 +15,7 @@ import pytest
 import keras_cnn
 from keras_cnn.export import float_ops, run_tflite, to_tflite
 from keras_cnn.quantization import quantize_model
-from conftest import grouped, random_images, representatives
+from helpers import grouped, random_images, representatives
 
 MOBILE_FAMILIES = ("squeezenet", "mobilenet", "shufflenet", "nasnet", "efficientnet",
                    "efficientnet_v2")

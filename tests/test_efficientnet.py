@@ -14,7 +14,7 @@ from keras.src.applications import efficientnet_v2 as ka_efficientnet_v2
 import keras_cnn
 from keras_cnn import weights as weights_lib
 from keras_cnn.models import efficientnet, efficientnet_v2
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SIZE = 32
 SHAPE = (SIZE, SIZE, 3)

@@ -12,7 +12,7 @@ import tensorflow as tf
 import keras_cnn
 from keras_cnn import export
 from keras_cnn.export import float_ops, run_tflite, to_tflite
-from conftest import random_images
+from helpers import random_images
 
 SHAPE = (32, 32, 1)
 

@@ -8,7 +8,7 @@ import pytest
 import keras_cnn
 from keras_cnn.models import fractalnet
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
-from conftest import random_images
+from helpers import random_images
 
 CHANNELS = (64, 128, 256, 512, 512)
 

@@ -10,7 +10,7 @@ from keras.src.legacy.saving import legacy_h5_format
 import keras_cnn
 from keras_cnn.models import googlenet
 from keras_cnn.registry import count_params
-from conftest import random_images
+from helpers import random_images
 
 AUX_SHAPE = (65, 65, 3)  # the smallest input the auxiliary classifiers accept
 

@@ -12,7 +12,7 @@ import pytest
 import keras_cnn
 from keras_cnn.layers import multi_branch
 from keras_cnn.registry import count_params
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SMALL = (75, 75, 3)  # the minimum size of all four
 

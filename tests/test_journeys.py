@@ -20,7 +20,7 @@ import pytest
 
 import keras_cnn_cli
 from keras_cnn import artifacts
-from conftest import run_cli, write_image_folder
+from helpers import run_cli, write_image_folder
 
 BIN = Path(sys.executable).parent
 COMMAND = [str(BIN / "keras-cnn")] if (BIN / "keras-cnn").exists() else [

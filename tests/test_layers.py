@@ -6,7 +6,7 @@ import pytest
 import tf_keras
 
 from keras_cnn import backend, layers as kl
-from conftest import random_images
+from helpers import random_images
 
 
 def lrn_reference(x, depth_radius, bias, alpha, beta):

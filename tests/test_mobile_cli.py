@@ -7,7 +7,7 @@ import pytest
 import keras_cnn
 from keras_cnn import export, pruning, saving
 from keras_cnn.export import float_ops
-from conftest import random_images, run_cli
+from helpers import random_images, run_cli
 
 CLASSES = [str(d) for d in range(10)]
 

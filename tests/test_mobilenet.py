@@ -8,7 +8,7 @@ from keras.src.utils import file_utils
 
 import keras_cnn
 from keras_cnn.models import mobilenet
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SIZE = 32
 SHAPE = (SIZE, SIZE, 3)

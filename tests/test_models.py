@@ -19,7 +19,7 @@ from keras.src.utils.naming import to_snake_case  # how Keras names unnamed laye
 
 import keras_cnn
 from keras_cnn.registry import count_params
-from conftest import grouped, predict, random_images, representatives
+from helpers import grouped, predict, random_images, representatives
 
 ALL = keras_cnn.list_models()
 MODELS = grouped(ALL)

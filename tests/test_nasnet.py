@@ -9,7 +9,7 @@ import pytest
 from keras.src.utils.naming import to_snake_case
 
 import keras_cnn
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SIZE = 32  # keras.applications' minimum
 SHAPE = (SIZE, SIZE, 3)

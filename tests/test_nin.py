@@ -5,7 +5,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.registry import count_params
-from conftest import predict, random_images
+from helpers import predict, random_images
 
 
 def test_imagenet_model_has_the_caffe_shapes_and_count():

@@ -11,7 +11,7 @@ import keras_cnn
 from keras_cnn import pruning
 from keras_cnn.export import float_ops, to_tflite
 from keras_cnn.quantization import quantize_model
-from conftest import random_images
+from helpers import random_images
 
 SHAPE = (32, 32, 1)
 NOTE = "depthwise: not pruned by tfmot"

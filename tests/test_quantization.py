@@ -9,7 +9,7 @@ import keras_cnn
 from keras_cnn import backend, layers as L
 from keras_cnn.export import float_ops, run_tflite, to_tflite
 from keras_cnn.quantization import quantize_model
-from conftest import random_images
+from helpers import random_images
 
 SHAPE = (16, 16, 3)
 

@@ -11,7 +11,7 @@ import keras_cnn
 from keras_cnn import layers as kl
 from keras_cnn.models import resnet
 from keras_cnn.registry import count_params
-from conftest import random_images, write_legacy_h5
+from helpers import random_images, write_legacy_h5
 
 SIZE = 48
 

@@ -10,7 +10,7 @@ import pytest
 import keras_cnn
 from keras_cnn.models import shufflenet
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
-from conftest import predict, random_images
+from helpers import predict, random_images
 
 
 def conv_macs(model):

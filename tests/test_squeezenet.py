@@ -9,7 +9,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.models import squeezenet
-from conftest import predict, random_images
+from helpers import predict, random_images
 
 
 def conv_macs(model):

@@ -1,4 +1,4 @@
-"""Every family's representative (conftest.representatives) converts to float TFLite and runs
+"""Every family's representative (helpers.representatives) converts to float TFLite and runs
 on LiteRT with Keras's outputs; `KERAS_CNN_ALL_VARIANTS=1` checks every registered model (slow:
 the big ones take half a minute each)."""
 
@@ -9,7 +9,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.export import run_tflite, to_tflite
-from conftest import grouped, random_images, representatives
+from helpers import grouped, random_images, representatives
 
 if os.environ.get("KERAS_CNN_ALL_VARIANTS") == "1":
     REPRESENTATIVES = grouped(keras_cnn.list_models())

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from keras_cnn import data, recipes, training
-from conftest import run_cli, write_image_folder
+from helpers import run_cli, write_image_folder
 
 SCRIPTS = Path(__file__).parent / "scripts"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}

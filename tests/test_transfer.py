@@ -9,7 +9,7 @@ import pytest
 import keras_cnn
 import keras_cnn_cli
 from keras_cnn import transfer
-from conftest import write_image_folder
+from helpers import write_image_folder
 
 SHAPE = (32, 32, 3)
 

@@ -11,7 +11,7 @@ from keras.src.applications import xception as keras_xception
 import keras_cnn
 from keras_cnn.models import xception
 from keras_cnn.registry import count_params
-from conftest import predict, random_images, write_legacy_h5
+from helpers import predict, random_images, write_legacy_h5
 
 SIZE = 71  # keras.applications' documented minimum; small enough to be fast
 

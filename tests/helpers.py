@@ -1,0 +1,70 @@
+"""Helpers the tests share: running the CLI in-process, deterministic images, image folders,
+legacy .h5 files, and the xdist grouping of a model's tests. (Fixtures live in conftest.py.)"""
+
+import numpy as np
+import pytest
+
+
+def run_cli(capsys, *argv):
+    """Run `keras-cnn argv`; return (exit status, stdout, stderr)."""
+    import keras_cnn_cli
+    try:
+        status = keras_cnn_cli.main(list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def random_images(shape, batch=2, seed=0):
+    """A deterministic float32 batch of images of `shape` (H, W, C)."""
+    return np.random.default_rng(seed).uniform(0, 1, size=(batch, *shape)).astype("float32")
+
+
+def grouped(names):
+    """Parameters that keep every test of one model on one xdist worker (`--dist loadgroup`),
+    so that the two workers do not both build the same big model at once."""
+    return [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in names]
+
+
+def representatives(names):
+    """Per family its smallest model: the structural tests run on these, as they exercise code
+    every variant of a family shares."""
+    import keras_cnn
+    by_family = {}
+    for name in names:
+        by_family.setdefault(keras_cnn.model_info(name).family, []).append(name)
+    return sorted(min(group, key=lambda n: keras_cnn.model_info(n).params)
+                  for group in by_family.values())
+
+
+def predict(model, x):
+    """Inference-mode outputs of `model` on `x`, as a NumPy array."""
+    return np.asarray(model(x, training=False))
+
+
+def write_legacy_h5(model, path):
+    """`model`'s weights in the legacy .h5 layout keras.applications publishes its files in."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+
+
+def write_image_folder(root, counts, size=(12, 10), seed=0):
+    """A folder of class folders ({class name: number of images}) of random JPEG and PNG
+    images (alternating), `size` (height, width); returns its path."""
+    import tensorflow as tf
+    from pathlib import Path
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, size=(*size, 3), dtype=np.uint8)
+            if i % 2:
+                (root / name / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+            else:
+                (root / name / f"{i}.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
+    return root
