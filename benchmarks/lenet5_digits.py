@@ -1,10 +1,10 @@
 """Time `keras-cnn train lenet5_digits` end to end (process start to exit) and report its test
 accuracy: the recipe's goal is >= 98% in under 60 s on a 2-core CPU.
 
-    python benchmarks/lenet5_digits.py [--runs 1] [--readme README.md]
+    python benchmarks/lenet5_digits.py [--runs 1] [--readme docs/benchmarks.md]
 
-With --readme, the markdown table replaces the lines between <!-- lenet5_digits:start --> and
-<!-- lenet5_digits:end -->.
+With --readme PATH (docs/benchmarks.md, where the table lives), the markdown table replaces the
+lines between <!-- lenet5_digits:start --> and <!-- lenet5_digits:end --> of that file.
 """
 
 import argparse
@@ -40,7 +40,9 @@ def one_run(seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int_at_least(1), default=1, help="seeds 0, 1, ...")
-    parser.add_argument("--readme", help="write the table into this file between the markers")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="write the table into this markdown file between its "
+                             "lenet5_digits markers (docs/benchmarks.md)")
     args = parser.parse_args(argv)
     rows = []
     for seed in range(args.runs):

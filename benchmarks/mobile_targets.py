@@ -1,6 +1,6 @@
 """The mobile pipeline on all six showcase models, checked against the targets, in one run.
 
-    python benchmarks/mobile_targets.py [--models a,b] [--epochs 8] [--readme README.md]
+    python benchmarks/mobile_targets.py [--models a,b] [--epochs 8] [--readme docs/benchmarks.md]
 
 For each model (its small-input variant on the digits, `keras_cnn.mobile.run` with every file
 variant, `mobile.Settings`' epochs but --epochs) one markdown row: float accuracy, int8 PTQ
@@ -14,9 +14,10 @@ int8's, ONNX's largest difference to Keras, and which targets hold:
 - Q: 50% sparsity + QAT within 1.5 points of float;
 - G: gzipped pruned int8 <= 60% of the unpruned int8;  O: ONNX max abs diff <= 1e-4.
 
-With --readme the table replaces the lines between <!-- mobile_targets:start --> and
-<!-- mobile_targets:end -->; a run of some --models keeps the rows of the others from the table
-already there (the same settings are assumed). About 5 minutes per model on a 2-core CPU.
+With --readme PATH (docs/benchmarks.md, where the table and its discussion live) the table
+replaces the lines between <!-- mobile_targets:start --> and <!-- mobile_targets:end --> of that
+file; a run of some --models keeps the rows of the others from the table already there (the same
+settings are assumed). About 5 minutes per model on a 2-core CPU.
 """
 
 import argparse
@@ -76,7 +77,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(mobile.SMALL_VARIANTS))
     parser.add_argument("--epochs", type=int_at_least(1), default=8)
-    parser.add_argument("--readme", help="write the table into this file between the markers")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="write the table into this markdown file between its "
+                             "mobile_targets markers (docs/benchmarks.md)")
     args = parser.parse_args(argv)
     settings = mobile.Settings(epochs=args.epochs)
     rows = {}

@@ -2,7 +2,7 @@
 plain converter makes from keras.applications.MobileNetV2, in one run.
 
     python benchmarks/tflite_latency.py [--threads 2] [--runs 50] [--rounds 10]
-        [--readme README.md]
+        [--readme docs/benchmarks.md]
 
 Every model is built with random weights (latency does not depend on their values) and
 converted with `keras_cnn.export.to_tflite` (int8: full integer, calibrated on 32 random
@@ -14,8 +14,9 @@ median of its rounds' medians (this machine's speed drifts: one file's rounds he
 from 2.7 to 4.2 ms). The run also compares the two int8 MobileNetV2 graphs (ops, tensor
 shapes, types, quantization parameters) and times a byte-identical copy of our int8
 MobileNetV2 as a third file, which shows how far two timings of one file differ here. With
---readme, the table replaces the lines between <!-- tflite_latency:start --> and
-<!-- tflite_latency:end -->.
+--readme PATH (docs/benchmarks.md, where the table and its discussion live), the table
+replaces the lines between <!-- tflite_latency:start --> and <!-- tflite_latency:end --> of that
+file.
 """
 
 import argparse
@@ -83,7 +84,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int_at_least(1), default=2)
     parser.add_argument("--runs", type=int_at_least(1), default=50)
     parser.add_argument("--rounds", type=int_at_least(1), default=10)
-    parser.add_argument("--readme", help="write the table into this file between the markers")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="write the table into this markdown file between its "
+                             "tflite_latency markers (docs/benchmarks.md)")
     args = parser.parse_args(argv)
     calibration = np.random.default_rng(0).uniform(0, 1, (32, *SHAPE)).astype("float32")
     with tempfile.TemporaryDirectory() as folder:

@@ -1,7 +1,8 @@
 """Training throughput: a recipe's input pipeline + fit against the naive Keras way, one run.
 
     python benchmarks/train_throughput.py [--recipe mobilenet_v2_imagenet] [--images 256]
-        [--photo-sizes 375x500,1536x2048] [--image-size 128] [--rounds 4] [--readme README.md]
+        [--photo-sizes 375x500,1536x2048] [--image-size 128] [--rounds 4]
+        [--readme docs/benchmarks.md]
 
 Both sides train the same architecture with the same optimizer, on the same generated folder of
 JPEGs (--photo-sizes: ImageNet's typical 375x500, and 3-megapixel photos as a camera or phone
@@ -17,8 +18,9 @@ folder holds them), on this machine:
 This machine's speed drifts, so the two sides take turns: after a first epoch each (which
 includes tracing), each round runs one epoch of each, and a side's rate is the median over the
 rounds. The last two columns are `fit` on batches already in memory, for either model: what no
-input pipeline can exceed. With --readme, the markdown table replaces the lines between the
-markers <!-- train_throughput:start --> and <!-- train_throughput:end -->.
+input pipeline can exceed. With --readme PATH (docs/benchmarks.md, where the table and its
+discussion live), the markdown table replaces the lines between the markers
+<!-- train_throughput:start --> and <!-- train_throughput:end --> of that file.
 """
 
 import argparse
@@ -126,7 +128,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int_at_least(1), default=4,
                         help="timed epochs per side, taken in turns (after one warm-up each)")
     parser.add_argument("--batch-size", type=int_at_least(1), default=32)
-    parser.add_argument("--readme", help="write the table into this file between the markers")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="write the table into this markdown file between its "
+                             "train_throughput markers (docs/benchmarks.md)")
     args = parser.parse_args(argv)
     recipe = recipes.get_recipe(args.recipe)
     size, batch = args.image_size, args.batch_size
