@@ -12,7 +12,7 @@ from keras_cnn.export import float_ops
 SETTINGS = mobile.Settings(epochs=8, prune_epochs=3, qat_epochs=2)
 # int8 file / float32 file as measured with per-channel weights (TFLite stores a float32 scale
 # and an int64 zero point per output channel, for kernel and bias, and the depthwise kernels
-# have 9 weights per channel; the README's table shows every model's share). The 30%
+# have 9 weights per channel; docs/benchmarks.md's table shows every model's share). The 30%
 # is checked on the per-tensor file, which must be as accurate as the others.
 INT8_SHARE = {"mobilenet_v3_small": 0.33, "mobilenet_v2": 0.40}
 VARIANTS = {"mobilenet_v3_small": mobile.DEMO_VARIANTS,  # (the demo's)
@@ -45,7 +45,7 @@ def test_targets_and_run_folder(name, tmp_path):
     assert pipeline["sparsity"].sparsity == pytest.approx(0.5, abs=0.005)
     # zeros compress: measured 73-75% of the unpruned int8 file gzipped. (The 60% is
     # out of reach at 50% unstructured sparsity: gzip still spends a bit per weight on where the
-    # zeros are, and the surviving weights are the large ones; README, mobile section.)
+    # zeros are, and the surviving weights are the large ones; docs/benchmarks.md.)
     assert rows["pruned + int8 QAT"].gzipped_bytes <= 0.8 * rows["int8 QAT"].gzipped_bytes
 
     names = {p.name for p in tmp_path.iterdir()}
