@@ -14,7 +14,6 @@ import inspect
 import os
 
 from keras_cnn import backend, weights as weights_lib
-from keras_cnn.registry import WeightsTable
 
 POOLING = (None, "avg", "max")
 
@@ -185,7 +184,7 @@ def _select_weights(info, weights, shape, include_top, options):
     """For a named set published per configuration (a `WeightsTable`), the `WeightsSet` of this
     build (ValueError listing the published configurations if there is none); else `weights`."""
     table = info.weight_sets.get(weights) if isinstance(weights, str) else None
-    if not isinstance(table, WeightsTable):
+    if not isinstance(table, weights_lib.WeightsTable):
         return weights
     spatial = shape[1:] if backend.image_data_format() == "channels_first" else shape[:2]
     options = dict(options or {}, size=spatial[0] if spatial[0] == spatial[1] else None,

@@ -3,6 +3,9 @@
 Every public builder is registered with its metadata: the paper, the default and minimum input
 size, and the published parameter count and multiply-accumulates with where each figure comes
 from. Tests recompute the figures from the built models, so the table cannot drift from the code.
+
+The model core imports one way: `weights` (the published sets, loading) <- `applications` (the
+builder contract) <- `registry` <- `models`.
 """
 
 import dataclasses
@@ -13,74 +16,13 @@ import inspect
 import math
 from typing import Callable, Optional
 
-from keras_cnn import backend
+from keras_cnn import applications, backend
 
 #: Keras counts the BatchNormalization moving mean and variance as (non-trainable) parameters;
 #: papers and PyTorch do not. Each published figure says which convention it is in.
 KERAS_CONVENTION = "keras"
 WITHOUT_BN_STATISTICS = "without_bn_statistics"
 _CONVENTIONS = (KERAS_CONVENTION, WITHOUT_BN_STATISTICS)
-
-
-@dataclasses.dataclass(frozen=True)
-class WeightsFile:
-    """A published weight file: its name in the Keras cache, where it comes from, its hash."""
-
-    fname: str
-    origin: str
-    file_hash: Optional[str]  # md5 (32 hex digits) or sha256 (64); None where none is published
-
-
-@dataclasses.dataclass(frozen=True)
-class WeightsSet:
-    """A named set of pretrained weights ("imagenet"): one file with the top, one without."""
-
-    top: Optional[WeightsFile]
-    notop: Optional[WeightsFile]
-    classes: int = 1000
-    description: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class WeightsTable:
-    """A named set of pretrained weights published as one `WeightsSet` per build configuration
-    (keras.applications' MobileNet files, one per width multiplier and input size).
-
-    `key(options)` gives the key of `sets` for a build. `options` are the family's keyword
-    arguments it hands to `applications.build_application(weights_options=...)`, plus "size"
-    (the input's height if square, else None) and "include_top". `key_names` name the fields of
-    the key in error messages. `key` may warn (and map to a published size, as keras does) or
-    raise ValueError itself; a key with no file raises a ValueError listing what is published.
-    """
-
-    key_names: tuple             # e.g. ("alpha", "size")
-    sets: tuple                  # ((key, WeightsSet), ...)
-    key: Callable
-    classes: int = 1000
-    description: str = ""
-
-    def select(self, options, what="these weights"):
-        """The `WeightsSet` for a build's `options`."""
-        key = self.key(options)
-        for published, weights_set in self.sets:
-            if published == key:
-                return weights_set
-        received = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key))
-        keys = [published for published, _ in self.sets]
-        values = [_sorted({k[i] for k in keys}) for i in range(len(self.key_names))]
-        if len(keys) == math.prod(len(v) for v in values):  # every combination is published
-            allowed = "; ".join(f"{n} in {v}" for n, v in zip(self.key_names, values))
-        else:
-            allowed = " | ".join(", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, k))
-                                 for k in keys)
-        raise ValueError(f"No published file for {what} with {received}. Published: {allowed}.")
-
-
-def _sorted(values):
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=repr)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +87,6 @@ def register_model(name, *, options=None, exclude=(), **metadata):
             raise ValueError(f"params_convention must be one of {_CONVENTIONS}. "
                              f"Received: {convention!r}")
         weights = metadata.pop("weights", {})
-        from keras_cnn import applications  # (applications imports this module)
 
         @functools.wraps(builder)
         def wrapper(*args, **kwargs):
@@ -187,9 +128,8 @@ def _family_arguments(name, options, exclude):
         if exclude:
             raise ValueError(f"{name}: exclude={exclude!r} without options.")
         return [], {}
-    from keras_cnn.applications import COMMON_ARGS
     parameters = [p for p in inspect.signature(options).parameters.values()
-                  if p.kind is p.KEYWORD_ONLY and p.name not in COMMON_ARGS]
+                  if p.kind is p.KEYWORD_ONLY and p.name not in applications.COMMON_ARGS]
     names = [p.name for p in parameters]
     docs = _documented_arguments(options)
     where = f"{options.__module__}.{options.__name__}()"
@@ -245,9 +185,8 @@ def _unexpected_arguments(builder, unexpected, excluded):
             note = f" No pretrained set is published for {info.name}."
         return (f"{builder.__name__}() has no argument 'pretrained'; use {use} to load pretrained "
                 f"weights, or weights=None (the default) for a random initialization.{note}")
-    from keras_cnn.applications import COMMON_ARGS
     accepted = list(builder.__signature__.parameters)
-    family = [n for n in accepted if n not in COMMON_ARGS]
+    family = [n for n in accepted if n not in applications.COMMON_ARGS]
     if len(unexpected) == 1:
         received = f"an unexpected keyword argument {unexpected[0]!r}."
         close = difflib.get_close_matches(unexpected[0], accepted, n=1)
@@ -259,7 +198,8 @@ def _unexpected_arguments(builder, unexpected, excluded):
     if fixed:
         received += (f" {builder.__name__} fixes {', '.join(fixed)} (other {info.family} "
                      "variants take it).")
-    return (f"{builder.__name__}() got {received} Accepted: {', '.join(COMMON_ARGS)}; family "
+    common = ", ".join(applications.COMMON_ARGS)
+    return (f"{builder.__name__}() got {received} Accepted: {common}; family "
             f"arguments: {', '.join(family) or 'none'}.")
 
 

@@ -9,23 +9,88 @@ Formats:
 Whatever the format, a file that does not fit leaves the model as it was and raises an error
 naming the file and the first layer that does not match: never a half-loaded model.
 
-Named sets ("imagenet") are files in `$KERAS_HOME/models` (default `~/.keras/models`), the cache
-keras.applications uses, checked against their published md5/sha256. A file missing from the cache
-is downloaded once, unless `KERAS_CNN_OFFLINE=1`; if that fails the error says where to put it.
+Named sets ("imagenet") are described by `WeightsFile`, `WeightsSet` and `WeightsTable` (a
+`ModelInfo`'s `weights`). Their files live in `$KERAS_HOME/models` (default `~/.keras/models`), the
+cache keras.applications uses, checked against their published md5/sha256. A file missing from the
+cache is downloaded once, unless `KERAS_CNN_OFFLINE=1`; if that fails the error says where to put
+it.
 """
 
+import dataclasses
 import hashlib
+import math
 import os
 import warnings
 import zipfile
+from typing import Callable, Optional
 
 import h5py
 import numpy as np
 
 from keras_cnn import backend
-from keras_cnn.registry import WeightsSet, WeightsTable
 
 OFFLINE_ENV = "KERAS_CNN_OFFLINE"
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsFile:
+    """A published weight file: its name in the Keras cache, where it comes from, its hash."""
+
+    fname: str
+    origin: str
+    file_hash: Optional[str]  # md5 (32 hex digits) or sha256 (64); None where none is published
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsSet:
+    """A named set of pretrained weights ("imagenet"): one file with the top, one without."""
+
+    top: Optional[WeightsFile]
+    notop: Optional[WeightsFile]
+    classes: int = 1000
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsTable:
+    """A named set of pretrained weights published as one `WeightsSet` per build configuration
+    (keras.applications' MobileNet files, one per width multiplier and input size).
+
+    `key(options)` gives the key of `sets` for a build. `options` are the family's keyword
+    arguments it hands to `applications.build_application(weights_options=...)`, plus "size"
+    (the input's height if square, else None) and "include_top". `key_names` name the fields of
+    the key in error messages. `key` may warn (and map to a published size, as keras does) or
+    raise ValueError itself; a key with no file raises a ValueError listing what is published.
+    """
+
+    key_names: tuple             # e.g. ("alpha", "size")
+    sets: tuple                  # ((key, WeightsSet), ...)
+    key: Callable
+    classes: int = 1000
+    description: str = ""
+
+    def select(self, options, what="these weights"):
+        """The `WeightsSet` for a build's `options`."""
+        key = self.key(options)
+        for published, weights_set in self.sets:
+            if published == key:
+                return weights_set
+        received = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key))
+        keys = [published for published, _ in self.sets]
+        values = [_sorted({k[i] for k in keys}) for i in range(len(self.key_names))]
+        if len(keys) == math.prod(len(v) for v in values):  # every combination is published
+            allowed = "; ".join(f"{n} in {v}" for n, v in zip(self.key_names, values))
+        else:
+            allowed = " | ".join(", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, k))
+                                 for k in keys)
+        raise ValueError(f"No published file for {what} with {received}. Published: {allowed}.")
+
+
+def _sorted(values):
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=repr)
 
 
 def cache_dir():

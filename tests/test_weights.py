@@ -9,8 +9,8 @@ import pytest
 
 import keras_cnn
 from keras_cnn import weights as weights_lib
-from keras_cnn.registry import WeightsFile
-from conftest import predict, random_images, write_legacy_h5
+from keras_cnn.weights import WeightsFile
+from helpers import predict, random_images, write_legacy_h5
 
 
 @pytest.mark.parametrize("ours,theirs", [("VGG16", "VGG16"), ("VGG19", "VGG19")])

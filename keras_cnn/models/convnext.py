@@ -34,7 +34,8 @@ import numpy as np
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import layer_scale, stochastic_depth
-from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
+from keras_cnn.registry import model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge"]
 

@@ -28,8 +28,8 @@ ImageNet mean, divided by its standard deviation).
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm
-from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
-                                register_model)
+from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "DenseNet264", "DenseNetBC100"]
 

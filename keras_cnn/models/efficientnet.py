@@ -49,7 +49,8 @@ import math
 from keras_cnn import backend
 from keras_cnn.applications import build_application
 from keras_cnn.layers import batch_norm, make_divisible, squeeze_excite, stochastic_depth
-from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
+from keras_cnn.registry import model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
            "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7"]

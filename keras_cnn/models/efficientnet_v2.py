@@ -39,7 +39,8 @@ from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
                                            IMAGENET_STDDEV_RGB, check_flag,
                                            check_rate, classifier_head, conv, mbconv_block,
                                            residual, round_repeats)
-from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
+from keras_cnn.registry import model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
            "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L"]

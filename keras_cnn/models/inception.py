@@ -29,8 +29,8 @@ Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, branch, conv_bn_act, multi_branch
-from keras_cnn.registry import (KERAS_CONVENTION, WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet,
-                                model_info, register_model)
+from keras_cnn.registry import KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["InceptionV3", "InceptionV4"]
 

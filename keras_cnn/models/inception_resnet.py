@@ -29,8 +29,8 @@ from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, batch_norm, branch, multi_branch
 from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID, check_dropout,
                                         pooled_classifier, reduction_a)
-from keras_cnn.registry import (KERAS_CONVENTION, WeightsFile, WeightsSet, model_info,
-                                register_model)
+from keras_cnn.registry import KERAS_CONVENTION, model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["InceptionResNetV1", "InceptionResNetV2"]
 

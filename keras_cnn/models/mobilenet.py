@@ -44,7 +44,8 @@ import warnings
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, correct_pad, hard_swish, make_divisible, squeeze_excite
-from keras_cnn.registry import WeightsFile, WeightsSet, WeightsTable, model_info, register_model
+from keras_cnn.registry import model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet, WeightsTable
 
 __all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
            "MobileNetV3Small", "MobileNetV3SmallMinimalistic"]

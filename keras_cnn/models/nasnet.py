@@ -38,7 +38,8 @@ Expected input: RGB images through `preprocess_input` ("tf" mode: scaled to [-1,
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, correct_pad
-from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
+from keras_cnn.registry import model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["NASNetLarge", "NASNetMobile"]
 

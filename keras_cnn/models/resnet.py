@@ -40,8 +40,8 @@ from typing import Optional
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, grouped_conv, squeeze_excite, stochastic_depth, zero_pad_channels
-from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
-                                register_model)
+from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
            "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2"]

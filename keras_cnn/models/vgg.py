@@ -16,8 +16,8 @@ Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pix
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, local_response_norm
-from keras_cnn.registry import (WITHOUT_BN_STATISTICS, WeightsFile, WeightsSet, model_info,
-                                register_model)
+from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["VGG11", "VGG11BN", "VGG11LRN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
            "VGG16CBN", "VGG19", "VGG19BN"]

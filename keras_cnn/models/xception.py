@@ -29,7 +29,8 @@ documents 71x71, a choice of its own. Expected input: `preprocess_input` (tf mod
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm
-from keras_cnn.registry import WeightsFile, WeightsSet, model_info, register_model
+from keras_cnn.registry import model_info, register_model
+from keras_cnn.weights import WeightsFile, WeightsSet
 
 __all__ = ["Xception"]
 
