@@ -25,7 +25,7 @@ VARIANTS = {"mobilenet_v3_small": mobile.DEMO_VARIANTS,  # (the demo's)
 ])
 def test_targets_and_run_folder(name, tmp_path):
     if name == demo.DEFAULT_MODEL:  # `make demo`'s code path
-        pipeline = demo.main(["--model", name, "--output", str(tmp_path)])
+        pipeline = demo.run(name, output=str(tmp_path))
     else:
         pipeline = mobile.run(name, str(tmp_path), SETTINGS, variants=VARIANTS[name])
     rows = dict(pipeline["rows"])
