@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m keras_cnn.demo
+	$(BIN)/keras-cnn demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25 tests
