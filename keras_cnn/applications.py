@@ -8,9 +8,14 @@ A family builder supplies two functions, `features(x) -> x` (the convolutional b
 which validates the arguments once for all families, makes the input, attaches the top or the
 pooling, and loads the weights. The registry (`register_model`) gives each public builder its
 signature: `common_parameters` and the family function's keyword-only arguments.
+
+A family checks its own arguments with the `check_*` functions below, before building anything,
+so that the same bad value gets the same ValueError in every family:
+"{name} must be {what it may be}. Received: {name}={value!r}".
 """
 
 import inspect
+import numbers
 import os
 
 from keras_cnn import backend, weights as weights_lib
@@ -63,8 +68,7 @@ def build_application(info, features, head, *, include_top=True, weights=None,
     keras = backend.keras()
     layers = keras.layers
     weights = _check_weights(info, weights, include_top, classes, classifier_activation)
-    if pooling not in POOLING:
-        raise ValueError(f"pooling must be one of None, 'avg' or 'max'. Received: pooling={pooling!r}")
+    check_choice("pooling", pooling, POOLING)
     shape = input_shape_for(info, input_shape, input_tensor, include_top, pretrained=weights)
     weights = _select_weights(info, weights, shape, include_top, weights_options)
 
@@ -190,3 +194,52 @@ def _select_weights(info, weights, shape, include_top, options):
     options = dict(options or {}, size=spatial[0] if spatial[0] == spatial[1] else None,
                    include_top=include_top)
     return table.select(options, what=f"{info.name} weights={weights!r}")
+
+
+# --- family arguments: one check, one message, for every family -------------------------------
+
+def check_value(name, value, valid, expected):
+    """`value` if `valid`, else the ValueError of every family argument:
+    "{name} must be {expected}. Received: {name}={value!r}"."""
+    if not valid:
+        raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
+    return value
+
+
+def check_choice(name, value, allowed):
+    """`value` if it is one of `allowed` (a bool matches only a bool: 1 is not True)."""
+    valid = any(value == a and isinstance(value, bool) == isinstance(a, bool) for a in allowed)
+    texts = [repr(a) for a in allowed]
+    expected = " or ".join(texts) if len(texts) <= 2 else (
+        f"one of {', '.join(texts[:-1])} or {texts[-1]}")
+    return check_value(name, value, valid, expected)
+
+
+def check_bool(name, value):
+    """`value` if it is True or False."""
+    return check_choice(name, value, (True, False))
+
+
+def check_rate(name, value):
+    """`value` if it is a dropout (or drop-path) rate: a number in [0, 1)."""
+    return check_value(name, value, is_number(value) and 0 <= value < 1, "a number in [0, 1)")
+
+
+def check_positive_int(name, value):
+    """`value` if it is an integer >= 1."""
+    return check_value(name, value, is_int(value) and value >= 1, "a positive integer")
+
+
+def check_positive_number(name, value):
+    """`value` if it is a number > 0."""
+    return check_value(name, value, is_number(value) and value > 0, "a positive number")
+
+
+def is_number(value):
+    """A real number, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value):
+    """An integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -260,6 +260,62 @@ def test_registration_checks_the_family_arguments():
     assert "test_api_model" not in keras_cnn.list_models()
 
 
+# --- bad family arguments: one check, one message, before building ------------------------------
+
+#: Every family argument by kind (test_every_family_argument_has_a_kind keeps the lists complete,
+#: so that a new argument joins the checks below).
+BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn", "minimalistic",
+           "skip_reduction", "small_input", "stddev_rescaling", "stride_in_1x1", "use_bias"}
+RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
+OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",
+          "compression", "depth_multiplier", "filter_multiplier", "growth_rate",
+          "layer_scale_init_value", "num_blocks", "penultimate_filters", "scale", "shortcut",
+          "stem_block_filters", "stem_filters", "subsampling", "towers"}
+#: Arguments named as a kind but of another: FractalNet's dropout is one rate per block.
+NOT_THEIR_KIND = {("fractalnet20", "dropout")}
+
+#: (argument kind, bad value, what the message says the argument must be)
+BAD_VALUES = [(BOOLEAN, "yes", "True or False"), (BOOLEAN, 1, "True or False"),
+              (RATES, 1.5, "a number in [0, 1)"), (RATES, True, "a number in [0, 1)")]
+BAD_ARGUMENTS = [(name, argument, value, expected)
+                 for name in ALL for argument in family_arguments(name)
+                 for kind, value, expected in BAD_VALUES
+                 if argument in kind and (name, argument) not in NOT_THEIR_KIND]
+
+
+def test_every_family_argument_has_a_kind():
+    arguments = {argument for name in ALL for argument in family_arguments(name)}
+    assert not BOOLEAN & RATES and not (BOOLEAN | RATES) & OTHERS
+    assert sorted(arguments ^ (BOOLEAN | RATES | OTHERS)) == []
+
+
+@pytest.mark.parametrize("name,argument,value,expected", BAD_ARGUMENTS,
+                         ids=[f"{n}-{a}-{v!r}" for n, a, v, _ in BAD_ARGUMENTS])
+def test_bad_family_arguments_get_the_same_error(name, argument, value, expected, no_building):
+    """The same bad value gets the same ValueError in every family, before anything is built."""
+    with pytest.raises(ValueError) as error:
+        keras_cnn.model_info(name).builder(**{argument: value})
+    assert str(error.value) == f"{argument} must be {expected}. Received: {argument}={value!r}"
+
+
+def test_check_functions():
+    assert applications.check_choice("towers", 2, (1, 2)) == 2
+    with pytest.raises(ValueError, match=r"^towers must be 1 or 2\. Received: towers=True$"):
+        applications.check_choice("towers", True, (1, 2))
+    with pytest.raises(ValueError, match=r"^bypass must be one of None, 'simple' or 'complex'\. "
+                                         r"Received: bypass=False$"):
+        applications.check_choice("bypass", False, (None, "simple", "complex"))
+    assert applications.check_rate("dropout", 0) == 0
+    with pytest.raises(ValueError, match=r"^dropout must be a number in \[0, 1\)\. "
+                                         r"Received: dropout='0\.1'$"):
+        applications.check_rate("dropout", "0.1")
+    with pytest.raises(ValueError, match=r"^alpha must be a positive number\. Received: alpha=0$"):
+        applications.check_positive_number("alpha", 0)
+    with pytest.raises(ValueError, match=r"^growth_rate must be a positive integer\. "
+                                         r"Received: growth_rate=2\.0$"):
+        applications.check_positive_int("growth_rate", 2.0)
+
+
 # --- the tf_keras bridge and the build record -------------------------------------------------
 
 def test_family_arguments_go_through_the_bridge():

@@ -219,7 +219,7 @@ def test_stddev_rescaling_argument():
     model = ours("EfficientNetB0", include_top=False, stddev_rescaling=True)
     assert [layer.name for layer in model.layers[1:4]] == [
         "input_scaling", "input_normalization", "input_stddev_scaling"]
-    with pytest.raises(ValueError, match="stddev_rescaling must be True or False or None. "
+    with pytest.raises(ValueError, match="stddev_rescaling must be True or False. "
                                          "Received: stddev_rescaling='yes'"):
         ours("EfficientNetB0", stddev_rescaling="yes")
 

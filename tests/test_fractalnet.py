@@ -100,7 +100,7 @@ def test_one_column_is_a_plain_network():
 
 
 @pytest.mark.parametrize("option,value,message", [
-    ("columns", 0, r"columns must be an integer >= 1. Received: columns=0"),
+    ("columns", 0, r"columns must be a positive integer. Received: columns=0"),
     ("columns", 2.0, r"Received: columns=2.0"),
     ("dropout", (0.1, 0.2), r"dropout must be None or a sequence of 5 rates in \[0, 1\), one per "
                             r"block \(the paper's: \(0.0, 0.1, 0.2, 0.3, 0.4\)\). Received: "

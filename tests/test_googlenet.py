@@ -121,8 +121,9 @@ def test_knobs():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(aux_logits="yes"), "aux_logits must be True or False. Received: aux_logits='yes'"),
     (dict(lrn=1), "lrn must be True or False. Received: lrn=1"),
-    (dict(dropout=1.0), r"dropout must be in \[0, 1\). Received: dropout=1.0"),
-    (dict(aux_dropout=-0.1), r"aux_dropout must be in \[0, 1\). Received: aux_dropout=-0.1"),
+    (dict(dropout=1.0), r"dropout must be a number in \[0, 1\). Received: dropout=1.0"),
+    (dict(aux_dropout=-0.1),
+     r"aux_dropout must be a number in \[0, 1\). Received: aux_dropout=-0.1"),
     (dict(aux_logits=True, include_top=False),
      "aux_logits=True adds classifiers, so it needs include_top=True. Received: include_top=False"),
     (dict(aux_logits=True, input_shape=(64, 64, 3)),
@@ -156,5 +157,5 @@ def test_bn_inception_follows_figure_5():
     # 5a averages, 5b max-pools before its projection
     assert type(model.get_layer("inception_5a_branch3_1_avgpool")).__name__ == "AveragePooling2D"
     assert type(model.get_layer("inception_5b_branch3_1_maxpool")).__name__ == "MaxPooling2D"
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\). Received: dropout=2"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\). Received: dropout=2"):
         keras_cnn.BNInception(dropout=2)

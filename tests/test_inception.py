@@ -167,7 +167,7 @@ def test_inception_v3_auxiliary_classifier():
     (dict(aux_logits=True, input_shape=SMALL),
      "at least a 17x17 grid at mixed7 .* Received a 3x3 grid"),
     (dict(aux_logits="yes"), "aux_logits must be True or False. Received: aux_logits='yes'"),
-    (dict(dropout=1.5), r"dropout must be a rate in \[0, 1\). Received: dropout=1.5"),
+    (dict(dropout=1.5), r"dropout must be a number in \[0, 1\). Received: dropout=1.5"),
 ])
 def test_inception_v3_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -176,7 +176,7 @@ def test_inception_v3_bad_values(kwargs, message):
 
 @pytest.mark.parametrize("builder", ["InceptionV4", "InceptionResNetV1", "InceptionResNetV2"])
 def test_bad_dropout(builder):
-    with pytest.raises(ValueError, match=r"dropout must be a rate in \[0, 1\). "
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\). "
                                          r"Received: dropout=-0.1"):
         getattr(keras_cnn, builder)(dropout=-0.1)
 

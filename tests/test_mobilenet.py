@@ -233,7 +233,7 @@ def test_v3_knobs():
 
 
 @pytest.mark.parametrize("builder,kwargs,message", [
-    ("MobileNet", {"alpha": 0}, r"alpha \(the width multiplier\) must be a positive number. "
+    ("MobileNet", {"alpha": 0}, r"alpha must be a positive number. "
                                 r"Received: alpha=0"),
     ("MobileNetV2", {"alpha": "1.0"}, "Received: alpha='1.0'"),
     ("MobileNet", {"depth_multiplier": 0}, "depth_multiplier must be a positive integer. "

@@ -64,5 +64,5 @@ def test_dropout_knob():
     model = keras_cnn.NiNCIFAR10(dropout=0.0)
     assert not [l for l in model.layers if type(l).__name__ == "Dropout"]
     assert keras_cnn.NiN(dropout=0.3).get_layer("drop3").rate == 0.3
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\). Received: dropout=1.5"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\). Received: dropout=1.5"):
         keras_cnn.NiN(dropout=1.5)

@@ -64,8 +64,8 @@ def _alexnet(variant, spec, *, towers=1, dropout=0.5, **kwargs):
         towers: 1, or 2 for the paper's two-GPU grouping of CONV2, CONV4 and CONV5 (default 1).
         dropout: dropout rate before FC7 and FC8 (default 0.5).
     """
-    if towers not in (1, 2):
-        raise ValueError(f"towers must be 1 or 2. Received: towers={towers!r}")
+    applications.check_choice("towers", towers, (1, 2))
+    applications.check_rate("dropout", dropout)
     layers = backend.layers()
 
     def features(x):

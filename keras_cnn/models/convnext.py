@@ -125,20 +125,14 @@ def convnext_block(x, drop_path_rate=0.0, layer_scale_init_value=1e-6, name="blo
 
 
 def _check_options(include_preprocessing, drop_path_rate, layer_scale_init_value, pooling):
-    if not isinstance(include_preprocessing, bool):
-        raise ValueError("include_preprocessing must be True or False. "
-                         f"Received: include_preprocessing={include_preprocessing!r}")
-    if (isinstance(drop_path_rate, bool) or not isinstance(drop_path_rate, (int, float))
-            or not 0 <= drop_path_rate < 1):
-        raise ValueError("drop_path_rate must be a number in [0, 1). "
-                         f"Received: drop_path_rate={drop_path_rate!r}")
-    if layer_scale_init_value is not None and (
-            isinstance(layer_scale_init_value, bool)
-            or not isinstance(layer_scale_init_value, (int, float)) or layer_scale_init_value < 0):
-        raise ValueError("layer_scale_init_value must be None (no layer scale) or a non-negative "
-                         f"number. Received: layer_scale_init_value={layer_scale_init_value!r}")
-    if pooling not in applications.POOLING:
-        raise ValueError(f"pooling must be one of None, 'avg' or 'max'. Received: pooling={pooling!r}")
+    applications.check_bool("include_preprocessing", include_preprocessing)
+    applications.check_rate("drop_path_rate", drop_path_rate)
+    applications.check_value(
+        "layer_scale_init_value", layer_scale_init_value,
+        layer_scale_init_value is None or (applications.is_number(layer_scale_init_value)
+                                           and layer_scale_init_value >= 0),
+        "None (no layer scale) or a non-negative number")
+    applications.check_choice("pooling", pooling, applications.POOLING)
     if backend.image_data_format() != "channels_last":
         raise ValueError("ConvNeXt builds channels_last models only (its Dense and "
                          "LayerNormalization layers act on the last axis). Received: "

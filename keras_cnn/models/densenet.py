@@ -27,6 +27,8 @@ ImageNet mean, divided by its standard deviation).
 """
 
 from keras_cnn import applications, backend, imagenet
+from keras_cnn.applications import (check_positive_int, check_rate, check_value, is_int,
+                                    is_number)
 from keras_cnn.layers import batch_norm
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.weights import WeightsFile, WeightsSet
@@ -125,13 +127,8 @@ def _stem(x, kind, filters):
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
 
-def _check(condition, name, value, allowed):
-    if not condition:
-        raise ValueError(f"{name} must be {allowed}. Received: {name}={value!r}")
-
-
-def _is_int(value, minimum=1):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+def _is_positive_int(value):
+    return is_int(value) and value >= 1
 
 
 def _densenet(variant, config, *, growth_rate=None, compression=0.5, bottleneck=4, blocks=None,
@@ -153,18 +150,17 @@ def _densenet(variant, config, *, growth_rate=None, compression=0.5, bottleneck=
     cfg = DENSENET_CONFIGS[config]
     growth_rate = cfg["growth_rate"] if growth_rate is None else growth_rate
     blocks = cfg["blocks"] if blocks is None else blocks
-    _check(_is_int(growth_rate), "growth_rate", growth_rate, "a positive integer")
+    check_positive_int("growth_rate", growth_rate)
     stem_filters = 2 * growth_rate if stem_filters is None else stem_filters
-    _check(isinstance(compression, (int, float)) and not isinstance(compression, bool)
-           and 0 < compression <= 1, "compression", compression, "a number in (0, 1]")
-    _check(bottleneck is None or _is_int(bottleneck), "bottleneck", bottleneck,
-           "a positive integer (width in multiples of growth_rate) or None")
-    _check(isinstance(blocks, (tuple, list)) and len(blocks) >= 1
-           and all(_is_int(b) for b in blocks), "blocks", blocks,
-           "a non-empty sequence of positive integers (layers per dense block)")
-    _check(_is_int(stem_filters), "stem_filters", stem_filters, "a positive integer")
-    _check(isinstance(dropout, (int, float)) and 0 <= dropout < 1, "dropout", dropout,
-           "a number in [0, 1)")
+    check_value("compression", compression, is_number(compression) and 0 < compression <= 1,
+                "a number in (0, 1]")
+    check_value("bottleneck", bottleneck, bottleneck is None or _is_positive_int(bottleneck),
+                "a positive integer (width in multiples of growth_rate) or None")
+    check_value("blocks", blocks, isinstance(blocks, (tuple, list)) and len(blocks) >= 1
+                and all(_is_positive_int(b) for b in blocks),
+                "a non-empty sequence of positive integers (layers per dense block)")
+    check_positive_int("stem_filters", stem_filters)
+    check_rate("dropout", dropout)
     layers = backend.layers()
 
     def features(x):

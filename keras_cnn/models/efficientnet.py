@@ -47,7 +47,7 @@ import collections
 import math
 
 from keras_cnn import backend
-from keras_cnn.applications import build_application
+from keras_cnn.applications import build_application, check_bool, check_rate
 from keras_cnn.layers import batch_norm, make_divisible, squeeze_excite, stochastic_depth
 from keras_cnn.registry import model_info, register_model
 from keras_cnn.weights import WeightsFile, WeightsSet
@@ -211,20 +211,6 @@ def classifier_head(x, classes, classifier_activation, dropout_rate):
                         kernel_initializer=DENSE_INITIALIZER, name="predictions")(x)
 
 
-def check_rate(value, label):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{label} must be a number in [0, 1). Received: {label}={value!r}")
-    return value
-
-
-def check_flag(value, label, allow_none=False):
-    allowed = (True, False, None) if allow_none else (True, False)
-    if not any(value is a for a in allowed):
-        raise ValueError(f"{label} must be {' or '.join(map(str, allowed))}. "
-                         f"Received: {label}={value!r}")
-    return value
-
-
 def preprocessing(x, stddev_rescaling):
     """keras.applications' in-model preprocessing: [0, 255] -> [0, 1] -> (x - mean) / sqrt(var)
     with the mean and variance as weights of a Normalization layer (identity until loaded),
@@ -265,15 +251,15 @@ def _efficientnet(variant, *, small_input=False, stddev_rescaling=None, dropout_
     """
     layers = backend.layers()
     coefficients = COEFFICIENTS[variant]
-    check_flag(small_input, "small_input")
-    check_flag(stddev_rescaling, "stddev_rescaling", allow_none=True)
-    dropout_rate = check_rate(coefficients.dropout if dropout_rate is None else dropout_rate,
-                              "dropout_rate")
-    check_rate(drop_connect_rate, "drop_connect_rate")
+    check_bool("small_input", small_input)
     implied = {}
     if stddev_rescaling is None:
         stddev_rescaling = kwargs.get("weights") == "imagenet"
         implied["stddev_rescaling"] = stddev_rescaling  # so to_tf_keras rebuilds the same model
+    check_bool("stddev_rescaling", stddev_rescaling)
+    dropout_rate = check_rate("dropout_rate",
+                              coefficients.dropout if dropout_rate is None else dropout_rate)
+    check_rate("drop_connect_rate", drop_connect_rate)
     width, depth = coefficients.width, coefficients.depth
 
     def features(x):

@@ -33,12 +33,11 @@ maps of at least 1x1 (min_size=1); keras.applications still asks for 32x32.
 import collections
 
 from keras_cnn import backend
-from keras_cnn.applications import build_application
+from keras_cnn.applications import build_application, check_bool, check_rate
 from keras_cnn.layers import batch_norm, squeeze_excite
 from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
-                                           IMAGENET_STDDEV_RGB, check_flag,
-                                           check_rate, classifier_head, conv, mbconv_block,
-                                           residual, round_repeats)
+                                           IMAGENET_STDDEV_RGB, classifier_head, conv,
+                                           mbconv_block, residual, round_repeats)
 from keras_cnn.registry import model_info, register_model
 from keras_cnn.weights import WeightsFile, WeightsSet
 
@@ -188,10 +187,10 @@ def _efficientnet_v2(variant, *, include_preprocessing=True, small_input=False,
     layers = backend.layers()
     spec = VARIANTS[variant]
     stages = STAGES[spec.stages]
-    check_flag(include_preprocessing, "include_preprocessing")
-    check_flag(small_input, "small_input")
-    check_rate(dropout_rate, "dropout_rate")
-    check_rate(drop_connect_rate, "drop_connect_rate")
+    check_bool("include_preprocessing", include_preprocessing)
+    check_bool("small_input", small_input)
+    check_rate("dropout_rate", dropout_rate)
+    check_rate("drop_connect_rate", drop_connect_rate)
 
     def features(x):
         if include_preprocessing:

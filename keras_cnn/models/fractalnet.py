@@ -108,15 +108,15 @@ def fractal_block(x, filters, columns, dropout=0.0, name="block"):
 
 
 def _check_options(columns, dropout, blocks):
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be an integer >= 1. Received: columns={columns!r}")
+    """The per-block dropout rates (zeros for None), once `columns` and `dropout` are checked."""
+    applications.check_positive_int("columns", columns)
     if dropout is None:
         return (0.0,) * blocks
-    if (not isinstance(dropout, (list, tuple)) or len(dropout) != blocks
-            or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1
-                       for r in dropout)):
-        raise ValueError(f"dropout must be None or a sequence of {blocks} rates in [0, 1), one "
-                         f"per block (the paper's: {PAPER_DROPOUT}). Received: dropout={dropout!r}")
+    applications.check_value(
+        "dropout", dropout, isinstance(dropout, (list, tuple)) and len(dropout) == blocks
+        and all(applications.is_number(r) and 0 <= r < 1 for r in dropout),
+        f"None or a sequence of {blocks} rates in [0, 1), one per block (the paper's: "
+        f"{PAPER_DROPOUT})")
     return tuple(float(r) for r in dropout)
 
 
@@ -124,7 +124,7 @@ def _fractalnet(variant, *, columns=None, dropout=None, **kwargs):
     """FractalNet `variant` of CONFIGS.
 
     Family arguments:
-        columns: C, the number of columns per block (an integer >= 1; default None: the
+        columns: C, the number of columns per block (a positive integer; default None: the
             variant's, 3). columns=4 gives the 40-layer network's shape (the paper's 40-layer
             CIFAR net has other channel counts, which it does not state next to it).
         dropout: None (default, no Dropout layers) or one rate per block, applied after every

@@ -186,11 +186,6 @@ def stem(x, batch_norm, lrn):
     return layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
 
 
-def _check_rate(name, value):
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1). Received: {name}={value!r}")
-
-
 def _googlenet_model(variant, *, aux_logits=False, lrn=True, dropout=0.4, aux_dropout=0.7,
                      **kwargs):
     layers = backend.layers()
@@ -257,12 +252,10 @@ def _googlenet(variant, *, aux_logits=False, lrn=True, dropout=0.4, aux_dropout=
         dropout: dropout rate before the classifier (default 0.4).
         aux_dropout: dropout rate in the auxiliary classifiers (default 0.7).
     """
-    if not isinstance(aux_logits, bool):
-        raise ValueError(f"aux_logits must be True or False. Received: aux_logits={aux_logits!r}")
-    if not isinstance(lrn, bool):
-        raise ValueError(f"lrn must be True or False. Received: lrn={lrn!r}")
-    _check_rate("dropout", dropout)
-    _check_rate("aux_dropout", aux_dropout)
+    applications.check_bool("aux_logits", aux_logits)
+    applications.check_bool("lrn", lrn)
+    applications.check_rate("dropout", dropout)
+    applications.check_rate("aux_dropout", aux_dropout)
     knobs = dict(lrn=lrn, dropout=dropout, aux_dropout=aux_dropout)
     weights = kwargs.get("weights")
     if aux_logits or not _is_weights_file(weights):
@@ -305,7 +298,7 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
     Family arguments:
         dropout: dropout rate before the classifier (default 0: the paper removed it).
     """
-    _check_rate("dropout", dropout)
+    applications.check_rate("dropout", dropout)
     layers = backend.layers()
 
     def features(x):

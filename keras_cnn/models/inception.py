@@ -201,11 +201,6 @@ def pooled_classifier(x, classes, classifier_activation, dropout=0.0):
     return applications.classifier(x, classes, classifier_activation)
 
 
-def check_dropout(dropout):
-    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a rate in [0, 1). Received: dropout={dropout!r}")
-
-
 def _inception_v3(variant, *, aux_logits=False, dropout=0.0, **kwargs):
     """Inception v3.
 
@@ -214,9 +209,8 @@ def _inception_v3(variant, *, aux_logits=False, dropout=0.0, **kwargs):
             include_top=True and at least a 17x17 grid at mixed7, i.e. a 299x299 input).
         dropout: dropout rate before the FC layer (default 0, as keras.applications).
     """
-    check_dropout(dropout)
-    if aux_logits not in (True, False):
-        raise ValueError(f"aux_logits must be True or False. Received: aux_logits={aux_logits!r}")
+    applications.check_bool("aux_logits", aux_logits)
+    applications.check_rate("dropout", dropout)
     info = model_info(variant)
     if aux_logits:
         if not kwargs.get("include_top", True):
@@ -257,7 +251,7 @@ def _inception_v4(variant, *, dropout=0.2, **kwargs):
     Family arguments:
         dropout: dropout rate before the FC layer (default 0.2: the paper keeps 0.8).
     """
-    check_dropout(dropout)
+    applications.check_rate("dropout", dropout)
 
     def features(x):
         x = branch(x, V4_STEM_CONVS, "stem")  # BN with gamma (see the module docstring)

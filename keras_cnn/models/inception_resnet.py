@@ -27,7 +27,7 @@ Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to
 
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, batch_norm, branch, multi_branch
-from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID, check_dropout,
+from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID,
                                         pooled_classifier, reduction_a)
 from keras_cnn.registry import KERAS_CONVENTION, model_info, register_model
 from keras_cnn.weights import WeightsFile, WeightsSet
@@ -114,7 +114,7 @@ def _inception_resnet(variant, config, *, dropout=None, **kwargs):
     layers = backend.layers()
     spec = CONFIGS[config]
     dropout = spec["dropout"] if dropout is None else dropout
-    check_dropout(dropout)
+    applications.check_rate("dropout", dropout)
 
     def features(x):
         x = branch(x, spec["stem"], "stem", **CONV_KWARGS)

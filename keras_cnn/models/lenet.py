@@ -42,8 +42,8 @@ def _lenet(variant, *, c3_table=False, activation="tanh", subsampling="avg", **k
             "relu").
         subsampling: "avg" (default, the paper) or "max" pooling in S2 and S4.
     """
-    if subsampling not in _POOLS:
-        raise ValueError(f"subsampling must be 'avg' or 'max'. Received: subsampling={subsampling!r}")
+    applications.check_bool("c3_table", c3_table)
+    applications.check_choice("subsampling", subsampling, _POOLS)
     layers = backend.layers()
     pool = layers.AveragePooling2D if subsampling == "avg" else layers.MaxPooling2D
 

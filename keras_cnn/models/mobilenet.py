@@ -39,10 +39,10 @@ in [0, 255] and scales it itself (`include_preprocessing=True`, a Rescaling laye
 takes `preprocess_input`'s output.
 """
 
-import numbers
 import warnings
 
 from keras_cnn import applications, backend, imagenet
+from keras_cnn.applications import check_bool, check_positive_int, check_positive_number, check_rate
 from keras_cnn.layers import batch_norm, correct_pad, hard_swish, make_divisible, squeeze_excite
 from keras_cnn.registry import model_info, register_model
 from keras_cnn.weights import WeightsFile, WeightsSet, WeightsTable
@@ -314,20 +314,6 @@ def _small_input_strides(strides, small_input):
     return strides
 
 
-def _check(alpha, small_input, **flags):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
-        raise ValueError(f"alpha (the width multiplier) must be a positive number. "
-                         f"Received: alpha={alpha!r}")
-    for flag, value in dict(flags, small_input=small_input).items():
-        if not isinstance(value, bool):
-            raise ValueError(f"{flag} must be True or False. Received: {flag}={value!r}")
-
-
-def _check_rate(name, rate):
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
-        raise ValueError(f"{name} must be a number in [0, 1). Received: {name}={rate!r}")
-
-
 def _mobilenet_v1(variant, *, alpha=1.0, depth_multiplier=1, dropout=1e-3, small_input=False,
                   **kwargs):
     """MobileNet v1.
@@ -342,12 +328,10 @@ def _mobilenet_v1(variant, *, alpha=1.0, depth_multiplier=1, dropout=1e-3, small
             block get stride 1, so the total stride is 8 instead of 32. The weights keep their
             shapes (ImageNet weights still load). Default False.
     """
-    _check(alpha, small_input)
-    _check_rate("dropout", dropout)
-    if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) \
-            or depth_multiplier < 1:
-        raise ValueError("depth_multiplier must be a positive integer. "
-                         f"Received: depth_multiplier={depth_multiplier!r}")
+    check_positive_number("alpha", alpha)
+    check_positive_int("depth_multiplier", depth_multiplier)
+    check_rate("dropout", dropout)
+    check_bool("small_input", small_input)
     layers = backend.layers()
     strides = _small_input_strides([V1_STEM[1]] + [s for _, s in V1_BLOCKS], small_input)
 
@@ -384,7 +368,8 @@ def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, **kwargs):
             block get stride 1, so the total stride is 8 instead of 32. The weights keep their
             shapes (ImageNet weights still load). Default False.
     """
-    _check(alpha, small_input)
+    check_positive_number("alpha", alpha)
+    check_bool("small_input", small_input)
     layers = backend.layers()
     blocks = [(t, c, s if i == 0 else 1) for t, c, n, s in V2_STAGES for i in range(n)]
     strides = _small_input_strides([V2_STEM[1]] + [s for _, _, s in blocks], small_input)
@@ -420,9 +405,11 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
             block get stride 1, so the total stride is 8 instead of 32. The weights keep their
             shapes (ImageNet weights still load). Default False.
     """
-    _check(alpha, small_input, minimalistic=minimalistic,
-           include_preprocessing=include_preprocessing)
-    _check_rate("dropout_rate", dropout_rate)
+    check_positive_number("alpha", alpha)
+    check_bool("minimalistic", minimalistic)
+    check_rate("dropout_rate", dropout_rate)
+    check_bool("include_preprocessing", include_preprocessing)
+    check_bool("small_input", small_input)
     layers = backend.layers()
     table, last_point = V3_CONFIGS[config]
     strides = _small_input_strides([V3_STEM[1]] + [row[3] for row in table], small_input)

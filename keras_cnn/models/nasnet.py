@@ -224,13 +224,6 @@ def cell_plan(num_blocks, filters, filter_multiplier):
     return plan
 
 
-def _check_positive_int(value, name, multiple_of=1):
-    if (not isinstance(value, int) or isinstance(value, bool) or value < 1
-            or value % multiple_of):
-        allowed = "a positive integer" + (f" multiple of {multiple_of}" if multiple_of > 1 else "")
-        raise ValueError(f"{name} must be {allowed}. Received: {name}={value!r}")
-
-
 def _nasnet(variant, config, *, penultimate_filters=None, num_blocks=None,
             stem_block_filters=None, filter_multiplier=None, skip_reduction=None, **kwargs):
     """NASNet-A from `NASNET_CONFIGS[config]`; each family argument overrides the
@@ -253,12 +246,16 @@ def _nasnet(variant, config, *, penultimate_filters=None, num_blocks=None,
         if value is not None:
             cfg[key] = value
     m = cfg["filter_multiplier"]
-    _check_positive_int(m, "filter_multiplier")
-    _check_positive_int(cfg["num_blocks"], "num_blocks")
-    _check_positive_int(cfg["stem_block_filters"], "stem_block_filters")
+    for key in ("filter_multiplier", "num_blocks", "stem_block_filters"):
+        applications.check_positive_int(key, cfg[key])
+    applications.check_bool("skip_reduction", cfg["skip_reduction"])
     # the last stage concatenates 6 branches of F * m**2 filters; every stage's F must be an
     # integer: P must be a multiple of 24 * m**2
-    _check_positive_int(cfg["penultimate_filters"], "penultimate_filters", multiple_of=24 * m ** 2)
+    penultimate = cfg["penultimate_filters"]
+    applications.check_value("penultimate_filters", penultimate,
+                             applications.is_int(penultimate) and penultimate >= 1
+                             and penultimate % (24 * m ** 2) == 0,
+                             f"a positive integer multiple of {24 * m ** 2}")
     filters = cfg["penultimate_filters"] // 24
     layers = backend.layers()
 

@@ -84,8 +84,7 @@ def _nin(variant, blocks, *, dropout=0.5, **kwargs):
     Family arguments:
         dropout: rate of the dropout layers (default 0.5, as both Caffe models; 0 removes them).
     """
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    applications.check_rate("dropout", dropout)
     layers = backend.layers()
     last_cccp = 2 * len(blocks)
 

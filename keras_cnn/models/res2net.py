@@ -108,15 +108,6 @@ def res2net_block(x, planes, strides=1, base_width=26, scale=4, first=False, nam
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def _check_options(scale, base_width):
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
-        raise ValueError("scale must be an integer >= 2 (the number of channel groups per "
-                         f"block). Received: scale={scale!r}")
-    if isinstance(base_width, bool) or not isinstance(base_width, int) or base_width < 1:
-        raise ValueError("base_width must be a positive integer (the channels per group at "
-                         f"planes=64). Received: base_width={base_width!r}")
-
-
 def _res2net(variant, *, scale=None, base_width=None, **kwargs):
     """Res2Net `variant` of CONFIGS.
 
@@ -127,7 +118,11 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
     config = CONFIGS[variant]
     scale = config["scale"] if scale is None else scale
     base_width = config["base_width"] if base_width is None else base_width
-    _check_options(scale, base_width)
+    applications.check_value("scale", scale, applications.is_int(scale) and scale >= 2,
+                             "an integer >= 2 (the number of channel groups per block)")
+    applications.check_value("base_width", base_width,
+                             applications.is_int(base_width) and base_width >= 1,
+                             "a positive integer (the channels per group at planes=64)")
     layers = backend.layers()
 
     def features(x):

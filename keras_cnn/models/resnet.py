@@ -274,23 +274,9 @@ def preact_bottleneck_block(x, width, filters, strides=1, projection=False, use_
 
 # --- options ----------------------------------------------------------------------------------
 
-def check_option(name, value, allowed):
-    """ValueError naming the option, what was received and what is allowed."""
-    if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}. "
-                         f"Received: {name}={value!r}")
-    return value
-
-
-def check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1). Received: {name}={value!r}")
-    return value
-
-
 def drop_rates(blocks, drop_path_rate):
     """Stochastic depth's linear decay rule: block l of L drops with drop_path_rate * l / L."""
-    check_rate("drop_path_rate", drop_path_rate)
+    applications.check_rate("drop_path_rate", drop_path_rate)
     total = sum(blocks)
     rates, start = [], 0
     for count in blocks:
@@ -360,16 +346,16 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
         small_input: True for 32x32 images: a 3x3 stride-1 stem without max pooling (default
             False).
     """
-    check_option("small_input", small_input, (False, True))
+    applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)
     if stride_in_1x1 is None:
         stride_in_1x1 = spec.stride_in_1x1
     elif spec.block == "basic":
         raise ValueError(f"stride_in_1x1 applies to bottleneck blocks; {variant} has basic "
                          f"blocks. Received: stride_in_1x1={stride_in_1x1!r}")
-    check_option("stride_in_1x1", stride_in_1x1, (False, True))
-    use_bias = check_option("use_bias", spec.use_bias if use_bias is None else use_bias,
-                            (False, True))
+    applications.check_bool("stride_in_1x1", stride_in_1x1)
+    use_bias = spec.use_bias if use_bias is None else use_bias
+    applications.check_bool("use_bias", use_bias)
     _check_pretrained(variant, kwargs.get("weights"), spec, stride_in_1x1=stride_in_1x1,
                       use_bias=use_bias, small_input=small_input)
     eps = spec.bn_epsilon
@@ -409,7 +395,7 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
         small_input: True for 32x32 images: a 3x3 stride-1 stem without max pooling (default
             False).
     """
-    check_option("small_input", small_input, (False, True))
+    applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)
     _check_pretrained(variant, kwargs.get("weights"), spec, small_input=small_input)
     eps = spec.bn_epsilon

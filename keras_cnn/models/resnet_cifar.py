@@ -21,7 +21,7 @@ import contextlib
 import sys
 
 from keras_cnn import applications
-from keras_cnn.models.resnet import basic_block, channels, check_option, conv_bn, drop_rates
+from keras_cnn.models.resnet import basic_block, channels, conv_bn, drop_rates
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["ResNet20CIFAR", "ResNet32CIFAR", "ResNet44CIFAR", "ResNet56CIFAR", "ResNet110CIFAR",
@@ -44,7 +44,7 @@ def _cifar_resnet(variant, depth, *, shortcut="A", drop_path_rate=0.0, **kwargs)
         drop_path_rate: stochastic depth: during training, block l of L drops its residual
             branch with probability drop_path_rate * l / L (default 0).
     """
-    check_option("shortcut", shortcut, SHORTCUT_OPTIONS)
+    applications.check_choice("shortcut", shortcut, SHORTCUT_OPTIONS)
     blocks = (BLOCKS_PER_STAGE[depth],) * len(WIDTHS)
     rates = drop_rates(blocks, drop_path_rate)
     changing = "zero_pad" if shortcut == "A" else "projection"

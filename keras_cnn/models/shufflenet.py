@@ -82,12 +82,8 @@ def _round_to(value, multiple):
 def shufflenet_v1_widths(groups, scale=1.0):
     """(conv1 channels, (stage 2, 3, 4 output channels)) of ShuffleNet `scale`x with `groups`
     groups. Raises ValueError for a number of groups or a scale the paper does not define."""
-    if groups not in V1_CHANNELS:
-        raise ValueError(f"groups must be one of {tuple(V1_CHANNELS)} (ShuffleNet Table 1). "
-                         f"Received: groups={groups!r}")
-    if scale not in V1_SCALES:
-        raise ValueError(f"scale must be one of {V1_SCALES} (ShuffleNet s x). "
-                         f"Received: scale={scale!r}")
+    applications.check_choice("groups", groups, tuple(V1_CHANNELS))
+    applications.check_choice("scale", scale, V1_SCALES)
     stem = _round_to(V1_STEM[scale], groups)
     return stem, tuple(_round_to(c * scale, 4 * groups) for c in V1_CHANNELS[groups])
 
@@ -199,6 +195,7 @@ def _shufflenet_v1(variant, groups, *, scale=1.0, small_input=False, **kwargs):
             (default False).
     """
     stem_filters, widths = shufflenet_v1_widths(groups, scale)
+    applications.check_bool("small_input", small_input)
 
     def features(x):
         x = stem(x, stem_filters, small_input)
@@ -220,6 +217,7 @@ def _shufflenet_v2(variant, scale, *, small_input=False, **kwargs):
         small_input: conv1 with stride 1 and no max pooling, for 32x32 to 96x96 images
             (default False).
     """
+    applications.check_bool("small_input", small_input)
     *widths, last = V2_CHANNELS[scale]
 
     def features(x):
@@ -314,8 +312,6 @@ def ShuffleNetV2_x2_0(**kwargs):
 def ShuffleNetV2(scale=1.0, **kwargs):
     """ShuffleNet v2 at width `scale` (0.5, 1.0, 1.5 or 2.0): the registered model
     "shufflenet_v2_x{scale}". Other arguments as for ShuffleNetV2_x0_5."""
-    if scale not in V2_CHANNELS:
-        raise ValueError(f"scale must be one of {tuple(V2_CHANNELS)} (ShuffleNet V2 Table 5). "
-                         f"Received: scale={scale!r}")
+    applications.check_choice("scale", scale, tuple(V2_CHANNELS))
     name = f"shufflenet_v2_x{scale:.1f}".replace(".", "_")
     return registry.create_model(name, **kwargs)

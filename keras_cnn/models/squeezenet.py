@@ -110,8 +110,9 @@ def _squeezenet(variant, version, *, bypass=None, dropout=0.5, small_input=False
         small_input: conv1 with stride 1 and no maxpool1, for 32x32 to 96x96 images (default
             False).
     """
-    if bypass not in BYPASSES:
-        raise ValueError(f"bypass must be one of {BYPASSES}. Received: bypass={bypass!r}")
+    applications.check_choice("bypass", bypass, BYPASSES)
+    applications.check_rate("dropout", dropout)
+    applications.check_bool("small_input", small_input)
     layers = backend.layers()
     spec = VERSIONS[version]
 

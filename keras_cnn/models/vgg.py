@@ -87,6 +87,9 @@ def _vgg(variant, config, *, batch_norm=False, lrn=False, dropout=0.0, **kwargs)
         dropout: dropout rate after FC1 and FC2 (default 0: keras.applications' layers; the
             paper trained with 0.5).
     """
+    applications.check_bool("batch_norm", batch_norm)
+    applications.check_bool("lrn", lrn)
+    applications.check_rate("dropout", dropout)
     layers = backend.layers()
 
     def features(x):

@@ -17,8 +17,8 @@ Expected input: CIFAR images normalized per channel; ImageNet models: "torch" pr
 
 from keras_cnn import applications
 from keras_cnn.layers import batch_norm
-from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, check_rate,
-                                     conv, drop_rates, preact_basic_block, relu)
+from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, conv,
+                                     drop_rates, preact_basic_block, relu)
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["WideResNet16_8", "WideResNet28_10", "WideResNet40_4", "WideResNet50_2",
@@ -43,7 +43,7 @@ def _wrn_cifar(variant, depth, k, *, dropout=0.0, drop_path_rate=0.0, **kwargs):
         drop_path_rate: stochastic depth: during training, block l of L drops its residual
             branch with probability drop_path_rate * l / L (default 0).
     """
-    check_rate("dropout", dropout)
+    applications.check_rate("dropout", dropout)
     blocks = ((depth - 4) // 6,) * len(WIDTHS)
     rates = drop_rates(blocks, drop_path_rate)
 
