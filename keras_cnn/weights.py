@@ -86,6 +86,23 @@ class WeightsTable:
         raise ValueError(f"No published file for {what} with {received}. Published: {allowed}.")
 
 
+#: Where keras.applications publishes its weight files.
+KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+#: The end of most of their names' stems: "resnet50_weights_tf_dim_ordering_tf_kernels.h5".
+TF_KERNELS = "_weights_tf_dim_ordering_tf_kernels"
+
+
+def keras_applications_weights(folder, stem, hashes=(None, None), description="", *,
+                               notop="_notop", cached_as=None, site=KERAS_APPLICATIONS):
+    """The `WeightsSet` of a pair of keras.applications files: `{stem}.h5` with the top and
+    `{stem}{notop}.h5` without, published in `folder` of `site`, with their `hashes` (top,
+    no top). `cached_as`: the names keras saves them under, where it renames them (NASNet)."""
+    published = (f"{stem}.h5", f"{stem}{notop}.h5")
+    top, no_top = (WeightsFile(cached, site + folder + name, file_hash)
+                   for cached, name, file_hash in zip(cached_as or published, published, hashes))
+    return WeightsSet(top=top, notop=no_top, description=description)
+
+
 def _sorted(values):
     try:
         return sorted(values)

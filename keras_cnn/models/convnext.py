@@ -35,7 +35,7 @@ import numpy as np
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import layer_scale, stochastic_depth
 from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge"]
 
@@ -57,7 +57,6 @@ IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 # keras.applications' files: `{variant}.h5` and `{variant}_notop.h5`, sha256 (top, no top).
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/convnext/"
 _HASHES = {
     "convnext_tiny": ("8ae6e78ce2933352b1ef4008e6dd2f17bc40771563877d156bc6426c7cf503ff",
                       "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1"),
@@ -73,12 +72,10 @@ _HASHES = {
 
 
 def _imagenet(variant, pretraining):
-    top, notop = _HASHES[variant]
-    return WeightsSet(
-        top=WeightsFile(f"{variant}.h5", f"{_KA}{variant}.h5", top),
-        notop=WeightsFile(f"{variant}_notop.h5", f"{_KA}{variant}_notop.h5", notop),
-        description=f"keras.applications {variant} ImageNet weights ({pretraining}; converted "
-                    "from the authors' PyTorch models)")
+    return keras_applications_weights(
+        "convnext/", variant, _HASHES[variant],
+        f"keras.applications {variant} ImageNet weights ({pretraining}; converted from the "
+        "authors' PyTorch models)")
 
 
 def layer_norm(x, name):

@@ -31,7 +31,7 @@ from keras_cnn.applications import (check_positive_int, check_rate, check_value,
                                     is_number)
 from keras_cnn.layers import batch_norm
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "DenseNet264", "DenseNetBC100"]
 
@@ -50,25 +50,16 @@ DENSENET_CONFIGS = {
 
 _BN_EPSILON = 1.001e-5
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
-
-
-def _keras_weights(depth, top_hash, notop_hash):
-    top = f"densenet{depth}_weights_tf_dim_ordering_tf_kernels.h5"
-    notop = f"densenet{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    return WeightsSet(top=WeightsFile(top, _KA + top, top_hash),
-                      notop=WeightsFile(notop, _KA + notop, notop_hash),
-                      description=f"keras.applications DenseNet{depth} ImageNet weights")
-
-
-IMAGENET = {
-    "121": _keras_weights(121, "9d60b8095a5708f2dcce2bca79d332c7",
-                          "30ee3e1110167f948a6b9946edeeb738"),
-    "169": _keras_weights(169, "d699b8f76981ab1b30698df4c175e90b",
-                          "b8c4d4c20dd625c148057b9ff1c1176b"),
-    "201": _keras_weights(201, "1ceb130c1ea1b78c3bf6114dbdfd8807",
-                          "c13680b51ded0fb44dff2d8f86ac8bb1"),
+# keras.applications' files: (top md5, no-top md5)
+_HASHES = {
+    "121": ("9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
+    "169": ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
+    "201": ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
 }
+IMAGENET = {depth: keras_applications_weights(
+                "densenet/", f"densenet{depth}{TF_KERNELS}", hashes,
+                f"keras.applications DenseNet{depth} ImageNet weights")
+            for depth, hashes in _HASHES.items()}
 
 
 def _bn_relu(x, name):

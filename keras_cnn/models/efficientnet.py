@@ -50,7 +50,7 @@ from keras_cnn import backend
 from keras_cnn.applications import build_application, check_bool, check_rate
 from keras_cnn.layers import batch_norm, make_divisible, squeeze_excite, stochastic_depth
 from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
            "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7"]
@@ -125,7 +125,8 @@ DENSE_INITIALIZER = {"class_name": "VarianceScaling",
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 
-_KA = "https://storage.googleapis.com/keras-applications/"
+# (not in keras.applications' usual folder: at the root of another bucket)
+_SITE = "https://storage.googleapis.com/keras-applications/"
 # keras.applications' files, named after its model names (efficientnetb0.h5, ..._notop.h5).
 _HASHES = {
     "b0": ("902e53a9f72be733fc0bcb005b3ebbac", "50bc09e76180e00e4465e1a485ddc09d"),
@@ -140,13 +141,10 @@ _HASHES = {
 
 
 def _imagenet(variant):
-    top_hash, notop_hash = _HASHES[variant]
-    stem = f"efficientnet{variant}"
-    return WeightsSet(
-        top=WeightsFile(f"{stem}.h5", f"{_KA}{stem}.h5", top_hash),
-        notop=WeightsFile(f"{stem}_notop.h5", f"{_KA}{stem}_notop.h5", notop_hash),
-        description=f"keras.applications EfficientNet{variant.upper()} ImageNet weights "
-                    "(converted from the authors' TF checkpoints)")
+    return keras_applications_weights(
+        "", f"efficientnet{variant}", _HASHES[variant],
+        f"keras.applications EfficientNet{variant.upper()} ImageNet weights (converted from the "
+        "authors' TF checkpoints)", site=_SITE)
 
 
 # --- blocks ------------------------------------------------------------------------------------

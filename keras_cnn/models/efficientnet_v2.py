@@ -39,7 +39,7 @@ from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
                                            IMAGENET_STDDEV_RGB, classifier_head, conv,
                                            mbconv_block, residual, round_repeats)
 from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
            "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L"]
@@ -107,7 +107,6 @@ VARIANTS = {
     "l": Variant("l", 1.0, 1.0, 480),
 }
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/"
 _HASHES = {
     "b0": ("21ecbf6da12460d5c40bb2f29ceb2188", "893217f2bb855e2983157299931e43ff"),
     "b1": ("069f0534ff22adf035c89e2d9547a9dc", "0e80663031ca32d657f9caa404b6ec37"),
@@ -120,13 +119,10 @@ _HASHES = {
 
 
 def _imagenet(variant):
-    top_hash, notop_hash = _HASHES[variant]
-    stem = f"efficientnetv2-{variant}"  # keras.applications' model name
-    return WeightsSet(
-        top=WeightsFile(f"{stem}.h5", f"{_KA}{stem}.h5", top_hash),
-        notop=WeightsFile(f"{stem}_notop.h5", f"{_KA}{stem}_notop.h5", notop_hash),
-        description=f"keras.applications EfficientNetV2{variant.upper()} ImageNet weights "
-                    "(converted from the authors' TF checkpoints)")
+    return keras_applications_weights(
+        "efficientnet_v2/", f"efficientnetv2-{variant}",  # keras.applications' model name
+        _HASHES[variant], f"keras.applications EfficientNetV2{variant.upper()} ImageNet weights "
+        "(converted from the authors' TF checkpoints)")
 
 
 def round_filters(filters, width, divisor=8):

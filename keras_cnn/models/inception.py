@@ -30,7 +30,7 @@ Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, branch, conv_bn_act, multi_branch
 from keras_cnn.registry import KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["InceptionV3", "InceptionV4"]
 
@@ -164,15 +164,10 @@ V4_MODULES = (
     + tuple((f"mixed_7{c}", v4_module_c()) for c in "bcd")
 )
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
-IMAGENET_V3 = WeightsSet(
-    top=WeightsFile("inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-                    _KA + "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-                    "9a0d58056eeedaa3f26cb7ebd46da564"),
-    notop=WeightsFile("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                      _KA + "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                      "bcbd6486424b2319ff4ef7d526e38f63"),
-    description="keras.applications InceptionV3 ImageNet weights")
+IMAGENET_V3 = keras_applications_weights(
+    "inception_v3/", "inception_v3" + TF_KERNELS,
+    ("9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63"),
+    "keras.applications InceptionV3 ImageNet weights")
 
 
 def inception_conv(x, filters, kernel, strides=1, padding="same", name="conv"):

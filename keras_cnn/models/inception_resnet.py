@@ -30,7 +30,7 @@ from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, batch_norm, branch, multi_bran
 from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID,
                                         pooled_classifier, reduction_a)
 from keras_cnn.registry import KERAS_CONVENTION, model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["InceptionResNetV1", "InceptionResNetV2"]
 
@@ -77,15 +77,10 @@ CONFIGS = {
                top_conv=1536, dropout=0.0),
 }
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/inception_resnet_v2/"
-IMAGENET_V2 = WeightsSet(
-    top=WeightsFile("inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
-                    _KA + "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
-                    "e693bd0210a403b3192acc6073ad2e96"),
-    notop=WeightsFile("inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                      _KA + "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                      "d19885ff4a710c122648d3b5c3b684e4"),
-    description="keras.applications InceptionResNetV2 ImageNet weights")
+IMAGENET_V2 = keras_applications_weights(
+    "inception_resnet_v2/", "inception_resnet_v2" + TF_KERNELS,
+    ("e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4"),
+    "keras.applications InceptionResNetV2 ImageNet weights")
 
 
 def inception_resnet_block(x, branches, scale, name, activation="relu"):

@@ -45,7 +45,7 @@ from keras_cnn import applications, backend, imagenet
 from keras_cnn.applications import check_bool, check_positive_int, check_positive_number, check_rate
 from keras_cnn.layers import batch_norm, correct_pad, hard_swish, make_divisible, squeeze_excite
 from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet, WeightsTable
+from keras_cnn.weights import WeightsTable, keras_applications_weights
 
 __all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
            "MobileNetV3Small", "MobileNetV3SmallMinimalistic"]
@@ -116,7 +116,6 @@ V3_ACTIVATIONS = {"RE": "relu", "HS": "hard_swish"}
 
 # --- the published ImageNet weights (keras.applications' files) -------------------------------
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
 V1_ALPHAS = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}   # alpha -> its text in file names
 V1_SIZES = (128, 160, 192, 224)
 V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -136,13 +135,6 @@ V3_HASHES = {
     ("small", 1.0, True): ("99cd97fb2fcdad2bf028eb838de69e37",
                            "cde8136e733e811080d9fcd8a252f7e4"),
 }
-
-
-def _files(folder, top, notop, hashes=(None, None), description=""):
-    """A WeightsSet of two files in keras.applications' `folder`."""
-    return WeightsSet(top=WeightsFile(top, _KA + folder + top, hashes[0]),
-                      notop=WeightsFile(notop, _KA + folder + notop, hashes[1]),
-                      description=description)
 
 
 def _published_size(options, sizes, default=224):
@@ -166,8 +158,8 @@ def _v1_weights():
     for alpha, text in V1_ALPHAS.items():
         for size in V1_SIZES:
             stem = f"mobilenet_{text}_{size}_tf"
-            sets.append(((alpha, 1, size), _files(
-                "mobilenet/", f"{stem}.h5", f"{stem}_no_top.h5",
+            sets.append(((alpha, 1, size), keras_applications_weights(
+                "mobilenet/", stem, notop="_no_top",
                 description=f"keras.applications MobileNet alpha={alpha} at {size}x{size}")))
     return WeightsTable(
         key_names=("alpha", "depth_multiplier", "size"), sets=tuple(sets),
@@ -181,8 +173,8 @@ def _v2_weights():
     for alpha in V2_ALPHAS:
         for size in V2_SIZES:
             stem = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}"
-            sets.append(((alpha, size), _files(
-                "mobilenet_v2/", f"{stem}.h5", f"{stem}_no_top.h5",
+            sets.append(((alpha, size), keras_applications_weights(
+                "mobilenet_v2/", stem, notop="_no_top",
                 description=f"keras.applications MobileNetV2 alpha={alpha} at {size}x{size}")))
     return WeightsTable(
         key_names=("alpha", "size"), sets=tuple(sets),
@@ -204,8 +196,8 @@ def _v3_weights(variant):
         if published == variant:
             kind = variant + "_minimalistic" * minimalistic
             stem = f"weights_mobilenet_v3_{kind}_224_{alpha}_float"
-            sets.append(((alpha, minimalistic), _files(
-                "mobilenet_v3/", f"{stem}.h5", f"{stem}_no_top_v2.h5", hashes,
+            sets.append(((alpha, minimalistic), keras_applications_weights(
+                "mobilenet_v3/", stem, hashes, notop="_no_top_v2",
                 description=f"keras.applications MobileNetV3{variant.title()} alpha={alpha}"
                             f"{' minimalistic' * minimalistic}")))
     return WeightsTable(key_names=("alpha", "minimalistic"), sets=tuple(sets), key=_v3_key,

@@ -39,7 +39,7 @@ Expected input: RGB images through `preprocess_input` ("tf" mode: scaled to [-1,
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, correct_pad
 from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["NASNetLarge", "NASNetMobile"]
 
@@ -69,21 +69,15 @@ NORMAL_CELL = (
 
 _BN = dict(momentum=0.9997, epsilon=1e-3)
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/"
-IMAGENET = {
-    "mobile": WeightsSet(
-        top=WeightsFile("nasnet_mobile.h5", _KA + "NASNet-mobile.h5",
-                        "020fb642bf7360b370c678b08e0adf61"),
-        notop=WeightsFile("nasnet_mobile_no_top.h5", _KA + "NASNet-mobile-no-top.h5",
-                          "1ed92395b5b598bdda52abe5c0dbfd63"),
-        description="keras.applications NASNetMobile ImageNet weights"),
-    "large": WeightsSet(
-        top=WeightsFile("nasnet_large.h5", _KA + "NASNet-large.h5",
-                        "11577c9a518f0070763c2b964a382f17"),
-        notop=WeightsFile("nasnet_large_no_top.h5", _KA + "NASNet-large-no-top.h5",
-                          "d81d89dc07e6e56530c4e77faddd61b5"),
-        description="keras.applications NASNetLarge ImageNet weights"),
-}
+# keras.applications' files: (top md5, no-top md5). Keras caches "NASNet-mobile.h5" as
+# "nasnet_mobile.h5", "NASNet-mobile-no-top.h5" as "nasnet_mobile_no_top.h5".
+_HASHES = {"mobile": ("020fb642bf7360b370c678b08e0adf61", "1ed92395b5b598bdda52abe5c0dbfd63"),
+           "large": ("11577c9a518f0070763c2b964a382f17", "d81d89dc07e6e56530c4e77faddd61b5")}
+IMAGENET = {config: keras_applications_weights(
+                "nasnet/", f"NASNet-{config}", hashes,
+                f"keras.applications NASNet{config.title()} ImageNet weights", notop="-no-top",
+                cached_as=(f"nasnet_{config}.h5", f"nasnet_{config}_no_top.h5"))
+            for config, hashes in _HASHES.items()}
 
 
 def _batch_norm(x, name):

@@ -41,7 +41,7 @@ from typing import Optional
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, grouped_conv, squeeze_excite, stochastic_depth, zero_pad_channels
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
            "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
@@ -97,7 +97,6 @@ SPECS = {
                                bn_epsilon=1.001e-5),
 }
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 # keras.applications' files: (top md5, no-top md5)
 _HASHES = {
     "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
@@ -109,14 +108,9 @@ _HASHES = {
 }
 
 
-def _imagenet(key):
-    top, notop = (f"{key}_weights_tf_dim_ordering_tf_kernels{suffix}.h5" for suffix in ("", "_notop"))
-    return WeightsSet(top=WeightsFile(top, _KA + top, _HASHES[key][0]),
-                      notop=WeightsFile(notop, _KA + notop, _HASHES[key][1]),
-                      description=f"keras.applications {key} ImageNet weights")
-
-
-IMAGENET = {key: _imagenet(key) for key in _HASHES}
+IMAGENET = {key: keras_applications_weights("resnet/", key + TF_KERNELS, hashes,
+                                            f"keras.applications {key} ImageNet weights")
+            for key, hashes in _HASHES.items()}
 
 
 # --- layers -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pix
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm, local_response_norm
 from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["VGG11", "VGG11BN", "VGG11LRN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
            "VGG16CBN", "VGG19", "VGG19BN"]
@@ -36,27 +36,14 @@ CONFIGS = {
     "E": ([(64, _3)] * 2, [(128, _3)] * 2, [(256, _3)] * 4, [(512, _3)] * 4, [(512, _3)] * 4),
 }
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
-IMAGENET = {
-    "D": WeightsSet(
-        top=WeightsFile("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                        _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                        "64373286793e3c8b2b4e3219cbf3544b"),
-        notop=WeightsFile("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                          _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                          "6d6bbae143d832006294945121d1f1fc"),
-        description="keras.applications VGG16 ImageNet weights (converted from the authors' Caffe "
-                    "model)"),
-    "E": WeightsSet(
-        top=WeightsFile("vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                        _KA + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                        "cbe5617147190e668d6c5d5026f83318"),
-        notop=WeightsFile("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                          _KA + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                          "253f8cb515780f3b799900260a226db6"),
-        description="keras.applications VGG19 ImageNet weights (converted from the authors' Caffe "
-                    "model)"),
-}
+# keras.applications' files per configuration: (its model name, top md5, no-top md5)
+_FILES = {"D": ("vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+          "E": ("vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6")}
+IMAGENET = {config: keras_applications_weights(
+                f"{model}/", model + TF_KERNELS, hashes,
+                f"keras.applications {model.upper()} ImageNet weights (converted from the "
+                "authors' Caffe model)")
+            for config, (model, *hashes) in _FILES.items()}
 
 
 def vgg_block(x, convs, block, bn=False, lrn=False):

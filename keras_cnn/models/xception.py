@@ -30,7 +30,7 @@ documents 71x71, a choice of its own. Expected input: `preprocess_input` (tf mod
 from keras_cnn import applications, backend, imagenet
 from keras_cnn.layers import batch_norm
 from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsFile, WeightsSet
+from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["Xception"]
 
@@ -47,15 +47,10 @@ EXIT_FLOW = ((13, (728, 1024), True),)
 # The last separable convolutions, each followed by BN and ReLU (block 14).
 TOP_CONVS = (1536, 2048)
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-IMAGENET = WeightsSet(
-    top=WeightsFile("xception_weights_tf_dim_ordering_tf_kernels.h5",
-                    _KA + "xception_weights_tf_dim_ordering_tf_kernels.h5",
-                    "0a58e3b7378bc2990ea3b43d5981f1f6"),
-    notop=WeightsFile("xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                      _KA + "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                      "b0042744bf5b25fce3cb969f33bebb97"),
-    description="keras.applications Xception ImageNet weights (trained by the author, 299x299)")
+IMAGENET = keras_applications_weights(
+    "xception/", "xception" + TF_KERNELS,
+    ("0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97"),
+    "keras.applications Xception ImageNet weights (trained by the author, 299x299)")
 
 
 def sepconv_bn(x, filters, name):
