@@ -116,13 +116,10 @@ def check_kind(path, allowed, command):
     "keras-cnn export"); else a ValueError saying what the file is and which commands take
     it."""
     kind = file_kind(path)
-    suffix_kind = _SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
-    if kind is None or (suffix_kind is not None and kind != suffix_kind
-                        and suffix_kind in (KERAS, TFLITE)):
-        raise DamagedFile(f"{os.fspath(path)!r} is not a readable "
-                          f"{_kind_label(suffix_kind) if suffix_kind else 'model file'}: its "
-                          "content is truncated, damaged or of another kind. "
-                          f"{command} takes {_allowed_text(allowed)}.")
+    if kind is None:
+        raise DamagedFile(f"{os.fspath(path)!r} is not a model file keras_cnn reads (.keras, "
+                          f".tflite or .onnx, by name or content). {command} takes "
+                          f"{_allowed_text(allowed)}.")
     if kind not in allowed:
         raise ValueError(f"{os.fspath(path)!r} is {KIND_NAMES[kind]}; {command} takes "
                          f"{_allowed_text(allowed)}. Commands that read {_kind_label(kind)} "

@@ -305,6 +305,7 @@ def files(tmp_path_factory):
         content = (root / name).read_bytes()
         (root / f"cut_{name}").write_bytes(content[:len(content) // 2])
     (root / "notes.keras").write_text("not a model")
+    (root / "notes.txt").write_text("not a model either")
     (root / "w.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     write_image_folder(root / "images", {"a": 1, "b": 1, "c": 1}, size=(32, 32))
     return root
@@ -327,6 +328,10 @@ def files(tmp_path_factory):
     (["evaluate", "--model", "w.weights.h5", "--data", "images"],
      "'w.weights.h5' is an HDF5 weights file (.h5); keras-cnn evaluate takes a Keras model "
      "(.keras), a TFLite model (.tflite) or an ONNX model (.onnx)."),
+    (["predict", "images/a/0.jpg", "--model", "notes.txt"],
+     "'notes.txt' is not a model file keras_cnn reads (.keras, .tflite or .onnx, by name or "
+     "content). keras-cnn predict takes a Keras model (.keras), a TFLite model (.tflite) or an "
+     "ONNX model (.onnx)."),
     (["predict", "images/a/0.jpg", "--model", "missing.keras"],
      "Model file 'missing.keras' does not exist."),
     (["predict", "images/a/0.jpg", "--model", "images"], "Model file 'images' is a folder"),
