@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 
 PROG = "keras-cnn"
 SUMMARY = ("Classic CNN architectures for Keras 3: list and profile the models, train them with "
@@ -46,6 +47,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     quiet_tensorflow()
     from keras_cnn import cli
     try:
@@ -53,6 +55,12 @@ def main(argv=None):
     except (ValueError, OSError) as err:
         parser.exit(2, f"{PROG}: error: {err}\n")
     return 0
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    """A warning as the command says it: "keras-cnn: warning: ...", not as Python shows it
+    (the source file and line of the code that raised it)."""
+    return f"{PROG}: warning: {message}\n"
 
 
 def quiet_tensorflow():

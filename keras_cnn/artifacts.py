@@ -1,21 +1,21 @@
 """The files keras_cnn writes and reads, and the sidecar JSON next to each.
 
     info = read_sidecar("runs/x/final.keras")          # {} where there is none
-    model = open_model("runs/x/final.keras")           # or .tflite, .onnx
-    probabilities = model.predict(images)              # images float32 in [0, 1]
-    model.class_names, model.evaluation, model.kind
+    model = load_keras("runs/x/final.keras")           # a damaged file is named
+    check_kind("m.tflite", (TFLITE, ONNX), "keras-cnn predict")
 
 A model file (`.keras`, `.tflite`, `.onnx`) has a sidecar `FILE.json` that says what the file
 cannot: the registry architecture and builder arguments it was built with (pruning and QAT
 rebuild it), its class names, the input scaling it expects and the evaluation protocol it was
-trained with. Every command that reads a model reads its sidecar too, so that an exported file
-predicts and evaluates exactly as the model it came from.
+trained with. Every command that reads a model reads its sidecar too (`keras_cnn.evaluation.open_model`), so
+that an exported file predicts and evaluates exactly as the model it came from.
 
 Files are recognized by their content, not only their name: a `.keras` file is a zip archive, a
 `.tflite` file a FlatBuffer with the identifier "TFL3". A damaged or truncated file is reported
 as such, with its path; a file of another kind says which kind it is and which command takes it.
 """
 
+import importlib
 import json
 import os
 import zipfile
@@ -23,6 +23,7 @@ import zipfile
 import numpy as np
 
 from keras_cnn.files import write_atomically
+from keras_cnn.registry import model_info
 
 KERAS, TFLITE, ONNX, H5 = "keras", "tflite", "onnx", "h5"
 KIND_NAMES = {KERAS: "a Keras model (.keras)", TFLITE: "a TFLite model (.tflite)",
@@ -160,38 +161,7 @@ def load_keras(path, command="keras_cnn"):
         raise DamagedFile(f"{path!r} could not be loaded as a Keras model: {err}") from None
 
 
-# --- any model, for prediction -----------------------------------------------------------------
-
-class LoadedModel:
-    """A model file opened for prediction, whatever its kind: `predict(images)` takes float32
-    images in [0, 1] (N, H, W, C) and returns the outputs (probabilities for a softmax model),
-    applying the input scaling the sidecar names."""
-
-    def __init__(self, path, kind, info, input_shape, outputs, run, keras_model=None):
-        self.path, self.kind, self.info = path, kind, info
-        self.input_shape = tuple(input_shape)         # (height, width, channels)
-        self.outputs = outputs                        # number of classes
-        self.keras_model = keras_model
-        self._run = run
-        names = info.get("class_names") or _classes_json(path)
-        if names is not None and len(names) != outputs:
-            raise ValueError(f"{path!r} has {outputs} outputs but its metadata names "
-                             f"{len(names)} classes.")
-        self.class_names = tuple(names) if names else tuple(str(i) for i in range(outputs))
-
-    @property
-    def evaluation(self):
-        """The evaluation protocol the model was trained with (its sidecar's), or the default."""
-        return dict(self.info.get("evaluation") or DEFAULT_EVALUATION)
-
-    def scale(self, images):
-        """Images in [0, 1] scaled as the model expects (its family's preprocess_input for a
-        model fine-tuned from pretrained weights)."""
-        return preprocess_function(self.info)(images)
-
-    def predict(self, images):
-        return np.asarray(self._run(np.asarray(self.scale(images), dtype="float32")))
-
+# --- what a sidecar says about inputs ----------------------------------------------------------
 
 def preprocess_function(info):
     """The input scaling of a model with sidecar `info`: identity for [0, 1] inputs, else the
@@ -199,74 +169,6 @@ def preprocess_function(info):
     name = info.get("preprocess")
     if not name:
         return lambda images: images
-    import importlib
-
-    from keras_cnn.registry import model_info
     module = importlib.import_module(model_info(name).builder.__module__)
     family = getattr(module, "preprocess_input")
     return lambda images: family(np.asarray(images, dtype="float32") * 255.0)
-
-
-def _classes_json(path):
-    """classes.json beside the file (written by keras-cnn train before sidecars had class
-    names), or None."""
-    beside = os.path.join(os.path.dirname(os.path.abspath(path)), "classes.json")
-    if not os.path.isfile(beside):
-        return None
-    with open(beside, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def open_model(path, command="keras_cnn"):
-    """A `LoadedModel` for the .keras, .tflite or .onnx file at `path`."""
-    path = os.fspath(path)
-    kind = check_kind(path, (KERAS, TFLITE, ONNX), command)
-    info = read_sidecar(path)
-    if kind == KERAS:
-        model = load_keras(path, command)
-        output = model.outputs[0]
-        return LoadedModel(path, kind, info, model.input_shape[1:], output.shape[-1],
-                           lambda x: _keras_outputs(model, x), keras_model=model)
-    if kind == TFLITE:
-        return _open_tflite(path, info)
-    return _open_onnx(path, info)
-
-
-def _keras_outputs(model, images, batch=64):
-    results = []
-    for start in range(0, len(images), batch):
-        out = model(images[start:start + batch], training=False)
-        results.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))
-    return np.concatenate(results)
-
-
-def _open_tflite(path, info):
-    from keras_cnn import export
-    try:
-        interpreter = export._interpreter(path)
-    except (RuntimeError, ValueError) as err:
-        raise DamagedFile(f"{path!r} is not a readable .tflite file: LiteRT cannot load it "
-                          f"({str(err).strip()}). It may be truncated; export it again."
-                          ) from None
-    detail = interpreter.get_input_details()[0]
-    outputs = int(interpreter.get_output_details()[0]["shape"][-1])
-    return LoadedModel(path, TFLITE, info, [int(v) for v in detail["shape"][1:]], outputs,
-                       lambda x: export.run_tflite(path, x))
-
-
-def _open_onnx(path, info):
-    from keras_cnn import export
-    try:
-        session = export._onnx_session(path)
-    except Exception as err:  # onnxruntime raises its own exception types
-        raise DamagedFile(f"{path!r} is not a readable .onnx file: onnxruntime cannot load it "
-                          f"({str(err).strip()}). It may be truncated; export it again."
-                          ) from None
-    shape = session.get_inputs()[0].shape[1:]
-    outputs = session.get_outputs()[0].shape[-1]
-    if not all(isinstance(v, int) for v in [*shape, outputs]):
-        raise ValueError(f"{path!r} has a dynamic input or output shape ({shape}); keras_cnn "
-                         "reads ONNX files with a fixed image size (those of keras-cnn export).")
-    name = session.get_inputs()[0].name
-    return LoadedModel(path, ONNX, info, shape, outputs,
-                       lambda x: session.run(None, {name: x})[0])

@@ -63,8 +63,15 @@ def _training_data(args, model, info, command):
     return train, val, images[:CALIBRATION_IMAGES]
 
 
-def _default_output(model_path, suffix):
-    return re.sub(r"\.keras$", "", model_path) + suffix
+def _output(args, suffix):
+    """--output, or the model's path with `suffix` instead of .keras; its folder must exist
+    (checked before any work is done)."""
+    path = args.output or re.sub(r"\.keras$", "", args.model) + suffix
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"The folder of the output file {path!r} does not exist: "
+                                f"create {folder!r} first.")
+    return path
 
 
 def run_export(args):
@@ -73,6 +80,8 @@ def run_export(args):
     if args.per_tensor and args.quantization not in ("int8", "int16x8"):
         raise ValueError("--per-tensor applies to --quantization int8 and int16x8 only. "
                          f"Received: --quantization {args.quantization}")
+    output = _output(args, ".onnx" if args.quantization == "onnx"
+                     else f"_{args.quantization}.tflite")
     model, info = _saved_model(args.model, "export")
     images = None
     if args.quantization in ("int8", "int16x8"):
@@ -80,14 +89,12 @@ def run_export(args):
                                                          f"{args.quantization}")
     metadata = artifacts.carried_metadata(info)
     if args.quantization == "onnx":
-        path = export.to_onnx(model, args.output or _default_output(args.model, ".onnx"),
-                              metadata=metadata)
+        path = export.to_onnx(model, output, metadata=metadata)
     else:
         quantization = None if args.quantization == "float32" else args.quantization
-        path = export.to_tflite(model, args.output or _default_output(
-            args.model, f"_{args.quantization}.tflite"), quantization,
-            representative_data=images, per_channel=not args.per_tensor, metadata=metadata,
-            progress=images is not None)
+        path = export.to_tflite(model, output, quantization, representative_data=images,
+                                per_channel=not args.per_tensor, metadata=metadata,
+                                progress=images is not None)
     print(f"{path}: {os.path.getsize(path):,} bytes")
 
 
@@ -101,6 +108,7 @@ def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):
 def run_prune(args):
     """Prune, fine-tune, strip; save the sparse model and print the sparsity report."""
     from keras_cnn import pruning, saving
+    output = _output(args, "_pruned.keras")
     model, info = _saved_model(args.model, "prune")
     _check_rebuildable(model, args.model, "prune")
     train, val, _ = _training_data(args, model, info, "prune")
@@ -112,11 +120,12 @@ def run_prune(args):
     sparse = pruning.strip(pruned)
     extra = {k: v for k, v in artifacts.carried_metadata(info).items()
              if k not in ("architecture", "kwargs", "head", "class_names")}
-    path = saving.save_model(sparse, args.output or _default_output(args.model, "_pruned.keras"),
-                             class_names=info.get("class_names"), **extra)
+    path = saving.save_model(sparse, output, class_names=info.get("class_names"), **extra)
     print(pruning.sparsity_report(sparse).to_markdown())
     print(f"{path}: the pruned model")
-    print(f"next: {PROG} qat {path} --preserve-sparsity, or {PROG} export {path}")
+    data = "" if args.data is None else f" --data {args.data}"
+    print(f"next: {PROG} qat {path} --preserve-sparsity{data}, or {PROG} export {path}"
+          + (f" --quantization int8{data}" if data else ""))
 
 
 def _check_rebuildable(model, path, command):
@@ -131,13 +140,13 @@ def run_qat(args):
     """Quantization-aware fine-tuning, then an integer-only int8 .tflite file."""
     from keras_cnn import export
     from keras_cnn.quantization import quantize_model
+    output = _output(args, "_qat.tflite")
     model, info = _saved_model(args.model, "qat")
     _check_rebuildable(model, args.model, "qat")
     train, val, images = _training_data(args, model, info, "qat")
     qat = quantize_model(model, preserve_sparsity=args.preserve_sparsity)
     _fine_tune(qat, train, val, args.epochs, args.learning_rate)
-    path = export.to_tflite(qat, args.output or _default_output(args.model, "_qat.tflite"),
-                            "qat", representative_data=images,
+    path = export.to_tflite(qat, output, "qat", representative_data=images,
                             metadata=artifacts.carried_metadata(info))
     print(f"{path}: {os.path.getsize(path):,} bytes")
 
@@ -174,7 +183,9 @@ def run_train(args):
         sys.exit(training.EXIT_INTERRUPTED)
     for key, value in results.get("test", {}).items():
         print(f"test {key}: {value:.4f}")
-    _next_steps(args.output or os.path.join("runs", args.recipe), args.data is None)
+    _next_steps(args.output or os.path.join("runs", args.recipe), args.data,
+                "final.keras (the model; best.keras and last.keras beside it), metrics.json, "
+                "log.csv, curves.png")
 
 
 def run_finetune(args):
@@ -187,15 +198,17 @@ def run_finetune(args):
                            output_dir=args.output, seed=args.seed, overwrite=args.overwrite)
     for key, value in results.get("test", {}).items():
         print(f"test {key}: {value:.4f}")
-    _next_steps(args.output or os.path.join("runs", f"{args.backbone}_transfer"), False)
+    _next_steps(args.output or os.path.join("runs", f"{args.backbone}_transfer"), args.data,
+                "final.keras (the model), metrics.json; head/ and fine_tune/ hold each phase's "
+                "best.keras, last.keras and log.csv")
 
 
-def _next_steps(output_dir, digits):
-    """Where the run's files are and what to run next."""
+def _next_steps(output_dir, data_path, files):
+    """Where the run's files are and what to run next (`data_path`: the run's --data, None
+    for the embedded digits)."""
     model = os.path.join(output_dir, "final.keras")
-    data = "" if digits else " --data FOLDER"
-    print(f"\nfiles in {output_dir}: final.keras (the model; best.keras and last.keras beside "
-          "it), metrics.json, log.csv, curves.png")
+    data = "" if data_path is None else f" --data {data_path}"
+    print(f"\nfiles in {output_dir}: {files}")
     print("next:")
     print(f"  {PROG} evaluate --model {model} --data FOLDER")
     print(f"  {PROG} predict IMAGE --model {model}")
@@ -243,17 +256,19 @@ def run_evaluate(args):
     """Print the protocol, top-1, top-5 and per-class accuracy; optionally draw the confusion
     matrix."""
     from keras_cnn import data, evaluation
-    model = artifacts.open_model(args.model, f"{PROG} evaluate")
-    index = data.scan_image_folder(args.data)
+    model = evaluation.open_model(args.model, f"{PROG} evaluate")
+    folder = _evaluation_folder(args.data)
+    index = data.scan_image_folder(folder)
     names = model.class_names
     if tuple(index.class_names) != tuple(names):
-        raise ValueError(f"The class folders of {args.data} ({', '.join(index.class_names)}) "
+        raise ValueError(f"The class folders of {folder} ({', '.join(index.class_names)}) "
                          f"are not the model's classes ({', '.join(names)}).")
     preprocess, crops, description = _protocol(args, model)
     dataset = data.image_dataset(index, batch_size=args.batch_size, preprocess=preprocess,
                                  training=False, channels=model.input_shape[-1])
     report = evaluation.evaluate(model, dataset, names, crops=crops, progress=True)
     print(f"model: {args.model} ({artifacts.KIND_NAMES[model.kind]})")
+    print(f"data: {folder}")
     print(f"protocol: {description}")
     print(f"images: {report['images']}")
     print(f"top-1: {report['top1']:.4f}")
@@ -266,15 +281,35 @@ def run_evaluate(args):
         print(f"wrote {args.confusion}")
 
 
+def _evaluation_folder(path):
+    """The class folders to evaluate on: `path`, or its test/ (else val/) where it has the
+    train/ val/ test/ layout that train and finetune take."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"Data folder {path!r} does not exist.")
+    for split in ("test", "val"):
+        if os.path.isdir(os.path.join(path, "train")) and os.path.isdir(os.path.join(path, split)):
+            return os.path.join(path, split)
+    return path
+
+
 def run_predict(args):
     """Print the top classes of every image."""
     from keras_cnn import evaluation, recipes
-    model = artifacts.open_model(args.model, f"{PROG} predict")
+    model = evaluation.open_model(args.model, f"{PROG} predict")
     size = model.input_shape[0]
     preprocess = recipes.evaluation_transform(size, model.evaluation["crop_fraction"])
-    for path, top in zip(args.images, evaluation.predict_files(model, args.images, top=args.top,
-                                                               preprocess=preprocess)):
+    failed = []
+    for path in args.images:  # an unreadable image is named, and the others still answered
+        try:
+            top, = evaluation.predict_files(model, [path], top=args.top, preprocess=preprocess)
+        except (ValueError, OSError) as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            failed.append(path)
+            continue
         print(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top))
+    if failed:
+        raise ValueError(f"{len(failed)} of {len(args.images)} images could not be read: "
+                         f"{', '.join(failed)}.")
 
 
 # --- list -------------------------------------------------------------------------------------

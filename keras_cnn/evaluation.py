@@ -4,6 +4,7 @@ multi-crop testing; predicting the classes of image files.
     report = evaluate(model, dataset, class_names)            # dataset of (images, labels)
     report = evaluate(model, dataset, class_names, crops=augment.ten_crop(224))
     predict_files(model, ["cat.jpg"], class_names, top=5)
+    model = open_model("runs/x/final_int8.tflite")   # .keras, .tflite or .onnx with its sidecar
 
 Images are float32 in [0, 1], as keras_cnn's pipelines (`keras_cnn.data`) make them. With
 `crops`, every image of the dataset must be larger than the crops (evaluate on images resized
@@ -18,6 +19,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_cnn import artifacts, export
 from keras_cnn.files import write_atomically
 
 
@@ -25,7 +27,7 @@ def evaluate(model, dataset, class_names, crops=None, progress=False):
     """A dict: "top1", "top5" (None with 5 classes or fewer), "per_class" {name: accuracy},
     "confusion" (rows: true class, columns: predicted), "images".
 
-    model: a Keras model, or a model file opened with `keras_cnn.artifacts.open_model` (a
+    model: a Keras model, or a model file opened with `open_model` (a
     .keras, .tflite or .onnx file, with its input scaling). `progress`: a progress bar over
     the batches."""
     classes = len(class_names)
@@ -62,7 +64,7 @@ def _probabilities(model, images, crops):
 
 def _outputs(model, images):
     """A Keras model's outputs, or those of a model file (which scales its inputs itself)."""
-    if hasattr(model, "kind"):  # an artifacts.LoadedModel
+    if isinstance(model, LoadedModel):
         return model.predict(np.asarray(images))
     return np.asarray(model(images, training=False))
 
@@ -107,7 +109,7 @@ def confusion_png(report, class_names, path):
 def predict_files(model, paths, class_names=None, top=5, preprocess=None):
     """For each image file: [(class name, probability), ...], the `top` most likely first.
 
-    model: a Keras model or a model file opened with `keras_cnn.artifacts.open_model` (its
+    model: a Keras model or a model file opened with `open_model` (its
     class names are the default). Each image is decoded, scaled to [0, 1] and given to
     `preprocess` (a keras_cnn.augment evaluation transform to the model's input size; default:
     a plain resize)."""
@@ -115,9 +117,9 @@ def predict_files(model, paths, class_names=None, top=5, preprocess=None):
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be an integer >= 1. Received: top={top!r}")
-    height, width, channels = (model.input_shape if hasattr(model, "kind")
-                               else model.input_shape[1:])
-    outputs = model.outputs if hasattr(model, "kind") else model.output_shape[-1]
+    loaded = isinstance(model, LoadedModel)
+    height, width, channels = model.input_shape if loaded else model.input_shape[1:]
+    outputs = model.outputs if loaded else model.output_shape[-1]
     class_names = getattr(model, "class_names", None) if class_names is None else class_names
     if len(class_names) != outputs:
         raise ValueError(f"The model has {outputs} outputs but {len(class_names)} class names "
@@ -127,7 +129,8 @@ def predict_files(model, paths, class_names=None, top=5, preprocess=None):
     results = []
     for path in paths:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"Image file {path!r} does not exist.")
+            what = "is a folder, not an image file" if os.path.isdir(path) else "does not exist"
+            raise FileNotFoundError(f"Image file {path!r} {what}.")
         try:
             image = data.decode_image(tf.constant(str(path)), channels)
         except tf.errors.InvalidArgumentError:
@@ -137,3 +140,100 @@ def predict_files(model, paths, class_names=None, top=5, preprocess=None):
         order = np.argsort(-probabilities)[:top]
         results.append([(class_names[i], float(probabilities[i])) for i in order])
     return results
+
+
+# --- model files, for prediction -----------------------------------------------------------------
+
+class LoadedModel:
+    """A model file opened for prediction, whatever its kind: `predict(images)` takes float32
+    images in [0, 1] (N, H, W, C) and returns the outputs (probabilities for a softmax model),
+    applying the input scaling the sidecar names."""
+
+    def __init__(self, path, kind, info, input_shape, outputs, run, keras_model=None):
+        self.path, self.kind, self.info = path, kind, info
+        self.input_shape = tuple(input_shape)         # (height, width, channels)
+        self.outputs = outputs                        # number of classes
+        self.keras_model = keras_model
+        self._run = run
+        names = info.get("class_names") or _classes_json(path)
+        if names is not None and len(names) != outputs:
+            raise ValueError(f"{path!r} has {outputs} outputs but its metadata names "
+                             f"{len(names)} classes.")
+        self.class_names = tuple(names) if names else tuple(str(i) for i in range(outputs))
+
+    @property
+    def evaluation(self):
+        """The evaluation protocol the model was trained with (its sidecar's), or the default."""
+        return dict(self.info.get("evaluation") or artifacts.DEFAULT_EVALUATION)
+
+    def scale(self, images):
+        """Images in [0, 1] scaled as the model expects (its family's preprocess_input for a
+        model fine-tuned from pretrained weights)."""
+        return artifacts.preprocess_function(self.info)(images)
+
+    def predict(self, images):
+        return np.asarray(self._run(np.asarray(self.scale(images), dtype="float32")))
+
+
+def _classes_json(path):
+    """classes.json beside the file (written by keras-cnn train before sidecars had class
+    names), or None."""
+    beside = os.path.join(os.path.dirname(os.path.abspath(path)), "classes.json")
+    if not os.path.isfile(beside):
+        return None
+    with open(beside, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def open_model(path, command="keras_cnn"):
+    """A `LoadedModel` for the .keras, .tflite or .onnx file at `path`."""
+    path = os.fspath(path)
+    kind = artifacts.check_kind(path, (artifacts.KERAS, artifacts.TFLITE, artifacts.ONNX),
+                                command)
+    info = artifacts.read_sidecar(path)
+    if kind == artifacts.KERAS:
+        model = artifacts.load_keras(path, command)
+        output = model.outputs[0]
+        return LoadedModel(path, kind, info, model.input_shape[1:], output.shape[-1],
+                           lambda x: _keras_outputs(model, x), keras_model=model)
+    if kind == artifacts.TFLITE:
+        return _open_tflite(path, info)
+    return _open_onnx(path, info)
+
+
+def _keras_outputs(model, images, batch=64):
+    results = []
+    for start in range(0, len(images), batch):
+        out = model(images[start:start + batch], training=False)
+        results.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))
+    return np.concatenate(results)
+
+
+def _open_tflite(path, info):
+    try:
+        interpreter = export._interpreter(path)
+    except (RuntimeError, ValueError) as err:
+        raise artifacts.DamagedFile(f"{path!r} is not a readable .tflite file: LiteRT cannot load it "
+                          f"({str(err).strip()}). It may be truncated; export it again."
+                          ) from None
+    detail = interpreter.get_input_details()[0]
+    outputs = int(interpreter.get_output_details()[0]["shape"][-1])
+    return LoadedModel(path, artifacts.TFLITE, info, [int(v) for v in detail["shape"][1:]], outputs,
+                       lambda x: export.run_tflite(path, x))
+
+
+def _open_onnx(path, info):
+    try:
+        session = export._onnx_session(path)
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise artifacts.DamagedFile(f"{path!r} is not a readable .onnx file: onnxruntime cannot load it "
+                          f"({str(err).strip()}). It may be truncated; export it again."
+                          ) from None
+    shape = session.get_inputs()[0].shape[1:]
+    outputs = session.get_outputs()[0].shape[-1]
+    if not all(isinstance(v, int) for v in [*shape, outputs]):
+        raise ValueError(f"{path!r} has a dynamic input or output shape ({shape}); keras_cnn "
+                         "reads ONNX files with a fixed image size (those of keras-cnn export).")
+    name = session.get_inputs()[0].name
+    return LoadedModel(path, artifacts.ONNX, info, shape, outputs,
+                       lambda x: session.run(None, {name: x})[0])

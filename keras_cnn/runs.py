@@ -14,7 +14,8 @@ resumed run loads the last completed epoch, never a torn file.
 
 A rerun into a folder resumes only the same run (the same manifest). A finished run is left as
 it is; another run (other data, classes or settings) is refused with what differs, unless
-`overwrite=True`, which removes the old run's files first (and only those).
+`overwrite=True`, which removes the old run's files first, and the files exported or pruned
+from its model under their default names (nothing else).
 """
 
 import csv
@@ -37,6 +38,9 @@ RUN_FILES = (MANIFEST, BACKUP, "best.keras", "best.keras.json", "last.keras", "f
              "final.keras.json", "log.csv", "history.json", "tensorboard", "classes.json",
              "metrics.json", "curves.png", "workers",
              "head", "fine_tune")  # (keras-cnn finetune's phases: a run folder each)
+#: what prune, qat and export make from final.keras by default: stale once the run is replaced
+DERIVED_FILES = ("final_*.keras", "final_*.keras.json", "final*.tflite", "final*.tflite.json",
+                 "final*.onnx", "final*.onnx.json")
 NEW, RESUME, FINISHED = "new", "resume", "finished"
 
 
@@ -83,10 +87,13 @@ def finish(output_dir):
 
 
 def remove_run(output_dir):
-    """Remove the run files of `output_dir` (`RUN_FILES`), leaving anything else in it."""
+    """Remove the run files of `output_dir` (`RUN_FILES`) and the files made from its model by
+    prune, qat and export under their default names (final_*.keras, final*.tflite,
+    final*.onnx, with their sidecars), leaving anything else in it."""
     remove_temporaries(output_dir)
-    for name in RUN_FILES:
-        path = os.path.join(output_dir, name)
+    made = [path for pattern in DERIVED_FILES
+            for path in glob.glob(os.path.join(output_dir, pattern))]
+    for path in [os.path.join(output_dir, name) for name in RUN_FILES] + made:
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
@@ -143,6 +150,7 @@ class Recorder(keras.callbacks.Callback):
         state = self._read_state()
         self._remove_stale_weights(keep=state and state["weights"])
         remove_temporaries(self.output_dir)
+        self.model._initial_epoch = 0  # not what an earlier phase on this model left
         if state is None:
             return
         path = os.path.join(self.backup_dir, state["weights"])

@@ -153,6 +153,9 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
                 "head_epochs": head_epochs, "epochs": epochs, "learning_rate": learning_rate,
                 "fine_tune_factor": fine_tune_factor, "image_size": image_size,
                 "batch_size": batch_size, "dropout": dropout, "seed": seed}
+    model = transfer_model(backbone, len(class_names), weights=weights, dropout=dropout,
+                           input_shape=info.input_shape(image_size))
+    freeze(model, freeze_until)  # an unknown stage is refused before anything is written
     if runs.prepare(output_dir, manifest, overwrite=overwrite) == runs.FINISHED:
         print(f"{output_dir} holds this fine-tuning run, finished: nothing to train "
               "(--overwrite trains it again).", flush=True)
@@ -163,8 +166,6 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
         scale = lambda x, y: (preprocess(x * 255.0), y)
         train, val = train.map(scale), val.map(scale)
         test = test.map(scale) if test is not None else None
-    model = transfer_model(backbone, len(class_names), weights=weights, dropout=dropout,
-                           input_shape=info.input_shape(image_size))
     phases = [Phase("head", BACKBONE, head_epochs, learning_rate),
               Phase("fine_tune", freeze_until, epochs, learning_rate * fine_tune_factor)]
     histories = fine_tune(model, train, val, [p for p in phases if p.epochs > 0],

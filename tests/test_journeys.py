@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -104,6 +105,12 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
     assert len(float_top) == 5 and float_top[0] == "3"
     pruned = run / "final_pruned.keras"
 
+    # the folder with train/, val/ and test/ evaluates on its test/
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli(capsys, "evaluate", "--model", str(model), "--data", "digits")
+    assert status == 0 and "data: digits/test" in out, err
+    assert top1(out) == pytest.approx(accuracy, abs=5e-5)
+
     # the other formats, evaluated and asked for a prediction (in this process: the README's
     # commands above showed them in fresh ones)
     monkeypatch.chdir(tmp_path)
@@ -148,9 +155,21 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
 def test_finetune_journey_on_a_jpeg_folder(tmp_path):
     data = write_image_folder(tmp_path / "photos", {"cat": 10, "dog": 10}, size=(40, 40))
     common = ["--image-size", "32", "--batch-size", "8"]
-    keras_cnn("finetune", "resnet18", "--data", data, "--head-epochs", "1", "--epochs", "1",
-              *common[:2], "--batch-size", "8", cwd=tmp_path)
+    finetune = ["finetune", "resnet18", "--data", data, "--head-epochs", "2", "--epochs", "2",
+                *common]
+    # killed as the head's second epoch is backed up, then run again: the head resumes at its
+    # second epoch, and the fine-tuning phase still runs all of its own
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    killed = subprocess.run([sys.executable, driver, "weights:2", *map(str, finetune)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                            env=USER_ENV)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    out, _ = keras_cnn(*finetune, cwd=tmp_path)
     run = tmp_path / "runs" / "resnet18_transfer"
+    for phase in ("head", "fine_tune"):
+        assert len(json.loads((run / phase / "history.json").read_text())["loss"]) == 2, phase
+    assert "files in runs/resnet18_transfer: final.keras (the model), metrics.json" in out
     model = run / "final.keras"
     info = artifacts.read_sidecar(model)
     assert (info["architecture"], info["head"], info["class_names"]) == (
@@ -176,14 +195,21 @@ def test_finetune_journey_on_a_jpeg_folder(tmp_path):
 
     # another data set into the same folder is refused, and --overwrite starts afresh
     other = write_image_folder(tmp_path / "other", {"ant": 6, "bee": 6, "fly": 6}, size=(40, 40))
+    _, err = keras_cnn("finetune", "resnet18", "--data", other, "--freeze-until", "conv9",
+                       *common, "--output", "elsewhere", cwd=tmp_path, status=2)
+    assert "No layer of 'resnet18_transfer' belongs to stage 'conv9'" in err, err
+    assert not (tmp_path / "elsewhere").exists()
     _, err = keras_cnn("finetune", "resnet18", "--data", other, "--head-epochs", "1",
                        "--epochs", "0", *common, cwd=tmp_path, status=2)
     assert "holds another run" in err and "classes: ['cat', 'dog'] there" in err, err
     assert artifacts.read_sidecar(model)["class_names"] == ["cat", "dog"]  # untouched
+    (run / "notes.txt").write_text("mine")
     keras_cnn("finetune", "resnet18", "--data", other, "--head-epochs", "1", "--epochs", "0",
               *common, "--overwrite", cwd=tmp_path)
     assert artifacts.read_sidecar(model)["class_names"] == ["ant", "bee", "fly"]
-    assert (run / "final_pruned.keras").exists()  # not a file of the run: left alone
+    # the old model's exports went with it; the user's own file stayed
+    assert sorted(p.name for p in run.glob("final*")) == ["final.keras", "final.keras.json"]
+    assert (run / "notes.txt").read_text() == "mine"
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -230,25 +256,35 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def test_run_killed_inside_its_writes_always_resumes(tmp_path):
+def folder_run(tmp_path, epochs):
+    """(the `keras-cnn train` arguments of a LeNet-5 run on a small JPEG/PNG folder, its output
+    folder, a function running them under a fault of DRIVER's, which must kill the process)."""
     data = write_image_folder(tmp_path / "photos", {"cat": 8, "dog": 8}, size=(32, 32))
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     output = tmp_path / "run"
-    train = ["train", "lenet5_digits", "--data", data, "--epochs", "4", "--batch-size", "8",
-             "--output", output]
-    # a kill inside each kind of write, one after the other on the same run
-    for fault in ("replace:1", "weights:1", "replace:4", "after-weights:1", "replace:5",
-                  "weights:2"):
+    train = ["train", "lenet5_digits", "--data", data, "--epochs", str(epochs), "--batch-size",
+             "8", "--output", output]
+
+    def killed_by(fault):
         result = subprocess.run([sys.executable, driver, fault, *map(str, train)],
                                 capture_output=True, text=True, timeout=600, env=USER_ENV)
         assert result.returncode == -signal.SIGKILL, (fault, result.stderr[-3000:])
+    return train, output, killed_by
+
+
+def test_run_killed_inside_its_writes_always_resumes(tmp_path):
+    train, output, killed_by = folder_run(tmp_path, epochs=4)
+    # a kill inside each kind of write, one after the other on the same run
+    for fault in ("replace:1", "weights:1", "replace:4", "after-weights:1", "replace:5",
+                  "weights:2"):
+        killed_by(fault)
         state = json.loads((output / "backup" / "state.json").read_text()) if (
             output / "backup" / "state.json").exists() else None
-        # the backup names a complete weights file, and nothing else is kept beside it
+        # the backup's state names a complete weights file (HDF5 reads it whole)
         if state is not None:
-            weights = {p.name for p in (output / "backup").glob("*.weights.h5")}
-            assert state["weights"] in weights, (fault, state, weights)
+            with h5py.File(output / "backup" / state["weights"]) as weights:
+                weights.visit(lambda name: None)
     out, _ = keras_cnn(*train, cwd=tmp_path)
     assert "resuming" in out
     history = json.loads((output / "history.json").read_text())
@@ -270,15 +306,8 @@ def test_run_killed_inside_its_writes_always_resumes(tmp_path):
 
 
 def test_damaged_backup_stops_with_the_file_and_the_remedy(tmp_path):
-    data = write_image_folder(tmp_path / "photos", {"cat": 6, "dog": 6}, size=(32, 32))
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    output = tmp_path / "run"
-    train = ["train", "lenet5_digits", "--data", data, "--epochs", "3", "--batch-size", "8",
-             "--output", output]
-    result = subprocess.run([sys.executable, driver, "replace:6", *map(str, train)],
-                            capture_output=True, text=True, timeout=600, env=USER_ENV)
-    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    train, output, killed_by = folder_run(tmp_path, epochs=3)
+    killed_by("replace:6")  # as epoch 1's log.csv is written: its backup is complete
     state = json.loads((output / "backup" / "state.json").read_text())
     weights = output / "backup" / state["weights"]
     with open(weights, "r+b") as f:  # damaged afterwards, e.g. by a disk fault
@@ -338,12 +367,26 @@ def files(tmp_path_factory):
     (["export", "m.keras", "--quantization", "int8"], "keras-cnn export --quantization int8 "
                                                       "needs --data"),
     (["list", "--family", "resnt"], "Unknown family 'resnt'. Families: alexnet"),
+    (["export", "m.keras", "--output", "nowhere/m.tflite"],
+     "The folder of the output file 'nowhere/m.tflite' does not exist: create "),
 ])
 def test_bad_files_get_a_message_naming_them(files, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(files)
     status, out, err = run_cli(capsys, *argv)
     assert status == 2, (out, err)
     assert message in err and "Traceback" not in err, err
+
+
+def test_predict_names_an_unreadable_image_and_answers_for_the_others(files, capsys,
+                                                                       monkeypatch):
+    monkeypatch.chdir(files)
+    status, out, err = run_cli(capsys, "predict", "notes.txt", "images/a/0.jpg", "images",
+                               "--model", "m.keras", "--top", "1")
+    assert status == 2
+    assert re.fullmatch(r"images/a/0\.jpg: [abc] [\d.]+\n", out)
+    assert err == ("keras-cnn: error: 'notes.txt' is not a readable JPEG or PNG image.\n"
+                   "keras-cnn: error: Image file 'images' is a folder, not an image file.\n"
+                   "keras-cnn: error: 2 of 3 images could not be read: notes.txt, images.\n")
 
 
 def test_the_same_images_give_the_same_answer_in_every_format(files, capsys, monkeypatch):
