@@ -152,7 +152,7 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
-def test_finetune_journey_on_a_jpeg_folder(tmp_path):
+def test_finetune_journey_on_a_jpeg_folder(tmp_path, capsys):
     data = write_image_folder(tmp_path / "photos", {"cat": 10, "dog": 10}, size=(40, 40))
     common = ["--image-size", "32", "--batch-size", "8"]
     finetune = ["finetune", "resnet18", "--data", data, "--head-epochs", "2", "--epochs", "2",
@@ -175,29 +175,34 @@ def test_finetune_journey_on_a_jpeg_folder(tmp_path):
     assert (info["architecture"], info["head"], info["class_names"]) == (
         "resnet18", {"classes": 2, "dropout": 0.2}, ["cat", "dog"])
 
-    # the digits cannot stand in for photos: prune, qat and int8 export ask for --data
+    # the digits cannot stand in for photos: prune, qat and int8 export ask for --data (these
+    # refusals, and the evaluations below, run in this process: the fresh processes above and
+    # below are the steps that write files)
     for command in (["prune", model], ["qat", model],
                     ["export", model, "--quantization", "int8"]):
-        _, err = keras_cnn(*command, cwd=tmp_path, status=2)
-        assert "needs --data" in err and "embedded digits" in err, err
+        status, _, err = run_cli(capsys, *map(str, command))
+        assert status == 2 and "needs --data" in err and "embedded digits" in err, err
     keras_cnn("prune", model, "--data", data, "--epochs", "1", "--batch-size", "8", cwd=tmp_path)
     pruned = run / "final_pruned.keras"
     assert artifacts.read_sidecar(pruned)["head"] == {"classes": 2, "dropout": 0.2}
     keras_cnn("qat", pruned, "--data", data, "--epochs", "1", "--batch-size", "8",
               "--preserve-sparsity", cwd=tmp_path)
     keras_cnn("export", model, "--quantization", "int8", "--data", data, cwd=tmp_path)
+    image = sorted((data / "dog").iterdir())[0]
     for name in ("final.keras", "final_pruned_qat.tflite", "final_int8.tflite"):
-        out, _ = keras_cnn("evaluate", "--model", run / name, "--data", data, cwd=tmp_path)
+        status, out, err = run_cli(capsys, "evaluate", "--model", str(run / name), "--data",
+                                   str(data))
+        assert status == 0, err
         assert "images: 20" in out and "crop fraction 0.875, as the model was trained" in out
-        image = sorted((data / "dog").iterdir())[0]
-        out, _ = keras_cnn("predict", image, "--model", run / name, cwd=tmp_path)
-        assert sorted(predicted(out, image)) == ["cat", "dog"]
+        status, out, err = run_cli(capsys, "predict", str(image), "--model", str(run / name))
+        assert status == 0 and sorted(predicted(out, image)) == ["cat", "dog"], err
 
     # another data set into the same folder is refused, and --overwrite starts afresh
     other = write_image_folder(tmp_path / "other", {"ant": 6, "bee": 6, "fly": 6}, size=(40, 40))
-    _, err = keras_cnn("finetune", "resnet18", "--data", other, "--freeze-until", "conv9",
-                       *common, "--output", "elsewhere", cwd=tmp_path, status=2)
-    assert "No layer of 'resnet18_transfer' belongs to stage 'conv9'" in err, err
+    status, _, err = run_cli(capsys, "finetune", "resnet18", "--data", str(other),
+                             "--freeze-until", "conv9", *common, "--output",
+                             str(tmp_path / "elsewhere"))
+    assert status == 2 and "No layer of 'resnet18_transfer' belongs to stage 'conv9'" in err
     assert not (tmp_path / "elsewhere").exists()
     _, err = keras_cnn("finetune", "resnet18", "--data", other, "--head-epochs", "1",
                        "--epochs", "0", *common, cwd=tmp_path, status=2)
