@@ -31,13 +31,18 @@ def test_float_tflite_matches_keras(name, tmp_path):
     np.testing.assert_allclose(run_tflite(path, x), np.asarray(model(x)), atol=1e-5)
 
 
-def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
-    """An interrupted export leaves neither a half-written file nor a temporary."""
+@pytest.mark.parametrize("where", ["open", "replace"])
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch, where):
+    """An export interrupted while it writes, or just before it renames the finished temporary
+    file, leaves neither a half-written file nor a temporary."""
     from keras_cnn import files
 
-    def interrupted(fd, *args, **kwargs):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(files.os, "fdopen", interrupted)
+    if where == "open":  # files.py's own `open` (the builtin) fails
+        monkeypatch.setattr(files, "open", interrupted, raising=False)
+    else:
+        monkeypatch.setattr(files.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         files.write_atomically(tmp_path / "model.tflite", b"\x00" * 10)
     assert [p.name for p in tmp_path.iterdir()] == ["keras_home"]
