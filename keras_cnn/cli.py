@@ -35,7 +35,6 @@ def _training_data(args, model, info, command):
     import numpy as np
     from keras_cnn import data, recipes
     height, width, channels = model.input_shape[1:]
-    scale = artifacts.preprocess_function(info)
     if args.data is None:
         if info.get("trained_on") != "digits":
             raise ValueError(f"{PROG} {command} needs --data (a folder of class folders, or "
@@ -57,7 +56,8 @@ def _training_data(args, model, info, command):
     if expected is not None and list(names) != list(expected):
         raise ValueError(f"The class folders of {args.data} ({', '.join(names)}) are not the "
                          f"model's classes ({', '.join(expected)}).")
-    if "preprocess" in info:
+    if "preprocess" in info:  # a fine-tuned backbone's own input scaling
+        scale = artifacts.preprocess_function(info)
         train, val = (d.map(lambda x, y: (scale(x), y)) for d in (train, val))
     images = np.concatenate([x for x, _ in val.take(10).as_numpy_iterator()])
     return train, val, images[:CALIBRATION_IMAGES]

@@ -5,13 +5,17 @@
     x_train, y_train = splits.train
 """
 
+import os
 import re
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
+
+from keras_cnn.files import write_atomically
 
 #: The digits classes, in label order.
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -51,9 +55,6 @@ def write_digits_folders(root, image_size=32, seed=0):
     each with one folder per digit (0000.png, 0001.png, ... in each), the layout `keras-cnn train --data` and
     `keras-cnn evaluate --data` read. Refuses a `root` that holds files already. Returns the
     number of images written per split."""
-    import os
-
-    from keras_cnn.files import write_atomically
     root = os.fspath(root)
     if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
         raise ValueError(f"{root!r} must be a new or empty folder, so that no other images mix "
@@ -132,9 +133,6 @@ def scan_image_folder(path, verify="ends"):
     made from the index hold every indexed image (and know their size). A missing folder is a
     FileNotFoundError; no class folders, or a class folder without readable images, ValueError.
     """
-    import os
-    import warnings
-
     if verify not in VERIFY:
         raise ValueError(f"verify must be one of {VERIFY}. Received: verify={verify!r}")
     path = os.fspath(path)

@@ -155,6 +155,7 @@ class LoadedModel:
         self.outputs = outputs                        # number of classes
         self.keras_model = keras_model
         self._run = run
+        self._scale = artifacts.preprocess_function(info)  # (once: it may import a family)
         names = info.get("class_names") or _classes_json(path)
         if names is not None and len(names) != outputs:
             raise ValueError(f"{path!r} has {outputs} outputs but its metadata names "
@@ -169,7 +170,7 @@ class LoadedModel:
     def scale(self, images):
         """Images in [0, 1] scaled as the model expects (its family's preprocess_input for a
         model fine-tuned from pretrained weights)."""
-        return artifacts.preprocess_function(self.info)(images)
+        return self._scale(images)
 
     def predict(self, images):
         return np.asarray(self._run(np.asarray(self.scale(images), dtype="float32")))
