@@ -105,7 +105,8 @@ def fit(model, splits, epochs, learning_rate, settings, callbacks=(), keras_modu
     model.compile(optimizer=keras_module.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train = augmented(*splits.train, settings.batch_size, settings.seed, repeat=True)
-    model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks), verbose=0)
+    model.fit(train, epochs=epochs, steps_per_epoch=steps, callbacks=list(callbacks), verbose=0,
+              shuffle=False)  # (`augmented` shuffles; Keras warns that it would not)
     return model
 
 
