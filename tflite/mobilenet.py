@@ -10,9 +10,9 @@ into the run folder).
 
 import sys
 
-from keras_cnn import mobile
+from keras_cnn.mobile import pipeline
 
 VERSIONS = {'v1': 'mobilenet', 'v2': 'mobilenet_v2', 'v3_small': 'mobilenet_v3_small'}
 
 if __name__ == "__main__":
-    sys.exit(mobile.main(sys.argv[1:], VERSIONS, default='v2'))
+    sys.exit(pipeline.main(sys.argv[1:], VERSIONS, default='v2'))

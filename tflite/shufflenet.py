@@ -10,9 +10,9 @@ into the run folder).
 
 import sys
 
-from keras_cnn import mobile
+from keras_cnn.mobile import pipeline
 
 VERSIONS = {'v1_g3': 'shufflenet_g3', 'v2': 'shufflenet_v2_x1_0'}
 
 if __name__ == "__main__":
-    sys.exit(mobile.main(sys.argv[1:], VERSIONS, default='v2'))
+    sys.exit(pipeline.main(sys.argv[1:], VERSIONS, default='v2'))

@@ -10,9 +10,9 @@ into the run folder).
 
 import sys
 
-from keras_cnn import mobile
+from keras_cnn.mobile import pipeline
 
 VERSIONS = {'1_1': 'squeezenet1_1'}
 
 if __name__ == "__main__":
-    sys.exit(mobile.main(sys.argv[1:], VERSIONS, default='1_1'))
+    sys.exit(pipeline.main(sys.argv[1:], VERSIONS, default='1_1'))

@@ -1,6 +1,6 @@
 """The papers' optimizers and learning-rate schedules, as Keras 3 objects.
 
-    from keras_cnn import schedules
+    from keras_cnn.train import schedules
     steps = 5005                                          # ImageNet, batch 256
     lr = schedules.step_decay(0.1, schedules.epochs_to_steps([30, 60, 80], steps))
     optimizer = schedules.make_optimizer("sgd", lr, momentum=0.9)

@@ -1,4 +1,4 @@
-"""Export to TFLite and ONNX, run the files on their runtimes, and compare them.
+"""Export to TFLite and ONNX, and compare the files on their runtimes (`keras_cnn.io.runtimes`).
 
     to_tflite(model, "m.tflite")                                  # float32
     to_tflite(model, "m.tflite", "float16")                       # float16 weights
@@ -27,10 +27,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from keras_cnn import artifacts, backend, quiet
-from keras_cnn.files import write_atomically
+from keras_cnn.core import backend
+from keras_cnn.io import artifacts, quiet, runtimes
+from keras_cnn.io.files import write_atomically
 
 QUANTIZATIONS = (None, "dynamic", "float16", "int8", "int16x8", "qat")
 _CONVERSIONS = ("QUANTIZE ", "DEQUANTIZE ")  # float <-> int8 at the border of a float island
@@ -47,8 +47,8 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
     quantization: None (float32), "float16" (float16 weights), "dynamic" (int8 weights, float
         activations), "int8" (full integer: int8 weights, activations, input and output),
         "int16x8" (int16 activations, int8 weights; float32 input and output) or "qat" (a model
-        from `keras_cnn.quantization.quantize_model`, converted with its learned ranges to full
-        integer as "int8").
+        from `keras_cnn.mobile.quantization.quantize_model`, converted with its learned ranges to
+        full integer as "int8").
     representative_data: for "int8" and "int16x8" without QAT, input images to calibrate the
         activation ranges (preprocessed as for the model): an array (N, H, W, C), a tf.data
         Dataset of image batches or of (images, labels) batches, or a callable returning an
@@ -75,7 +75,7 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
     qat = any("Quantize" in type(layer).__name__ for layer in model.layers)
     if quantization == "qat" and not qat:
         raise ValueError("quantization='qat' needs a quantization-aware model (from "
-                         "keras_cnn.quantization.quantize_model). Received a model without "
+                         "keras_cnn.mobile.quantization.quantize_model). Received a model without "
                          "fake-quantization layers; use 'int8' with representative_data.")
     converter = _converter(model)
     if quantization in ("dynamic", "float16"):
@@ -115,7 +115,7 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
                              "from the model (e.g. LRN) or pass integer_only=False. No file "
                              f"was written to {path}.")
     try:  # LiteRT must be able to prepare every kernel (int16x8 can overflow some)
-        _interpreter(flatbuffer)
+        runtimes.tflite_interpreter(flatbuffer)
     except RuntimeError as err:
         raise ValueError(f"The LiteRT interpreter cannot run the {quantization or 'float32'} "
                          f"model: {str(err).strip()}. No file was written to {path}.") from None
@@ -162,7 +162,7 @@ def _converter(model):
 
 
 def _io_details(tflite):
-    interpreter = _interpreter(tflite, delegates=False)
+    interpreter = runtimes.tflite_interpreter(tflite, delegates=False)
     describe = lambda d: {"shape": [int(v) for v in d["shape"]],
                           "dtype": np.dtype(d["dtype"]).name,
                           "scale": float(d["quantization"][0]),
@@ -180,7 +180,7 @@ def read_metadata(path):
     side = sidecar_path(path)
     if not os.path.isfile(side):
         raise FileNotFoundError(f"No metadata next to {os.fspath(path)!r}: {side!r} does not "
-                                "exist (files written by keras_cnn.export have one).")
+                                "exist (files written by keras_cnn.mobile.export have one).")
     with open(side, encoding="utf-8") as f:
         return json.load(f)
 
@@ -247,27 +247,11 @@ def _inference_graph(model, spec):
             [t.name for t in frozen.outputs])
 
 
-def run_onnx(path, x, num_threads=None):
-    """Outputs of the ONNX file at `path` for the float batch `x` on onnxruntime (CPU)."""
-    session = _onnx_session(path, num_threads)
-    name = session.get_inputs()[0].name
-    return session.run(None, {name: np.asarray(x, dtype="float32")})[0]
-
-
-def _onnx_session(path, num_threads=None):
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    if num_threads:
-        options.intra_op_num_threads = num_threads
-    return onnxruntime.InferenceSession(os.fspath(path), options,
-                                        providers=["CPUExecutionProvider"])
-
-
 def float_ops(tflite):
     """The ops of a .tflite model (path or bytes) that read or write float32 tensors, each as
     "OP_NAME (output tensor name)"."""
-    interpreter = _interpreter(tflite, delegates=False)  # the model's own ops, undelegated
+    # the model's own ops, undelegated
+    interpreter = runtimes.tflite_interpreter(tflite, delegates=False)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     found = []
     for op in interpreter._get_ops_details():  # LiteRT's only op listing
@@ -275,22 +259,6 @@ def float_ops(tflite):
         if any(tensors[i]["dtype"] == np.float32 for i in indices):
             found.append(f"{op['op_name']} ({tensors[op['outputs'][0]]['name']})")
     return found
-
-
-def run_tflite(path, x, num_threads=None):
-    """Outputs of the .tflite file at `path` for the float batch `x`, one example per invoke.
-
-    An integer model's input is quantized and its output dequantized with the scales stored in
-    the file, so the result is comparable with the Keras model's.
-    """
-    interpreter = _interpreter(path, num_threads)
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    results = []
-    for example in np.asarray(x, dtype="float32"):
-        interpreter.set_tensor(inp["index"], _quantize(example[None], inp))
-        interpreter.invoke()
-        results.append(_dequantize(interpreter.get_tensor(out["index"]), out)[0])
-    return np.stack(results)
 
 
 def _calibration(data, max_samples, progress):
@@ -339,33 +307,6 @@ def _show(bar, done, finalize=None):
             bar.update(done, finalize=finalize)
 
 
-def _interpreter(tflite, num_threads=None, delegates=True):
-    source = (dict(model_content=bytes(tflite)) if isinstance(tflite, (bytes, bytearray))
-              else dict(model_path=str(tflite)))
-    resolver = (OpResolverType.AUTO if delegates
-                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    with quiet.native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-        interpreter = Interpreter(**source, num_threads=num_threads,
-                                  experimental_op_resolver_type=resolver)
-        interpreter.allocate_tensors()
-    return interpreter
-
-
-def _quantize(x, detail):
-    if detail["dtype"] == np.float32:
-        return x
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(detail["dtype"])
-    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(detail["dtype"])
-
-
-def _dequantize(y, detail):
-    if detail["dtype"] == np.float32:
-        return y
-    scale, zero_point = detail["quantization"]
-    return (y.astype("float32") - zero_point) * scale
-
-
 # --- evaluation on the runtimes ----------------------------------------------------------------
 
 class FileResult(dict):
@@ -384,15 +325,15 @@ def benchmark_file(path, x, y=None, reference=None, runs=30, num_threads=2):
         content = f.read()
     x = np.asarray(x, dtype="float32")
     if path.endswith(".onnx"):
-        session = _onnx_session(path, num_threads)
+        session = runtimes.onnx_session(path, num_threads)
         name = session.get_inputs()[0].name
         outputs = session.run(None, {name: x})[0]
         one = lambda: session.run(None, {name: x[:1]})
     else:
-        outputs = run_tflite(path, x, num_threads=num_threads)
-        interpreter = _interpreter(path, num_threads)
+        outputs = runtimes.run_tflite(path, x, num_threads=num_threads)
+        interpreter = runtimes.tflite_interpreter(path, num_threads)
         detail = interpreter.get_input_details()[0]
-        interpreter.set_tensor(detail["index"], _quantize(x[:1], detail))
+        interpreter.set_tensor(detail["index"], runtimes.quantize_input(x[:1], detail))
         one = interpreter.invoke
     one()
     times = []

@@ -8,7 +8,7 @@ same augmentation, on any machine and in any order of execution (but [3, 4] as i
 int64 are different seeds). Each transform returns an image of a fixed size, so that the
 pipeline can batch it.
 
-    from keras_cnn import augment
+    from keras_cnn.train import augment
     train_fn = augment.random_flip(augment.random_resized_crop(224))
     eval_fn = augment.resize_shorter_center_crop(224)
     seeds = tf.data.Dataset.random(seed=0).batch(2)          # one [2] seed per image
@@ -25,7 +25,7 @@ Reading JPEG files, the crops need not decode the whole photo: `random_resized_c
 `resize_shorter_center_crop` (and `random_flip`/`compose` chains starting with them) also offer
 `fn.from_jpeg(contents, seed, channels)`, which decodes only the crop's window of the file, at
 the largest DCT down-scaling (1/2, 1/4, 1/8) that keeps the window's shorter side at least the
-output size, then resizes. `keras_cnn.data.image_dataset` uses it for JPEG files: on photos
+output size, then resizes. `keras_cnn.train.data.image_dataset` uses it for JPEG files: on photos
 several times the input size this decodes a fraction of the pixels. The box is drawn from the
 header's image size with the same seed. The evaluation crop is resized from the down-scaled
 window with sub-pixel precision: the same crop, and pixels that differ only by the DCT scaling.

@@ -7,10 +7,10 @@
     qat = quantize_model(sparse, preserve_sparsity=True) # QAT that keeps the zeros
 
 tfmot prunes tf_keras models only, so a Keras 3 model is rebuilt in tf_keras by its builder with
-the same weights (`keras_cnn.bridge`), wrapped, fine-tuned, stripped of the wrappers and rebuilt
-in Keras 3. The smallest-magnitude weights of each chosen kernel are set to zero, following a
-polynomial-decay schedule from `initial_sparsity` to `target_sparsity` (or a constant one), and
-kept at zero by the masks while training continues.
+the same weights (`keras_cnn.mobile.bridge`), wrapped, fine-tuned, stripped of the wrappers and
+rebuilt in Keras 3. The smallest-magnitude weights of each chosen kernel are set to zero,
+following a polynomial-decay schedule from `initial_sparsity` to `target_sparsity` (or a constant
+one), and kept at zero by the masks while training continues.
 
 tfmot does not prune depthwise kernels (DepthwiseConv2D, the depthwise half of
 SeparableConv2D): their few weights do most of the spatial work, and the report says so.
@@ -27,8 +27,8 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras
 
-from keras_cnn import backend
-from keras_cnn.bridge import to_keras, to_tf_keras
+from keras_cnn.core import backend
+from keras_cnn.mobile.bridge import to_keras, to_tf_keras
 
 _sparsity = tfmot.sparsity.keras
 _clustering = tfmot.clustering.keras
@@ -190,7 +190,7 @@ def strip(model):
     if record is None:
         raise ValueError(f"Model {model.name!r} has no keras_cnn build record, so it cannot be "
                          "rebuilt in Keras 3: prune models made by a keras_cnn builder (or loaded "
-                         "with keras_cnn.saving.load_model).")
+                         "with keras_cnn.io.saving.load_model).")
     stripped = _clustering.strip_clustering(_sparsity.strip_pruning(model))
     _keep_build(model, stripped)
     return to_keras(stripped)

@@ -4,18 +4,18 @@
     model, info = load_model("runs/x/final.keras")    # info: {"architecture", "kwargs", ...}
 
 A `.keras` file holds the layers and weights. Pruning and quantization-aware training rebuild the
-model in tf_keras from its builder (`keras_cnn.bridge`), so they also need the registry name,
+model in tf_keras from its builder (`keras_cnn.mobile.bridge`), so they also need the registry name,
 the builder arguments and, for a fine-tuned model, its new head; predictions need the class
 names, the input scaling and the evaluation protocol. All of it goes into the sidecar JSON next
-to the file (`final.keras.json`, see `keras_cnn.artifacts`), written after the model, each file
+to the file (`final.keras.json`, see `keras_cnn.io.artifacts`), written after the model, each file
 atomically.
 """
 
 import os
 
-from keras_cnn import artifacts
-from keras_cnn.files import atomic_path
-from keras_cnn.registry import BuildRecord
+from keras_cnn.core.registry import BuildRecord
+from keras_cnn.io import artifacts
+from keras_cnn.io.files import atomic_path
 
 sidecar_path = artifacts.sidecar_path
 
@@ -49,7 +49,7 @@ def build_metadata(model, class_names=None):
     return info
 
 
-def load_model(path, command="keras_cnn.saving.load_model"):
+def load_model(path, command="keras_cnn.io.saving.load_model"):
     """(model, info) from a .keras file: `info` is its sidecar's dict ({} without one); a
     model saved from a keras_cnn builder can go through the bridge (pruning, QAT) again. A
     damaged file or one of another kind is a ValueError naming it (`artifacts.DamagedFile`)."""

@@ -14,7 +14,8 @@ are several, and the default strategy on one device.
 machines `train` runs its own distributed loop (`strategy.run` on a train step, losses summed
 across replicas) and calls the same callbacks `fit` would: the run's recorder (best and last
 checkpoints, the backup a killed run resumes from at its last completed epoch, the CSV log;
-`keras_cnn.runs`), TensorBoard logs (`tensorboard --logdir OUTPUT/tensorboard`), TerminateOnNaN.
+`keras_cnn.train.runs`), TensorBoard logs (`tensorboard --logdir OUTPUT/tensorboard`),
+TerminateOnNaN.
 Only the chief worker writes the run's files; worker i > 0 writes its own copies (its backup
 included, so that it too resumes after a restart) into OUTPUT/workers/worker-i.
 
@@ -30,8 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn import runs
-from keras_cnn.files import write_atomically
+from keras_cnn.io.files import write_atomically
+from keras_cnn.train import runs
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_CODES = {EXIT_OK: "training finished", EXIT_ERROR: "unexpected error",
@@ -131,7 +132,7 @@ def worker_dir(output_dir, index):
 
 def callbacks_for(output_dir, monitor="val_accuracy"):
     """The run's recorder (last and best .keras checkpoints, the backup a killed run resumes
-    from, history.json and log.csv; `keras_cnn.runs.Recorder`), TensorBoard logs and
+    from, history.json and log.csv; `keras_cnn.train.runs.Recorder`), TensorBoard logs and
     TerminateOnNaN, writing into `output_dir`."""
     os.makedirs(output_dir, exist_ok=True)
     return [

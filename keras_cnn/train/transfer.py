@@ -28,11 +28,11 @@ import os
 import keras
 import numpy as np
 
-import keras_cnn
-from keras_cnn import recipes, runs, schedules, training
-from keras_cnn.files import write_atomically
-from keras_cnn.heads import HEAD, attach_head
-from keras_cnn.saving import save_model
+from keras_cnn.core.registry import create_model, model_info
+from keras_cnn.io.files import write_atomically
+from keras_cnn.io.saving import save_model
+from keras_cnn.train import recipes, runs, schedules, training
+from keras_cnn.train.heads import HEAD, attach_head
 
 BACKBONE = "backbone"  # freeze(model, BACKBONE): every layer but the new head
 
@@ -49,8 +49,8 @@ def transfer_model(backbone, classes, *, input_shape=None, weights=None, dropout
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"classes must be an integer >= 2. Received: classes={classes!r}")
     if isinstance(backbone, str):
-        backbone = keras_cnn.create_model(backbone, include_top=False, weights=weights,
-                                          input_shape=input_shape, **build_kwargs)
+        backbone = create_model(backbone, include_top=False, weights=weights,
+                                input_shape=input_shape, **build_kwargs)
     elif not isinstance(backbone, keras.Model):
         raise ValueError("backbone must be a registry name (keras-cnn list) or a Keras model. "
                          f"Received: {type(backbone).__name__}")
@@ -91,7 +91,7 @@ def freeze(model, until):
 
 def preprocessing_for(name):
     """The family's `preprocess_input` of registry model `name` (inputs in [0, 255]), or None."""
-    module = importlib.import_module(keras_cnn.model_info(name).builder.__module__)
+    module = importlib.import_module(model_info(name).builder.__module__)
     return getattr(module, "preprocess_input", None)
 
 
@@ -137,8 +137,8 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
     Writes final.keras (its sidecar names the backbone, the head, the classes and the input
     scaling, so that prune, qat, export, evaluate and predict take it), classes.json and
     metrics.json into `output_dir`. A rerun resumes the same run, or refuses another one
-    (`keras_cnn.runs`) unless `overwrite`."""
-    info = keras_cnn.model_info(backbone)
+    (`keras_cnn.train.runs`) unless `overwrite`."""
+    info = model_info(backbone)
     image_size = image_size or info.default_size
     output_dir = output_dir or os.path.join("runs", f"{backbone}_transfer")
     keras.utils.set_random_seed(seed)

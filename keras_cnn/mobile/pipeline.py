@@ -4,7 +4,9 @@ per-channel and with per-tensor weights, int8 QAT, pruned + int8 QAT) and ONNX, 
 on its runtime, and compare.
 
     keras-cnn demo [--model mobilenet_v2] [--output runs/demo]      # also `make demo`
-    results = keras_cnn.mobile.run("shufflenet_v2_x1_0", "runs/shufflenet")
+    from keras_cnn.mobile import pipeline
+    results = pipeline.run("shufflenet_v2_x1_0", "runs/shufflenet")
+    print(results["table"])
 
 Each model is its small-input variant (`SMALL_VARIANTS`): the strides of the first stages made 1
 so that 32x32 digits keep enough resolution, narrower where the full width only overfits 1,257
@@ -21,9 +23,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import keras_cnn
-from keras_cnn import augment, data, export, training
-from keras_cnn.saving import save_model
+from keras_cnn.core.registry import create_model
+from keras_cnn.io.saving import save_model
+from keras_cnn.mobile import export
+from keras_cnn.train import augment, data, training
 
 IMAGE_SIZE = 32
 #: Builder arguments of the small-input variant of each showcase model, for 32x32x1 digits.
@@ -75,8 +78,8 @@ def small_model(name, classes=10):
     if name not in SMALL_VARIANTS:
         raise ValueError(f"No small-input variant for {name!r}. Models: "
                          f"{', '.join(sorted(SMALL_VARIANTS))}.")
-    model = keras_cnn.create_model(name, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1),
-                                   classes=classes, **SMALL_VARIANTS[name])
+    model = create_model(name, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1), classes=classes,
+                         **SMALL_VARIANTS[name])
     training.set_batchnorm_momentum(model, 0.9)
     return model
 
@@ -120,8 +123,8 @@ def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), variants=ALL_V
     writes them, `comparison.md` and `comparison.png` into `output_dir` and returns a dict:
     rows [(variant, export.FileResult)], table (markdown), float_accuracy, sparsity (the pruned
     model's `pruning.SparsityReport`, or None), files {variant: path}, output_dir."""
-    from keras_cnn import pruning
-    from keras_cnn.quantization import quantize_model
+    from keras_cnn.mobile import pruning
+    from keras_cnn.mobile.quantization import quantize_model
 
     unknown = [v for v in variants if v not in ALL_VARIANTS]
     if unknown or not variants:

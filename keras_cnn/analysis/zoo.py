@@ -9,11 +9,11 @@ and a chart of ImageNet top-1 against multiply-accumulates (`keras-cnn zoo`, `ma
 import dataclasses
 import re
 
-from keras_cnn import backend
-from keras_cnn.accuracy import published_accuracy
-from keras_cnn.files import write_atomically
-from keras_cnn.profile import profile
-from keras_cnn.registry import KERAS_CONVENTION, count_params, create_model, model_info
+from keras_cnn.analysis.accuracy import published_accuracy
+from keras_cnn.analysis.profile import profile
+from keras_cnn.core import backend
+from keras_cnn.core.registry import KERAS_CONVENTION, count_params, create_model, model_info
+from keras_cnn.io.files import write_atomically
 
 DASH = "\u2014"
 START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"  # the table's place in README.md
@@ -26,7 +26,7 @@ class ZooEntry:
     info: object            # the ModelInfo
     params: int             # in the published figure's convention
     macs: int               # keras_cnn.profile's count for one image
-    accuracy: object        # keras_cnn.accuracy.Accuracy or None
+    accuracy: object        # keras_cnn.analysis.accuracy.Accuracy or None
 
 
 def zoo_entry(name):

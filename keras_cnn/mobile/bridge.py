@@ -5,10 +5,10 @@ tensorflow-model-optimization prunes and quantizes tf_keras models only. Our bui
 same builder and arguments, and copying the weights layer by layer. Outputs are identical.
 """
 
-from keras_cnn import backend
-from keras_cnn.heads import attach_head
-from keras_cnn.registry import create_model
-from keras_cnn.weights import set_layer_weights, weighted_layers
+from keras_cnn.core import backend
+from keras_cnn.core.registry import create_model
+from keras_cnn.core.weights import set_layer_weights, weighted_layers
+from keras_cnn.train.heads import attach_head
 
 
 def to_tf_keras(model, architecture=None, **build_kwargs):

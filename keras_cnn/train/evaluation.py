@@ -6,7 +6,7 @@ multi-crop testing; predicting the classes of image files.
     predict_files(model, ["cat.jpg"], class_names, top=5)
     model = open_model("runs/x/final_int8.tflite")   # .keras, .tflite or .onnx with its sidecar
 
-Images are float32 in [0, 1], as keras_cnn's pipelines (`keras_cnn.data`) make them. With
+Images are float32 in [0, 1], as keras_cnn's pipelines (`keras_cnn.train.data`) make them. With
 `crops`, every image of the dataset must be larger than the crops (evaluate on images resized
 to, say, 256 for 224 crops): the predicted probabilities are averaged over the crops (AlexNet's
 and VGG's 10-crop testing).
@@ -19,8 +19,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn import artifacts, export
-from keras_cnn.files import write_atomically
+from keras_cnn.io import artifacts, runtimes
+from keras_cnn.io.files import write_atomically
 
 
 def evaluate(model, dataset, class_names, crops=None, progress=False):
@@ -111,9 +111,9 @@ def predict_files(model, paths, class_names=None, top=5, preprocess=None):
 
     model: a Keras model or a model file opened with `open_model` (its
     class names are the default). Each image is decoded, scaled to [0, 1] and given to
-    `preprocess` (a keras_cnn.augment evaluation transform to the model's input size; default:
+    `preprocess` (a keras_cnn.train.augment evaluation transform to the model's input size; default:
     a plain resize)."""
-    from keras_cnn import data
+    from keras_cnn.train import data
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be an integer >= 1. Received: top={top!r}")
@@ -212,7 +212,7 @@ def _keras_outputs(model, images, batch=64):
 
 def _open_tflite(path, info):
     try:
-        interpreter = export._interpreter(path)
+        interpreter = runtimes.tflite_interpreter(path)
     except (RuntimeError, ValueError) as err:
         raise artifacts.DamagedFile(f"{path!r} is not a readable .tflite file: LiteRT cannot load it "
                           f"({str(err).strip()}). It may be truncated; export it again."
@@ -220,12 +220,12 @@ def _open_tflite(path, info):
     detail = interpreter.get_input_details()[0]
     outputs = int(interpreter.get_output_details()[0]["shape"][-1])
     return LoadedModel(path, artifacts.TFLITE, info, [int(v) for v in detail["shape"][1:]], outputs,
-                       lambda x: export.run_tflite(path, x))
+                       lambda x: runtimes.run_tflite(path, x))
 
 
 def _open_onnx(path, info):
     try:
-        session = export._onnx_session(path)
+        session = runtimes.onnx_session(path)
     except Exception as err:  # onnxruntime raises its own exception types
         raise artifacts.DamagedFile(f"{path!r} is not a readable .onnx file: onnxruntime cannot load it "
                           f"({str(err).strip()}). It may be truncated; export it again."

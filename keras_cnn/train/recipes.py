@@ -1,8 +1,8 @@
 """Training recipes: each paper's setup (data pipeline, augmentation, optimizer, schedule,
-regularization), runnable with `keras-cnn train NAME` or `keras_cnn.recipes.run(NAME, ...)`.
+regularization), runnable with `keras-cnn train NAME` or `keras_cnn.train.recipes.run(NAME, ...)`.
 
 A recipe is data (`Recipe`); `run` turns it into a `model.fit` (or, on several machines, the
-distributed loop of `keras_cnn.training`) under the chosen distribution strategy:
+distributed loop of `keras_cnn.train.training`) under the chosen distribution strategy:
 
     keras-cnn train lenet5_digits                       # the embedded digits, no --data needed
     keras-cnn train resnet50_imagenet --data /data/imagenet --epochs 90
@@ -23,10 +23,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import keras_cnn
-from keras_cnn import augment, data, runs, schedules, training
-from keras_cnn.files import write_atomically
-from keras_cnn.saving import save_model
+from keras_cnn.core.registry import create_model
+from keras_cnn.io.files import write_atomically
+from keras_cnn.io.saving import save_model
+from keras_cnn.train import augment, data, runs, schedules, training
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
 
@@ -302,9 +302,8 @@ def build_model(recipe, *, image_size, classes, learning_rate, steps_per_epoch, 
                 xla=False):
     """The recipe's model, compiled with its optimizer, schedule and loss (call in scope)."""
     kwargs = dict(recipe.model_kwargs)
-    model = keras_cnn.create_model(recipe.model, input_shape=(image_size, image_size,
-                                                              recipe.channels),
-                                   classes=classes, **kwargs)
+    model = create_model(recipe.model, input_shape=(image_size, image_size, recipe.channels),
+                         classes=classes, **kwargs)
     if model.compute_dtype != "float32":
         model = _float32_outputs(model)
     if recipe.weight_decay:  # the papers' L2 penalty, which goes through momentum (not
@@ -346,7 +345,8 @@ def run(name, data_path=None, *, output_dir=None, epochs=None, batch_size=None, 
 
     A rerun with the same output folder resumes the same run from its last completed epoch, or,
     if it finished, returns its results without training; a folder holding another run (other
-    data, classes or settings) is refused (`keras_cnn.runs.RunConflict`) unless `overwrite`."""
+    data, classes or settings) is refused (`keras_cnn.train.runs.RunConflict`) unless
+    `overwrite`."""
     recipe = get_recipe(name)
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size

@@ -16,7 +16,7 @@ import inspect
 import math
 from typing import Callable, Optional
 
-from keras_cnn import applications, backend
+from keras_cnn.core import applications, backend
 
 #: Keras counts the BatchNormalization moving mean and variance as (non-trainable) parameters;
 #: papers and PyTorch do not. Each published figure says which convention it is in.

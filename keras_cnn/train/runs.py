@@ -28,7 +28,7 @@ import shutil
 
 import keras
 
-from keras_cnn.files import TEMPORARY_PREFIX, atomic_path, write_atomically
+from keras_cnn.io.files import TEMPORARY_PREFIX, atomic_path, write_atomically
 
 MANIFEST = "run.json"
 BACKUP = "backup"
@@ -102,7 +102,7 @@ def remove_run(output_dir):
 
 def remove_temporaries(output_dir):
     """Remove the temporary files that a killed write left in `output_dir` and its backup
-    (`keras_cnn.files.atomic_path` names them .keras-cnn-*)."""
+    (`keras_cnn.io.files.atomic_path` names them .keras-cnn-*)."""
     for folder in (output_dir, os.path.join(output_dir, BACKUP)):
         for path in glob.glob(os.path.join(folder, f"{TEMPORARY_PREFIX}*")):
             os.remove(path)

@@ -18,7 +18,7 @@ import inspect
 import numbers
 import os
 
-from keras_cnn import backend, weights as weights_lib
+from keras_cnn.core import backend, weights as weights_lib
 
 POOLING = (None, "avg", "max")
 

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 import h5py
 import numpy as np
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 OFFLINE_ENV = "KERAS_CNN_OFFLINE"
 

@@ -1,6 +1,6 @@
 """Small data sets for demos and tests, loaded from memory (no download).
 
-    from keras_cnn import data
+    from keras_cnn.train import data
     splits = data.load_digits()          # 32x32x1 images, ready for LeNet-5
     x_train, y_train = splits.train
 """
@@ -15,7 +15,7 @@ import tensorflow as tf
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
-from keras_cnn.files import write_atomically
+from keras_cnn.io.files import write_atomically
 
 #: The digits classes, in label order.
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -229,7 +229,7 @@ def image_dataset(source, *, batch_size, preprocess, training, channels=3, seed=
                   shuffle_buffer=10_000, cache=False, drop_remainder=False):
     """Batches of (images float32 [0, 1], labels int32) from a FolderIndex or folder path.
 
-    Files are decoded in parallel; `preprocess(image, seed)` (a keras_cnn.augment transform)
+    Files are decoded in parallel; `preprocess(image, seed)` (a keras_cnn.train.augment transform)
     makes each a fixed size; training shuffles with `seed` every epoch. `cache=True` keeps the
     decoded full-size images in memory (small data sets only). The dataset holds every image of
     the index (unreadable files were skipped, and named, by `scan_image_folder`), so its

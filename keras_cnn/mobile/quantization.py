@@ -18,7 +18,7 @@ the layers tfmot does not know the QuantizeConfigs shipped here:
   affine map directly (batch statistics no longer move, as is usual when fine-tuning with QAT).
   Left as BatchNormalization, its multiply and add would stay float in the TFLite model.
 - `LocalResponseNormalization`: left in float (`FloatQuantizeConfig`). TFLite has no integer LRN
-  kernel, so an LRN model cannot become an integer-only model; `keras_cnn.export` says so.
+  kernel, so an LRN model cannot become an integer-only model; `keras_cnn.mobile.export` says so.
 
 Channel shuffle (Reshape -> Permute -> Reshape), padding, cropping and max pooling move values
 without computing new ones; tfmot leaves them unquantized, and so do we.
@@ -28,8 +28,8 @@ import numpy as np
 import tf_keras
 import tensorflow_model_optimization as tfmot
 
-from keras_cnn import backend
-from keras_cnn.bridge import to_tf_keras
+from keras_cnn.core import backend
+from keras_cnn.mobile.bridge import to_tf_keras
 
 _qk = tfmot.quantization.keras
 
@@ -114,7 +114,7 @@ def quantize_model(model, preserve_sparsity=False, preserve_clusters=False):
 
     `model` is a keras_cnn model of either Keras (a Keras 3 one goes through the bridge). The
     result holds the same float weights plus the fake-quantization state; convert it with
-    `keras_cnn.export.to_tflite(qat_model, path, quantization="int8", ...)`.
+    `keras_cnn.mobile.export.to_tflite(qat_model, path, quantization="int8", ...)`.
     preserve_sparsity: for a pruned (and stripped) model, tfmot's pruning-preserving scheme
     keeps the zero weights at zero while QAT fine-tunes.
     preserve_clusters: for a clustered (and stripped) model, tfmot's cluster-preserving scheme

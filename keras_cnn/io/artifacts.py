@@ -7,8 +7,9 @@
 A model file (`.keras`, `.tflite`, `.onnx`) has a sidecar `FILE.json` that says what the file
 cannot: the registry architecture and builder arguments it was built with (pruning and QAT
 rebuild it), its class names, the input scaling it expects and the evaluation protocol it was
-trained with. Every command that reads a model reads its sidecar too (`keras_cnn.evaluation.open_model`), so
-that an exported file predicts and evaluates exactly as the model it came from.
+trained with. Every command that reads a model reads its sidecar too
+(`keras_cnn.train.evaluation.open_model`), so that an exported file predicts and evaluates exactly
+as the model it came from.
 
 Files are recognized by their content, not only their name: a `.keras` file is a zip archive, a
 `.tflite` file a FlatBuffer with the identifier "TFL3". A damaged or truncated file is reported
@@ -22,8 +23,8 @@ import zipfile
 
 import numpy as np
 
-from keras_cnn.files import write_atomically
-from keras_cnn.registry import model_info
+from keras_cnn.core.registry import model_info
+from keras_cnn.io.files import write_atomically
 
 KERAS, TFLITE, ONNX, H5 = "keras", "tflite", "onnx", "h5"
 KIND_NAMES = {KERAS: "a Keras model (.keras)", TFLITE: "a TFLite model (.tflite)",
