@@ -214,20 +214,3 @@ def _tf_keras():
     import tf_keras
     return tf_keras
 
-
-def main(argv, versions, default):
-    """Command line of the tflite/ scripts: `versions` maps a --version choice to a model."""
-    import argparse
-    parser = argparse.ArgumentParser(description="Train on the digits, prune, QAT, export "
-                                     "TFLite/ONNX and compare every file on its runtime.")
-    parser.add_argument("--version", choices=sorted(versions), default=default)
-    parser.add_argument("--output", metavar="DIR", help="default: runs/MODEL_mobile")
-    parser.add_argument("--epochs", type=int, default=Settings.epochs,
-                        help="float training epochs (default: %(default)s)")
-    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
-    args = parser.parse_args(argv)
-    variants = [v for v in ALL_VARIANTS if not (args.no_onnx and v.startswith("ONNX"))]
-    results = run(versions[args.version], args.output, Settings(epochs=args.epochs),
-                  variants=variants)
-    print(results["table"])
-    return 0
