@@ -154,8 +154,18 @@ def tensorboard_scalars(folder):
 SMOKE_SIZES = {"inception_v3_imagenet": 75, "alexnet_imagenet": 67, "googlenet_imagenet": 65}
 
 
+@pytest.fixture
+def eager():
+    """Runs the model's train and test steps eagerly: two steps of a big model run in a quarter
+    of the time that tracing them into graphs takes (DenseNet-BC-100: 53 s against 207 s, with
+    the same loss). The graph path of `fit` is the one lenet5_digits and the journeys take."""
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
 @pytest.mark.parametrize("name", [n for n in recipes.list_recipes() if n != "lenet5_digits"])
-def test_every_recipe_runs_on_a_tiny_image_folder(name, tmp_path):
+def test_every_recipe_runs_on_a_tiny_image_folder(name, tmp_path, eager):
     folder = write_image_folder(tmp_path / "data", {"cat": 6, "dog": 6, "fox": 6})
     results = recipes.run(name, str(folder), output_dir=str(tmp_path / "run"), epochs=1,
                           batch_size=4, image_size=SMOKE_SIZES.get(name, 32), steps_per_epoch=2,
