@@ -200,8 +200,8 @@ def test_pretrained_points_to_weights(no_building):
     with pytest.raises(TypeError) as error:
         keras_cnn.create_model("resnet50", pretrained=True)
     assert str(error.value) == (
-        "ResNet50() has no argument 'pretrained'; use weights='imagenet' (or the path to a weights "
-        "file) to load pretrained weights, or weights=None (the default) for a random "
+        "ResNet50() has no argument 'pretrained'; use weights='imagenet' or "
+        "weights='torchvision' (or the path to a weights file) to load pretrained weights, or weights=None (the default) for a random "
         "initialization.")
 
 

@@ -17,9 +17,9 @@ import keras_cnn_cli
 PACKAGE = Path(__file__).resolve().parents[1] / "keras_cnn"
 
 #: Each sub-package imports only from the sub-packages of a lower rank (and from itself).
-#: analysis and train share a rank: neither imports the other.
-RANKS = {"core": 0, "io": 1, "layers": 2, "models": 3, "analysis": 4, "train": 4, "mobile": 5,
-         "cli": 6}
+#: analysis, convert and train share a rank: none imports another.
+RANKS = {"core": 0, "io": 1, "layers": 2, "models": 3, "analysis": 4, "convert": 4, "train": 4,
+         "mobile": 5, "cli": 6}
 
 
 def modules(root=PACKAGE, package="keras_cnn"):

@@ -9,11 +9,17 @@ Formats:
 Whatever the format, a file that does not fit leaves the model as it was and raises an error
 naming the file and the first layer that does not match: never a half-loaded model.
 
-Named sets ("imagenet") are described by `WeightsFile`, `WeightsSet` and `WeightsTable` (a
-`ModelInfo`'s `weights`). Their files live in `$KERAS_HOME/models` (default `~/.keras/models`), the
-cache keras.applications uses, checked against their published md5/sha256. A file missing from the
-cache is downloaded once, unless `KERAS_CNN_OFFLINE=1`; if that fails the error says where to put
-it.
+Named sets ("imagenet", "torchvision") are described by `WeightsFile`, `WeightsSet` and
+`WeightsTable` (a `ModelInfo`'s `weights`). Their files live in `$KERAS_HOME/models` (default
+`~/.keras/models`), the cache keras.applications uses, checked against their published md5/sha256
+(or, for torchvision's checkpoints, the sha256 prefix in their file name, the check torchvision
+itself does). A file missing from the cache is downloaded once, unless `KERAS_CNN_OFFLINE=1`; if
+that fails the error says where to put it.
+
+A set whose file is not in a Keras format (torchvision's .pth checkpoints: `WeightsSet.format`
+"torchvision") is converted when it loads, by the converter registered for its format
+(`register_converter`): `keras_cnn.convert.torchvision` registers itself, and `import keras_cnn`
+imports it. (The converters live above the model builders, which cannot import them.)
 """
 
 import dataclasses
@@ -38,7 +44,9 @@ class WeightsFile:
 
     fname: str
     origin: str
-    file_hash: Optional[str]  # md5 (32 hex digits) or sha256 (64); None where none is published
+    # md5 (32 hex digits), sha256 (64) or a prefix of the sha256 (any other length: torchvision
+    # publishes 8 or more hex digits of it in the file name); None where none is published
+    file_hash: Optional[str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +57,12 @@ class WeightsSet:
     notop: Optional[WeightsFile]
     classes: int = 1000
     description: str = ""
+    # "keras" (.h5/.weights.h5/.keras files, loaded here) or the name of a registered converter
+    # ("torchvision": a PyTorch checkpoint, converted by keras_cnn.convert.torchvision)
+    format: str = "keras"
+    source: str = ""         # the converter's name for the checkpoint's model ("squeezenet1_1")
+    accuracy: tuple = ()     # published ImageNet (top-1, top-5) in %, where known
+    preprocessing: tuple = ()  # ((key, value), ...): how the published accuracy was measured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +117,40 @@ def keras_applications_weights(folder, stem, hashes=(None, None), description=""
     return WeightsSet(top=top, notop=no_top, description=description)
 
 
+#: Where torchvision publishes its checkpoints.
+TORCHVISION_MODELS = "https://download.pytorch.org/models/"
+#: torchvision's per-channel (RGB) normalization of images scaled to [0, 1].
+TORCHVISION_MEAN, TORCHVISION_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def torchvision_weights(source, fname, accuracy, resize=256, crop=224,
+                        interpolation="bilinear"):
+    """The `WeightsSet` of torchvision's ImageNet checkpoint `fname` (published in
+    `TORCHVISION_MODELS`, its sha256 prefix in the name: "squeezenet1_1-b8a52dc0.pth") of its
+    model `source` ("squeezenet1_1"), with its published (top-1, top-5) `accuracy`, measured by
+    torchvision's ImageClassification transform: resize the short side to `resize`
+    (`interpolation`), center crop `crop`, scale to [0, 1], normalize with torchvision's mean
+    and std. One file serves both builds: without the top, the classifier's tensors are left
+    out."""
+    stem = fname.rsplit(".", 1)[0]
+    entry = WeightsFile(fname, TORCHVISION_MODELS + fname, stem.rsplit("-", 1)[1])
+    preprocessing = (("resize", resize), ("crop", crop), ("interpolation", interpolation),
+                     ("mean", TORCHVISION_MEAN), ("std", TORCHVISION_STD))
+    return WeightsSet(top=entry, notop=entry, format="torchvision", source=source,
+                      accuracy=tuple(accuracy), preprocessing=preprocessing,
+                      description=f"torchvision {source} ImageNet weights "
+                                  f"(top-1 {accuracy[0]}%, top-5 {accuracy[1]}%)")
+
+
+_CONVERTERS = {}
+
+
+def register_converter(format, load):
+    """Register `load(model, path, weights_set, include_top)`, which loads a named set of
+    `format` (a `WeightsSet.format`) from its file at `path` into `model`, all or nothing."""
+    _CONVERTERS[format] = load
+
+
 def _sorted(values):
     try:
         return sorted(values)
@@ -133,11 +181,13 @@ def resolve(weights_file):
         _download(weights_file, path)
     if weights_file.file_hash is None:  # (keras.applications publishes none for MobileNet v1/v2)
         return path
-    algorithm = "md5" if len(weights_file.file_hash) == 32 else "sha256"
+    expected = weights_file.file_hash.lower()
+    algorithm = "md5" if len(expected) == 32 else "sha256"
     actual = file_hash(path, algorithm)
-    if actual != weights_file.file_hash:
+    if not actual.startswith(expected):  # (md5 and sha256 are whole: equal)
+        what = "expected" if len(expected) in (32, 64) else "expected it to start with"
         raise ValueError(f"The weights file {path} is corrupt or not the published one: its "
-                         f"{algorithm} is {actual}, expected {weights_file.file_hash}. Delete it "
+                         f"{algorithm} is {actual}, {what} {expected}. Delete it "
                          f"and download it again from {weights_file.origin}.")
     return path
 
@@ -148,11 +198,14 @@ def _download(weights_file, path):
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         raise FileNotFoundError(f"The weights file {weights_file.fname} is not in the cache "
                                 f"and {OFFLINE_ENV} is set. {instructions}")
+    full_hash = weights_file.file_hash
+    if full_hash is not None and len(full_hash) not in (32, 64):
+        full_hash = None  # a sha256 prefix: keras checks whole hashes; `resolve` checks it
     try:
         backend.keras("keras").utils.get_file(weights_file.fname, weights_file.origin,
                                               cache_dir=os.path.dirname(cache_dir()),
                                               cache_subdir="models",
-                                              file_hash=weights_file.file_hash)
+                                              file_hash=full_hash)
     except Exception as error:  # any network or hash failure: say what to do instead
         raise FileNotFoundError(f"Could not download the weights file {weights_file.fname} "
                                 f"({type(error).__name__}: {error}). {instructions}") from None
@@ -174,6 +227,8 @@ def load_weights(model, weights, model_info=None, include_top=True):
             what = repr(weights) if isinstance(weights, str) else "these"
             raise ValueError(f"{model_info.name if model_info else model.name} has no {what} "
                              f"weights {'with' if include_top else 'without'} the top.")
+        if weights_set.format != "keras":
+            return _convert(model, weights_set, include_top)
         path = resolve(weights_file)
     else:
         path = os.fspath(weights)
@@ -183,6 +238,17 @@ def load_weights(model, weights, model_info=None, include_top=True):
         _load_legacy_h5(model, path)
     else:
         _load_with_keras(model, path)
+    return model
+
+
+def _convert(model, weights_set, include_top):
+    """Load a named set that is not in a Keras format through its registered converter."""
+    load = _CONVERTERS.get(weights_set.format)
+    if load is None:
+        raise ValueError(f"No converter is registered for {weights_set.format!r} weights: "
+                         f"import keras_cnn (or keras_cnn.convert.{weights_set.format}) first.")
+    path = resolve(weights_set.top if include_top else weights_set.notop)
+    load(model, path, weights_set, include_top)
     return model
 
 

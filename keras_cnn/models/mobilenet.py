@@ -34,6 +34,15 @@ the first downsampling block get stride 1, so the total stride is 8 instead of 3
 ends in 4x4 feature maps instead of 1x1). The weights keep their shapes, so ImageNet weights
 still load, e.g. to fine-tune.
 
+torchvision's mobilenet_v2, mobilenet_v3_large and mobilenet_v3_small have the same layers, but
+pad their strided convolutions symmetrically (kernel_size // 2 zeros on every side, PyTorch's
+padding) where TensorFlow's "same" padding (and so keras.applications and the TF-slim
+checkpoints) pads more at the bottom and right: `torch_padding=True` builds that (a ZeroPadding2D
+before each strided convolution, then "valid"); the parameters are the same. `weights=
+"torchvision"` loads torchvision's ImageNet checkpoints, converted (`keras_cnn.convert`,
+docs/weights.md), and implies `torch_padding=True` (and for v3 `include_preprocessing=False`:
+torchvision's weights take its normalized input).
+
 Expected input: v1 and v2 take RGB through `preprocess_input` (scaled to [-1, 1]); v3 takes RGB
 in [0, 255] and scales it itself (`include_preprocessing=True`, a Rescaling layer), else it too
 takes `preprocess_input`'s output.
@@ -45,7 +54,7 @@ from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.applications import (check_bool, check_positive_int, check_positive_number,
                                          check_rate)
 from keras_cnn.core.registry import model_info, register_model
-from keras_cnn.core.weights import WeightsTable, keras_applications_weights
+from keras_cnn.core.weights import WeightsTable, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import batch_norm, correct_pad, hard_swish, make_divisible, squeeze_excite
 
 __all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
@@ -209,6 +218,15 @@ def _v3_weights(variant):
 IMAGENET = {"v1": _v1_weights(), "v2": _v2_weights(),
             "large": _v3_weights("large"), "small": _v3_weights("small")}
 
+#: torchvision's ImageNet checkpoints (IMAGENET1K_V1), alpha 1.0 at 224x224.
+TORCHVISION = {
+    "v2": torchvision_weights("mobilenet_v2", "mobilenet_v2-b0353104.pth", (71.878, 90.286)),
+    "large": torchvision_weights("mobilenet_v3_large", "mobilenet_v3_large-8738ca79.pth",
+                                 (74.042, 91.340)),
+    "small": torchvision_weights("mobilenet_v3_small", "mobilenet_v3_small-047dcff4.pth",
+                                 (67.668, 87.402)),
+}
+
 # --- blocks ------------------------------------------------------------------------------------
 
 
@@ -223,11 +241,14 @@ def _activation(x, activation, name):
     return backend.layers().ReLU(6.0 if activation == "relu6" else None, name=name)(x)
 
 
-def _depthwise(x, kernel, stride, name, pad_name, pad, depth_multiplier=1):
+def _depthwise(x, kernel, stride, name, pad_name, pad, depth_multiplier=1, torch_padding=False):
     """A depthwise convolution without bias. Stride 1 pads "same"; stride 2 pads explicitly by
     `pad` ((top, bottom), (left, right)) in a ZeroPadding2D named `pad_name`, then convolves
-    "valid", as the TF-slim originals were trained."""
+    "valid", as the TF-slim originals were trained (`torch_padding`: kernel // 2 on every side,
+    as PyTorch)."""
     layers = backend.layers()
+    if torch_padding:
+        pad = ((kernel // 2, kernel // 2), (kernel // 2, kernel // 2))
     if stride == 2:
         x = layers.ZeroPadding2D(pad, name=pad_name)(x)
     return layers.DepthwiseConv2D(kernel, strides=stride, depth_multiplier=depth_multiplier,
@@ -251,7 +272,18 @@ def depthwise_separable_block(x, filters, stride, depth_multiplier, block_id):
     return _activation(_bn(x, f"{pw}_bn"), "relu6", f"{pw}_relu")
 
 
-def inverted_residual_v2(x, expansion, filters, stride, block_id):
+def _stem_conv(x, filters, stride, name, torch_padding=False):
+    """The 3x3 stem convolution, without bias: "same" padding, or with `torch_padding` and
+    stride 2 one pixel of zeros on every side (`{name}_pad`) then "valid"."""
+    layers = backend.layers()
+    padding = "same"
+    if torch_padding and stride == 2:
+        x, padding = layers.ZeroPadding2D(1, name=f"{name}_pad")(x), "valid"
+    return layers.Conv2D(filters, 3, strides=stride, padding=padding, use_bias=False,
+                         name=name)(x)
+
+
+def inverted_residual_v2(x, expansion, filters, stride, block_id, torch_padding=False):
     """MobileNetV2's block: 1x1 expand (ReLU6) -> 3x3 depthwise (ReLU6) -> 1x1 linear project,
     plus the input when the stride is 1 and the widths agree. Block 0 (expansion 1) has no
     expansion layer. Layers named `block_{id}_*` (block 0: `expanded_conv_*`)."""
@@ -261,7 +293,8 @@ def inverted_residual_v2(x, expansion, filters, stride, block_id):
     if block_id:
         x = _pointwise(x, expansion * channels, f"{prefix}expand")
         x = _activation(_bn(x, f"{prefix}expand_BN", 0.999), "relu6", f"{prefix}expand_relu")
-    x = _depthwise(x, 3, stride, f"{prefix}depthwise", f"{prefix}pad", correct_pad(x, 3))
+    x = _depthwise(x, 3, stride, f"{prefix}depthwise", f"{prefix}pad", correct_pad(x, 3),
+                   torch_padding=torch_padding)
     x = _activation(_bn(x, f"{prefix}depthwise_BN", 0.999), "relu6", f"{prefix}depthwise_relu")
     x = _bn(_pointwise(x, filters, f"{prefix}project"), f"{prefix}project_BN", 0.999)
     if stride == 1 and channels == filters:
@@ -269,7 +302,8 @@ def inverted_residual_v2(x, expansion, filters, stride, block_id):
     return x
 
 
-def inverted_residual_v3(x, expansion, filters, kernel, stride, se, activation, block_id):
+def inverted_residual_v3(x, expansion, filters, kernel, stride, se, activation, block_id,
+                         torch_padding=False):
     """MobileNetV3's block: V2's, with a 3x3 or 5x5 depthwise kernel, optional squeeze-and-
     excitation after the depthwise convolution, and ReLU or hard-swish. Layers named
     `expanded_conv_{id}_*` (block 0: `expanded_conv_*`, and no expansion layer)."""
@@ -282,7 +316,7 @@ def inverted_residual_v3(x, expansion, filters, kernel, stride, se, activation, 
         x = _activation(_bn(x, f"{prefix}expand_bn", 0.999), activation,
                         f"{prefix}expand_{activation}")
     x = _depthwise(x, kernel, stride, f"{prefix}depthwise", f"{prefix}depthwise_pad",
-                   correct_pad(x, kernel))
+                   correct_pad(x, kernel), torch_padding=torch_padding)
     x = _activation(_bn(x, f"{prefix}depthwise_bn", 0.999), activation,
                     f"{prefix}depthwise_{activation}")
     if se:
@@ -350,7 +384,39 @@ def _mobilenet_v1(variant, *, alpha=1.0, depth_multiplier=1, dropout=1e-3, small
         weights_options=dict(alpha=alpha, depth_multiplier=depth_multiplier), **kwargs)
 
 
-def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, **kwargs):
+def _is_torchvision(variant, kwargs):
+    """Whether the build's `weights` are a torchvision named set."""
+    weights = kwargs.get("weights")
+    named = model_info(variant).weight_sets.get(weights) if isinstance(weights, str) else None
+    return named is not None and named.format == "torchvision"
+
+
+def _torch_padding(variant, torch_padding, kwargs, implied, **fixed):
+    """`torch_padding` resolved against the named weights: by default True with
+    weights="torchvision" (recorded in `implied`, so that a rebuild has the same layout), else
+    False; a named set refuses the padding it was not trained with, and the torchvision set the
+    values of `fixed` ({family argument: (value, torchvision's)}; None: the default) it was not
+    trained with."""
+    weights = kwargs.get("weights")
+    named = model_info(variant).weight_sets.get(weights) if isinstance(weights, str) else None
+    torchvision = _is_torchvision(variant, kwargs)
+    if torch_padding is None:
+        torch_padding = torchvision
+        if torchvision:
+            implied["torch_padding"] = True
+    check_bool("torch_padding", torch_padding)
+    if named is not None and torch_padding != torchvision:
+        fixed = dict(fixed, torch_padding=(torch_padding, torchvision))
+    elif not torchvision:
+        fixed = {}
+    for option, (value, trained) in fixed.items():
+        if value is not None and value != trained:
+            raise ValueError(f"weights={weights!r} were trained with {option}={trained!r}. "
+                             f"Received: {option}={value!r}")
+    return torch_padding
+
+
+def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, torch_padding=None, **kwargs):
     """MobileNetV2.
 
     Family arguments:
@@ -360,30 +426,39 @@ def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, **kwargs):
         small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
             block get stride 1, so the total stride is 8 instead of 32. The weights keep their
             shapes (ImageNet weights still load). Default False.
+        torch_padding: pad strided convolutions with kernel_size // 2 zeros on every side, as
+            PyTorch (torchvision's mobilenet_v2), instead of TensorFlow's "same" padding (more at
+            the bottom/right, as keras.applications). Default None: True with
+            weights="torchvision", else False.
     """
     check_positive_number("alpha", alpha)
     check_bool("small_input", small_input)
+    implied = {}
+    torch_padding = _torch_padding(variant, torch_padding, kwargs, implied)
     layers = backend.layers()
     blocks = [(t, c, s if i == 0 else 1) for t, c, n, s in V2_STAGES for i in range(n)]
     strides = _small_input_strides([V2_STEM[1]] + [s for _, _, s in blocks], small_input)
 
     def features(x):
-        x = layers.Conv2D(make_divisible(V2_STEM[0] * alpha), 3, strides=strides[0],
-                          padding="same", use_bias=False, name="Conv1")(x)
+        x = _stem_conv(x, make_divisible(V2_STEM[0] * alpha), strides[0], "Conv1",
+                       torch_padding)
         x = _activation(_bn(x, "bn_Conv1", 0.999), "relu6", "Conv1_relu")
         for block_id, ((t, c, _), stride) in enumerate(zip(blocks, strides[1:])):
-            x = inverted_residual_v2(x, t, make_divisible(int(c * alpha)), stride, block_id)
+            x = inverted_residual_v2(x, t, make_divisible(int(c * alpha)), stride, block_id,
+                                     torch_padding)
         last = make_divisible(V2_LAST * alpha) if alpha > 1.0 else V2_LAST
         x = _bn(_pointwise(x, last, "Conv_1"), "Conv_1_bn", 0.999)
         return _activation(x, "relu6", "out_relu")
 
-    return applications.build_application(
+    model = applications.build_application(
         model_info(variant), features, applications.global_pool_classifier,
         weights_options=dict(alpha=alpha), **kwargs)
+    model._keras_cnn_implied_kwargs = implied
+    return model
 
 
 def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rate=0.2,
-                  include_preprocessing=True, small_input=False, **kwargs):
+                  include_preprocessing=None, small_input=False, torch_padding=None, **kwargs):
     """MobileNetV3 `config` ("large" or "small").
 
     Family arguments:
@@ -393,14 +468,27 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
         minimalistic: no squeeze-and-excitation, no hard-swish, 3x3 kernels only (default False).
         dropout_rate: dropout rate before the classifier (default 0.2).
         include_preprocessing: scale [0, 255] inputs to [-1, 1] in the model, with a Rescaling
-            layer (default True).
+            layer. Default None: True, but False with weights="torchvision" (torchvision's
+            weights take its mean/std-normalized input).
         small_input: True for small images (CIFAR's 32x32): the stem and the first downsampling
             block get stride 1, so the total stride is 8 instead of 32. The weights keep their
             shapes (ImageNet weights still load). Default False.
+        torch_padding: pad strided convolutions with kernel_size // 2 zeros on every side, as
+            PyTorch (torchvision's mobilenet_v3_*), instead of TensorFlow's "same" padding (more
+            at the bottom/right, as keras.applications). Default None: True with
+            weights="torchvision", else False.
     """
     check_positive_number("alpha", alpha)
     check_bool("minimalistic", minimalistic)
     check_rate("dropout_rate", dropout_rate)
+    implied = {}
+    torch_padding = _torch_padding(variant, torch_padding, kwargs, implied, alpha=(alpha, 1.0),
+                                   minimalistic=(minimalistic, False),
+                                   include_preprocessing=(include_preprocessing, False))
+    if include_preprocessing is None:
+        include_preprocessing = not _is_torchvision(variant, kwargs)
+        if not include_preprocessing:
+            implied["include_preprocessing"] = False
     check_bool("include_preprocessing", include_preprocessing)
     check_bool("small_input", small_input)
     layers = backend.layers()
@@ -415,14 +503,14 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
     def features(x):
         if include_preprocessing:
             x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale_to_pm1")(x)
-        x = layers.Conv2D(V3_STEM[0], 3, strides=strides[0], padding="same", use_bias=False,
-                          name="conv")(x)
+        x = _stem_conv(x, V3_STEM[0], strides[0], "conv", torch_padding)
         x = _activation(_bn(x, "conv_bn", 0.999), top_activation, f"conv_{top_activation}")
         for block_id, (row, stride) in enumerate(zip(table, strides[1:])):
             expansion, filters, kernel, _, se, code = row
             x = inverted_residual_v3(x, expansion, make_divisible(filters * alpha),
                                      3 if minimalistic else kernel, stride,
-                                     se and not minimalistic, block_activation(code), block_id)
+                                     se and not minimalistic, block_activation(code), block_id,
+                                     torch_padding)
         x = _pointwise(x, make_divisible(x.shape[backend.channel_axis()] * 6), "conv_1")
         return _activation(_bn(x, "conv_1_bn", 0.999), top_activation,
                            f"conv_1_{top_activation}")
@@ -439,9 +527,11 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
         x = layers.Flatten(name="flatten")(x)
         return layers.Activation(classifier_activation, name="predictions")(x)
 
-    return applications.build_application(
+    model = applications.build_application(
         model_info(variant), features, head,
         weights_options=dict(alpha=alpha, minimalistic=minimalistic), **kwargs)
+    model._keras_cnn_implied_kwargs = implied
+    return model
 
 
 # --- registered variants ---------------------------------------------------------------------
@@ -464,20 +554,22 @@ def MobileNet(**kwargs):
                 default_size=224, min_size=31, params=3_538_984,
                 params_source=_KERAS.format("MobileNetV2"),
                 macs=300_000_000, macs_source="Sandler et al. 2018, Table 4 (MobileNetV2 1.0)",
-                weights={"imagenet": IMAGENET["v2"]})
+                weights={"imagenet": IMAGENET["v2"], "torchvision": TORCHVISION["v2"]})
 def MobileNetV2(**kwargs):
     """MobileNetV2 (keras.applications' MobileNetV2)."""
     return _mobilenet_v2("mobilenet_v2", **kwargs)
 
 
 def _v3_meta(config, params, macs, macs_source, minimalistic=False, macs_note=""):
+    weights = {"imagenet": IMAGENET[config]}
+    if not minimalistic:
+        weights["torchvision"] = TORCHVISION[config]
     builder = f"MobileNetV3{config.title()}" + ("(minimalistic=True, " if minimalistic else "(")
     return dict(options=_mobilenet_v3, exclude=("minimalistic",) if minimalistic else (),
                 family="mobilenet", paper=PAPER_V3, default_size=224, min_size=31,
                 params=params, params_source=f"keras.applications.{builder}weights=None)"
                                              ".count_params() (Keras convention)",
-                macs=macs, macs_source=macs_source, macs_note=macs_note,
-                weights={"imagenet": IMAGENET[config]})
+                macs=macs, macs_source=macs_source, macs_note=macs_note, weights=weights)
 
 
 @register_model("mobilenet_v3_large", **_v3_meta("large", 5_507_432, 219_000_000,

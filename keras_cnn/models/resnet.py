@@ -19,6 +19,13 @@ ResNet50/101/152 default to the keras.applications layout, layer for layer (name
 use_bias=False)` is torchvision's resnet50 (25,557,032 parameters without BN statistics).
 ResNet18/34/200 default to the torchvision layout (a basic block has no 1x1 to stride).
 
+Pretrained sets: ResNet50/101/152 and their v2 have keras.applications' files (`weights=
+"imagenet"`). ResNet18/34/50/101/152 (and ResNeXt and Wide ResNet, built here) also take
+`weights="torchvision"`: torchvision's ImageNet checkpoints (IMAGENET1K_V1), converted by
+`keras_cnn.convert.torchvision`. That set builds torchvision's layout by itself
+(`stride_in_1x1=False, use_bias=False`, which `to_tf_keras` rebuilds); ResNet18/34 have no
+keras.applications file, so their "imagenet" is torchvision's set too (docs/weights.md).
+
 Pre-activation ResNets (ResNet50V2 ...) move batch normalization and ReLU in front of each
 convolution, leaving the shortcut path a pure identity. They follow keras.applications (the TF-slim
 layout): the stride sits on the last block of conv2_x .. conv4_x, a strided identity shortcut is a
@@ -40,7 +47,7 @@ from typing import Optional
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import batch_norm, grouped_conv, squeeze_excite, stochastic_depth, zero_pad_channels
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
@@ -111,6 +118,33 @@ _HASHES = {
 IMAGENET = {key: keras_applications_weights("resnet/", key + TF_KERNELS, hashes,
                                             f"keras.applications {key} ImageNet weights")
             for key, hashes in _HASHES.items()}
+
+
+#: torchvision's ImageNet checkpoints (IMAGENET1K_V1) of the ResNets built by `build_resnet`:
+#: (file, (top-1, top-5), resize), from torchvision's model table.
+TORCHVISION = {
+    "resnet18": ("resnet18-f37072fd.pth", (69.758, 89.078), 256),
+    "resnet34": ("resnet34-b627a593.pth", (73.314, 91.420), 256),
+    "resnet50": ("resnet50-0676ba61.pth", (76.130, 92.862), 256),
+    "resnet101": ("resnet101-63fe2227.pth", (77.374, 93.546), 256),
+    "resnet152": ("resnet152-394f9c45.pth", (78.312, 94.046), 256),
+    "resnext50_32x4d": ("resnext50_32x4d-7cdf4587.pth", (77.618, 93.698), 256),
+    "resnext101_32x8d": ("resnext101_32x8d-8ba56ff5.pth", (79.312, 94.526), 256),
+    "resnext101_64x4d": ("resnext101_64x4d-173b62eb.pth", (83.246, 96.454), 232),
+    "wide_resnet50_2": ("wide_resnet50_2-95faca4d.pth", (78.468, 94.086), 256),
+    "wide_resnet101_2": ("wide_resnet101_2-32ee1156.pth", (78.848, 94.284), 256),
+}
+#: The layout of torchvision's bottleneck ResNets ("v1.5").
+TORCHVISION_LAYOUT = dict(stride_in_1x1=False, use_bias=False, small_input=False)
+
+
+def torchvision_sets(variant, imagenet=False):
+    """`register_model`'s weights of a variant with a torchvision checkpoint: {"torchvision": set}
+    and, with `imagenet` (no keras.applications file), the same set as "imagenet"."""
+    fname, accuracy, resize = TORCHVISION[variant]
+    weights_set = torchvision_weights(variant, fname, accuracy, resize=resize)
+    return {"imagenet": weights_set, "torchvision": weights_set} if imagenet else {
+        "torchvision": weights_set}
 
 
 # --- layers -----------------------------------------------------------------------------------
@@ -315,12 +349,17 @@ def _head(dropout):
 
 def _check_pretrained(variant, weights, spec, **layout):
     """Named weights fit only the layout they were trained with."""
-    if not (isinstance(weights, str) and spec.weights and weights in model_info(variant).weight_sets):
+    sets = model_info(variant).weight_sets
+    if not (isinstance(weights, str) and weights in sets):
+        return
+    torchvision = sets[weights].format == "torchvision"
+    if not (spec.weights or torchvision):
         return
     for option, value in layout.items():
-        if value != getattr(spec, option, False):
-            raise ValueError(f"weights={weights!r} were trained with {option}="
-                             f"{getattr(spec, option, False)!r}. Received: {option}={value!r}")
+        trained = TORCHVISION_LAYOUT[option] if torchvision else getattr(spec, option, False)
+        if value != trained:
+            raise ValueError(f"weights={weights!r} were trained with {option}={trained!r}. "
+                             f"Received: {option}={value!r}")
 
 
 # --- networks ---------------------------------------------------------------------------------
@@ -342,6 +381,16 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
     """
     applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)
+    weights = kwargs.get("weights")
+    named = model_info(variant).weight_sets.get(weights) if isinstance(weights, str) else None
+    implied = {}
+    if named is not None and named.format == "torchvision":  # torchvision's layout by itself
+        if stride_in_1x1 is None and spec.block == "bottleneck":
+            stride_in_1x1 = implied["stride_in_1x1"] = False
+        if use_bias is None:
+            use_bias = False
+            if spec.use_bias:
+                implied["use_bias"] = False
     if stride_in_1x1 is None:
         stride_in_1x1 = spec.stride_in_1x1
     elif spec.block == "basic":
@@ -375,8 +424,10 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
                     shortcut_kernel=spec.shortcut_kernel if stage > 0 else 1, name=name)
         return x
 
-    return applications.build_application(model_info(variant), features, _head(spec.dropout),
-                                          **kwargs)
+    model = applications.build_application(model_info(variant), features, _head(spec.dropout),
+                                           **kwargs)
+    model._keras_cnn_implied_kwargs = implied  # so that to_tf_keras rebuilds the same layout
+    return model
 
 
 def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **kwargs):
@@ -436,6 +487,9 @@ def _meta(variant, params, source, convention="keras", macs=None, macs_source=""
                 macs_source=macs_source if macs else "")
     if spec.weights:
         meta["weights"] = {"imagenet": IMAGENET[spec.weights]}
+    if variant in TORCHVISION:
+        meta["weights"] = {**meta.get("weights", {}),
+                           **torchvision_sets(variant, imagenet=not spec.weights)}
     return meta
 
 

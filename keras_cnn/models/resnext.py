@@ -13,7 +13,7 @@ Expected input: RGB images through "torch" preprocessing, as torchvision's weigh
 """
 
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
-from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet
+from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, torchvision_sets
 
 __all__ = ["ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d"]
 
@@ -38,19 +38,22 @@ def _meta(params, macs):
                 macs=macs, macs_source=_TV)
 
 
-@register_model("resnext50_32x4d", **_meta(25_028_904, 4_230_000_000))
+@register_model("resnext50_32x4d", **_meta(25_028_904, 4_230_000_000),
+                weights=torchvision_sets("resnext50_32x4d", imagenet=True))
 def ResNeXt50_32x4d(**kwargs):
     """ResNeXt-50 (32x4d): bottlenecks [3, 4, 6, 3], 32 groups of 4 channels in conv2_x."""
     return build_resnet("resnext50_32x4d", SPECS["resnext50_32x4d"], **kwargs)
 
 
-@register_model("resnext101_32x8d", **_meta(88_791_336, 16_410_000_000))
+@register_model("resnext101_32x8d", **_meta(88_791_336, 16_410_000_000),
+                weights=torchvision_sets("resnext101_32x8d", imagenet=True))
 def ResNeXt101_32x8d(**kwargs):
     """ResNeXt-101 (32x8d): bottlenecks [3, 4, 23, 3], 32 groups of 8 channels in conv2_x."""
     return build_resnet("resnext101_32x8d", SPECS["resnext101_32x8d"], **kwargs)
 
 
-@register_model("resnext101_64x4d", **_meta(83_455_272, 15_460_000_000))
+@register_model("resnext101_64x4d", **_meta(83_455_272, 15_460_000_000),
+                weights=torchvision_sets("resnext101_64x4d", imagenet=True))
 def ResNeXt101_64x4d(**kwargs):
     """ResNeXt-101 (64x4d): bottlenecks [3, 4, 23, 3], 64 groups of 4 channels in conv2_x."""
     return build_resnet("resnext101_64x4d", SPECS["resnext101_64x4d"], **kwargs)

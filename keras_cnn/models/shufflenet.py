@@ -42,11 +42,16 @@ left out, so the network downsamples 8x instead of 32x (32x32 -> 4x4 before the 
 Same parameters.
 
 Counts are in the papers' convention (no BN moving statistics): ShuffleNet 1x g=3 1,865,728; v2
-1,366,792 / 2,278,604 / 3,503,624 / 7,393,996 (torchvision). No ImageNet weights in Keras format.
+1,366,792 / 2,278,604 / 3,503,624 / 7,393,996 (torchvision).
+
+ImageNet weights: ShuffleNet v2's layout is torchvision's, so `weights="torchvision"` (or
+"imagenet", the same set: keras.applications has no ShuffleNet) loads torchvision's checkpoints,
+converted (`keras_cnn.convert.torchvision`, docs/weights.md). None for ShuffleNet v1.
 """
 
 from keras_cnn.core import applications, backend, registry
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import batch_norm, channel_shuffle, conv_bn_act
 
 __all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
@@ -285,25 +290,39 @@ def ShuffleNetV1(groups=3, scale=1.0, **kwargs):
     return registry.create_model(f"shufflenet_g{groups}", scale=scale, **kwargs)
 
 
-@register_model("shufflenet_v2_x0_5", params=1_366_792, macs=41_000_000, **_V2)
+def _torchvision(name, fname, accuracy, resize=256):
+    """torchvision's ImageNet set, also the "imagenet" one (keras.applications has none)."""
+    weights_set = torchvision_weights(name, fname, accuracy, resize=resize)
+    return {"weights": {"imagenet": weights_set, "torchvision": weights_set}}
+
+
+@register_model("shufflenet_v2_x0_5", params=1_366_792, macs=41_000_000,
+                **_torchvision("shufflenet_v2_x0_5", "shufflenetv2_x0.5-f707e7126e.pth",
+                               (60.552, 81.746)), **_V2)
 def ShuffleNetV2_x0_5(**kwargs):
     """ShuffleNet v2 0.5x (stages 48/96/192)."""
     return _shufflenet_v2("shufflenet_v2_x0_5", 0.5, **kwargs)
 
 
-@register_model("shufflenet_v2_x1_0", params=2_278_604, macs=146_000_000, **_V2)
+@register_model("shufflenet_v2_x1_0", params=2_278_604, macs=146_000_000,
+                **_torchvision("shufflenet_v2_x1_0", "shufflenetv2_x1-5666bf0f80.pth",
+                               (69.362, 88.316)), **_V2)
 def ShuffleNetV2_x1_0(**kwargs):
     """ShuffleNet v2 1x (stages 116/232/464)."""
     return _shufflenet_v2("shufflenet_v2_x1_0", 1.0, **kwargs)
 
 
-@register_model("shufflenet_v2_x1_5", params=3_503_624, macs=299_000_000, **_V2)
+@register_model("shufflenet_v2_x1_5", params=3_503_624, macs=299_000_000,
+                **_torchvision("shufflenet_v2_x1_5", "shufflenetv2_x1_5-3c479a10.pth",
+                               (72.996, 91.086), resize=232), **_V2)
 def ShuffleNetV2_x1_5(**kwargs):
     """ShuffleNet v2 1.5x (stages 176/352/704)."""
     return _shufflenet_v2("shufflenet_v2_x1_5", 1.5, **kwargs)
 
 
-@register_model("shufflenet_v2_x2_0", params=7_393_996, macs=591_000_000, **_V2)
+@register_model("shufflenet_v2_x2_0", params=7_393_996, macs=591_000_000,
+                **_torchvision("shufflenet_v2_x2_0", "shufflenetv2_x2_0-8be3c8ee.pth",
+                               (76.230, 93.006), resize=232), **_V2)
 def ShuffleNetV2_x2_0(**kwargs):
     """ShuffleNet v2 2x (stages 244/488/976, conv5 2048)."""
     return _shufflenet_v2("shufflenet_v2_x2_0", 2.0, **kwargs)

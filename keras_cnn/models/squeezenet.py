@@ -39,11 +39,14 @@ layout is therefore torchvision's, and so are the multiply-accumulates. Smallest
 left out, so the network downsamples 4x instead of 16x (32x32 -> conv10 on 6x6 for 1.0, 7x7 for
 1.1). Same parameters.
 
-No ImageNet weights are published in Keras format (torchvision's have this exact layout).
+ImageNet weights: `weights="torchvision"` (or "imagenet", the same set: keras.applications has
+no SqueezeNet) loads torchvision's checkpoints, converted (`keras_cnn.convert.torchvision`), into
+squeezenet1_0 and squeezenet1_1, whose layout is torchvision's (docs/weights.md).
 """
 
 from keras_cnn.core import applications, backend
 from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import fire_module
 
 __all__ = ["SqueezeNet1_0", "SqueezeNet1_0ComplexBypass", "SqueezeNet1_0SimpleBypass",
@@ -139,6 +142,12 @@ def _squeezenet(variant, version, *, bypass=None, dropout=0.5, small_input=False
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
+def _torchvision(name, fname, accuracy):
+    """torchvision's ImageNet set, also the "imagenet" one (keras.applications has none)."""
+    weights_set = torchvision_weights(name, fname, accuracy)
+    return {"imagenet": weights_set, "torchvision": weights_set}
+
+
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 _COMMON = dict(options=_squeezenet, family="squeezenet", paper=PAPER, default_size=224,
                macs_source=_TV)
@@ -146,7 +155,9 @@ _COMMON = dict(options=_squeezenet, family="squeezenet", paper=PAPER, default_si
 
 @register_model("squeezenet1_0", min_size=21, params=1_248_424,
                 params_source="Iandola et al. Table 1 / torchvision squeezenet1_0",
-                macs=820_000_000, **_COMMON)
+                macs=820_000_000,
+                weights=_torchvision("squeezenet1_0", "squeezenet1_0-b66bff10.pth",
+                                     (58.092, 80.420)), **_COMMON)
 def SqueezeNet1_0(**kwargs):
     """SqueezeNet 1.0, the paper's Table 1."""
     return _squeezenet("squeezenet1_0", "1_0", **kwargs)
@@ -155,7 +166,9 @@ def SqueezeNet1_0(**kwargs):
 @register_model("squeezenet1_1", min_size=17, params=1_235_496,
                 params_source="torchvision squeezenet1_1 (SqueezeNet v1.1 of the authors' "
                               "repository)",
-                macs=350_000_000, **_COMMON)
+                macs=350_000_000,
+                weights=_torchvision("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth",
+                                     (58.178, 80.624)), **_COMMON)
 def SqueezeNet1_1(**kwargs):
     """SqueezeNet 1.1: conv1 64 3x3/2 and earlier pooling, 2.4x fewer operations than 1.0."""
     return _squeezenet("squeezenet1_1", "1_1", **kwargs)

@@ -18,7 +18,7 @@ Expected input: CIFAR images normalized per channel; ImageNet models: "torch" pr
 from keras_cnn.core import applications
 from keras_cnn.layers import batch_norm
 from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, conv,
-                                     drop_rates, preact_basic_block, relu)
+                                     drop_rates, preact_basic_block, relu, torchvision_sets)
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["WideResNet16_8", "WideResNet28_10", "WideResNet40_4", "WideResNet50_2",
@@ -99,13 +99,15 @@ def WideResNet40_4(**kwargs):
     return _wrn_cifar("wrn40_4", 40, 4, **kwargs)
 
 
-@register_model("wide_resnet50_2", **_imagenet_meta(68_883_240, 11_400_000_000))
+@register_model("wide_resnet50_2", **_imagenet_meta(68_883_240, 11_400_000_000),
+                weights=torchvision_sets("wide_resnet50_2", imagenet=True))
 def WideResNet50_2(**kwargs):
     """WRN-50-2: ResNet-50 with bottlenecks twice as wide (torchvision layout)."""
     return build_resnet("wide_resnet50_2", SPECS["wide_resnet50_2"], **kwargs)
 
 
-@register_model("wide_resnet101_2", **_imagenet_meta(126_886_696, 22_750_000_000))
+@register_model("wide_resnet101_2", **_imagenet_meta(126_886_696, 22_750_000_000),
+                weights=torchvision_sets("wide_resnet101_2", imagenet=True))
 def WideResNet101_2(**kwargs):
     """WRN-101-2: ResNet-101 with bottlenecks twice as wide (torchvision layout)."""
     return build_resnet("wide_resnet101_2", SPECS["wide_resnet101_2"], **kwargs)

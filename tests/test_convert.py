@@ -1,0 +1,311 @@
+"""torchvision checkpoints in keras_cnn's models (keras_cnn.convert, docs/weights.md).
+
+Each supported torchvision model is built by torchvision itself with random weights (weights=None,
+then every BatchNorm's statistics and affine parameters set to random non-trivial values, so that
+the conversion of each is exercised), its state dict saved to a .pth file and converted with
+`keras_cnn.from_torchvision`; both models then run on the same random images (NCHW for torch, NHWC
+for Keras) in inference mode and their logits must agree within 1e-4 of the logits' scale
+(max |logit| or 1, whichever is larger: a random ResNet-50's logits reach the hundreds, where float32
+sums differ in the 6th digit).
+
+Nothing is downloaded: the named-set tests place files in the test's empty KERAS_HOME.
+"""
+
+import dataclasses
+import hashlib
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import keras_cnn
+from keras_cnn.convert import state_dict as state_dict_lib
+from keras_cnn.convert import torchvision as tv
+from keras_cnn.core import registry, weights as weights_lib
+
+torch = pytest.importorskip("torch")
+
+
+def import_torchvision():
+    """torchvision's model definitions. The torchvision wheel on PyPI is built for CUDA torch: with
+    the CPU-only torch its C++ ops (detection's nms, roi_align) do not load, and its meta-kernel
+    registrations for them fail at import. The classification models need neither, so without
+    those ops the registrations are skipped."""
+    if "torchvision" not in sys.modules:
+        import importlib.util
+        import os
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None:
+            pytest.skip("torchvision is not installed")
+        library = os.path.join(spec.submodule_search_locations[0], "_C.so")
+        try:
+            torch.ops.load_library(library)
+        except (OSError, RuntimeError):
+            sys.modules.setdefault("torchvision._meta_registrations",
+                                   types.ModuleType("torchvision._meta_registrations"))
+    import torchvision.models
+    return torchvision.models
+
+
+def randomized(model, seed=0):
+    """`model` in eval mode with random BatchNorm statistics and affine parameters."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                size = module.num_features
+                module.running_mean.copy_(torch.rand(size, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.bias.copy_(torch.rand(size, generator=generator) - 0.5)
+    return model.eval()
+
+
+def torch_outputs(model, images):
+    with torch.no_grad():
+        return model(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+
+
+def images(size, batch=2, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, size, size, 3)).astype("float32")
+
+
+def assert_close(ours, theirs):
+    scale = max(1.0, float(np.abs(theirs).max()))
+    assert np.abs(ours - theirs).max() <= 1e-4 * scale, (np.abs(ours - theirs).max(), scale)
+
+
+# Every supported model is compared on random images at the size given (64x64 where the
+# architecture pools globally). The bigger siblings of a family go through the same mapping code
+# (the same name patterns: resnet101/152 are resnet50's blocks, more of them); they are covered by
+# `test_every_supported_model_maps_every_tensor`, which converts a zero state dict of torchvision's
+# exact names and shapes.
+COMPARED = {
+    "squeezenet1_0": 64, "squeezenet1_1": 64,
+    "shufflenet_v2_x0_5": 64, "shufflenet_v2_x1_0": 64,
+    "resnet18": 64, "resnet50": 64, "resnext50_32x4d": 64, "wide_resnet50_2": 64,
+    "mobilenet_v2": 64, "mobilenet_v3_small": 64, "mobilenet_v3_large": 64,
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPARED))
+def test_converted_model_computes_torchvision_outputs(name, tmp_path):
+    models = import_torchvision()
+    reference = randomized(models.get_model(name, weights=None))
+    path = tmp_path / f"{name}.pth"
+    torch.save(reference.state_dict(), path)
+    size = COMPARED[name]
+    x = images(size)
+    model = keras_cnn.from_torchvision(name, path, classifier_activation=None,
+                                       input_shape=(size, size, 3))
+    assert_close(np.asarray(model(x, training=False)), torch_outputs(reference, x))
+    # torchvision's architecture, parameter for parameter
+    assert (registry.count_params(model, registry.WITHOUT_BN_STATISTICS)
+            == sum(p.numel() for p in reference.parameters()))
+
+
+def test_softmax_by_default_and_a_state_dict_in_memory():
+    models = import_torchvision()
+    reference = randomized(models.squeezenet1_1(weights=None))
+    arrays = {k: v.numpy() for k, v in reference.state_dict().items()}
+    model = keras_cnn.from_torchvision("squeezenet1_1", arrays, input_shape=(64, 64, 3))
+    x = images(64)
+    expected = torch.softmax(torch.from_numpy(torch_outputs(reference, x)), dim=1).numpy()
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-6)
+
+
+def test_safetensors_file(tmp_path):
+    safetensors = pytest.importorskip("safetensors.numpy")
+    models = import_torchvision()
+    reference = randomized(models.squeezenet1_0(weights=None))
+    path = tmp_path / "squeezenet1_0.safetensors"
+    safetensors.save_file({k: v.numpy() for k, v in reference.state_dict().items()}, str(path))
+    model = keras_cnn.from_torchvision("squeezenet1_0", path, classifier_activation=None,
+                                       input_shape=(64, 64, 3))
+    x = images(64)
+    assert_close(np.asarray(model(x)), torch_outputs(reference, x))
+
+
+@pytest.mark.parametrize("name", tv.supported_models())
+def test_every_supported_model_maps_every_tensor(name):
+    """torchvision's exact names and shapes (its model on the meta device: no memory, no
+    initialization) fill every layer of our model, each tensor used once."""
+    models = import_torchvision()
+    with torch.device("meta"):
+        reference = models.get_model(name, weights=None)
+    state = {k: np.zeros(v.shape, np.float32) for k, v in reference.state_dict().items()}
+    size = 224 if keras_cnn.model_info(tv.SUPPORTED[name].model).flatten_top else 32
+    keras_cnn.from_torchvision(name, state, input_shape=(size, size, 3))
+
+
+# --- errors name what does not fit, and leave the model as it was ------------------------------
+
+@pytest.fixture(scope="module")
+def squeezenet_state():
+    models = import_torchvision()
+    return {k: v.numpy() for k, v in randomized(models.squeezenet1_1(weights=None))
+            .state_dict().items()}
+
+
+def _convert_into_fresh_model(state):
+    model = keras_cnn.SqueezeNet1_1(input_shape=(64, 64, 3))
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError) as error:
+        tv.convert_state_dict(model, "squeezenet1_1", state)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)  # nothing was loaded
+    return str(error.value)
+
+
+def test_leftover_tensor_is_named(squeezenet_state):
+    state = dict(squeezenet_state, **{"features.99.extra.weight": np.zeros(3, np.float32)})
+    message = _convert_into_fresh_model(state)
+    assert "nothing was loaded" in message
+    assert "left over" in message and "'features.99.extra.weight'" in message
+
+
+def test_missing_tensor_is_named(squeezenet_state):
+    state = {k: v for k, v in squeezenet_state.items() if k != "features.6.expand3x3.bias"}
+    message = _convert_into_fresh_model(state)
+    assert "no tensor 'features.6.expand3x3.bias' (for layer 'fire4_expand3x3')" in message
+
+
+def test_misshapen_tensor_is_named(squeezenet_state):
+    state = dict(squeezenet_state)
+    state["features.3.squeeze.weight"] = np.zeros((16, 64, 3, 3), np.float32)
+    message = _convert_into_fresh_model(state)
+    assert "'fire2_squeeze1x1'" in message and "(1, 1, 64, 16)" in message
+
+
+def test_num_batches_tracked_is_ignored():
+    models = import_torchvision()
+    state = {k: v.numpy() for k, v in models.shufflenet_v2_x0_5(weights=None).state_dict().items()}
+    assert any(k.endswith("num_batches_tracked") for k in state)
+    keras_cnn.from_torchvision("shufflenet_v2_x0_5", state)
+
+
+def test_without_the_top_the_classifier_is_left_out(squeezenet_state):
+    model = keras_cnn.from_torchvision("squeezenet1_1", squeezenet_state, include_top=False,
+                                       pooling="avg", input_shape=(64, 64, 3))
+    assert model.output_shape == (None, 512)
+
+
+def test_unknown_torchvision_name_lists_the_supported_ones():
+    with pytest.raises(ValueError) as error:
+        keras_cnn.from_torchvision("squeezenet1_2", {})
+    message = str(error.value)
+    assert "No converter for the torchvision model 'squeezenet1_2'" in message
+    assert "Did you mean: squeezenet1_1" in message
+    for name in tv.supported_models():
+        assert name in message
+
+
+def test_an_option_against_torchvision_layout_is_refused():
+    with pytest.raises(ValueError, match=r"torchvision's resnet50 has stride_in_1x1=False"):
+        keras_cnn.from_torchvision("resnet50", {}, stride_in_1x1=True)
+    with pytest.raises(ValueError, match=r"weights='torchvision' were trained with "
+                                         r"stride_in_1x1=False"):
+        keras_cnn.ResNet50(weights="torchvision", stride_in_1x1=True)
+
+
+def test_reading_a_pth_without_torch_says_pip_install_torch(tmp_path, monkeypatch):
+    path = tmp_path / "model.pth"
+    path.write_bytes(b"not read")
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(ImportError, match=r"needs PyTorch: pip install torch \(the CPU-only "
+                                          r"wheel is enough\)"):
+        state_dict_lib.read_state_dict(path)
+
+
+def test_a_file_that_is_not_a_state_dict(tmp_path):
+    path = tmp_path / "model.pth"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"Cannot read .*model.pth as a PyTorch state dict"):
+        keras_cnn.from_torchvision("squeezenet1_1", path)
+
+
+# --- named sets: weights="torchvision" -----------------------------------------------------------
+
+def test_named_set_missing_offline_says_where_to_put_it(keras_home):
+    with pytest.raises(FileNotFoundError) as error:
+        keras_cnn.SqueezeNet1_1(weights="torchvision")
+    message = str(error.value)
+    assert "squeezenet1_1-b8a52dc0.pth is not in the cache and KERAS_CNN_OFFLINE is set" in message
+    assert "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth" in message
+    assert str(keras_home / "models" / "squeezenet1_1-b8a52dc0.pth") in message
+
+
+def _published_as(name, path, monkeypatch):
+    """Register `path`'s file as model `name`'s torchvision set, under a torchvision-style
+    name carrying its own sha256 prefix (the registry's entry is patched for this test)."""
+    prefix = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    info = keras_cnn.model_info(name)
+    published = info.weight_sets["torchvision"]
+    fname = f"{name}-{prefix}.pth"
+    mine = dataclasses.replace(published, top=weights_lib.WeightsFile(
+        fname, "https://example.invalid/" + fname, prefix))
+    mine = dataclasses.replace(mine, notop=mine.top)
+    patched = dataclasses.replace(info, weights=tuple(
+        (key, mine if key == "torchvision" else value) for key, value in info.weights))
+    monkeypatch.setitem(registry._REGISTRY, name, patched)
+    return fname
+
+
+def test_named_set_from_the_cache_is_hash_checked_and_converted(keras_home, tmp_path,
+                                                                 monkeypatch):
+    models = import_torchvision()
+    reference = randomized(models.squeezenet1_1(weights=None))
+    saved = tmp_path / "saved.pth"
+    torch.save(reference.state_dict(), saved)
+    fname = _published_as("squeezenet1_1", saved, monkeypatch)
+    (keras_home / "models").mkdir()
+    cached = keras_home / "models" / fname
+    cached.write_bytes(saved.read_bytes())
+
+    model = keras_cnn.SqueezeNet1_1(weights="torchvision", classifier_activation=None,
+                                    input_shape=(64, 64, 3))
+    x = images(64)
+    assert_close(np.asarray(model(x)), torch_outputs(reference, x))
+    notop = keras_cnn.SqueezeNet1_1(weights="torchvision", include_top=False,
+                                    input_shape=(64, 64, 3))
+    assert len(notop.get_weights()) == len(model.get_weights()) - 2  # conv10 left out
+
+    cached.write_bytes(saved.read_bytes() + b"x")  # not the published file any more
+    with pytest.raises(ValueError, match=r"is corrupt or not the published one: its sha256 is "
+                                         r"[0-9a-f]{64}, expected it to start with"):
+        keras_cnn.SqueezeNet1_1(weights="torchvision")
+
+
+def test_resnet50_torchvision_set_builds_torchvision_layout(keras_home, tmp_path, monkeypatch):
+    """weights="torchvision" implies stride_in_1x1=False, use_bias=False, recorded for rebuilds."""
+    models = import_torchvision()
+    saved = tmp_path / "saved.pth"
+    with torch.device("meta"):
+        names = models.resnet50(weights=None).state_dict()
+    torch.save({k: torch.zeros(v.shape) for k, v in names.items()}, saved)
+    fname = _published_as("resnet50", saved, monkeypatch)
+    (keras_home / "models").mkdir()
+    (keras_home / "models" / fname).write_bytes(saved.read_bytes())
+    model = keras_cnn.ResNet50(weights="torchvision", include_top=False, input_shape=(32, 32, 3))
+    assert model._keras_cnn_build.kwargs["stride_in_1x1"] is False
+    assert model._keras_cnn_build.kwargs["use_bias"] is False
+
+
+def test_named_sets_are_torchvision_published_ones():
+    """URL, hash prefix, accuracy and resize of every set, against the installed torchvision's
+    own table (IMAGENET1K_V1)."""
+    models = import_torchvision()
+    for name in tv.supported_models():
+        weights_set = tv.named_set(name)
+        assert weights_set is not None, name
+        published = models.get_model_weights(name).IMAGENET1K_V1
+        assert weights_set.top.origin == published.url
+        assert published.url.rsplit("-", 1)[1].startswith(weights_set.top.file_hash)
+        metrics = published.meta["_metrics"]["ImageNet-1K"]
+        assert weights_set.accuracy == pytest.approx((metrics["acc@1"], metrics["acc@5"]))
+        preprocessing = dict(weights_set.preprocessing)
+        transforms = published.transforms()
+        assert [preprocessing["resize"]] == list(transforms.resize_size)
+        assert [preprocessing["crop"]] == list(transforms.crop_size)
+        assert preprocessing["interpolation"] == transforms.interpolation.value
