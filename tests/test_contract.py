@@ -73,7 +73,8 @@ def test_classifier_activation_with_pretrained_weights(tmp_path):
 
 @pytest.mark.parametrize("weights", ["imagenet21k", "no/such/file.h5", 3])
 def test_unknown_weights(weights):
-    with pytest.raises(ValueError, match=r"weights must be None, a named set \('imagenet'\) or the "
+    with pytest.raises(ValueError, match=r"weights must be None, a named set \('imagenet', "
+                                         r"'torchvision'\) or the "
                                          r"path to an existing weights file. Received: weights="):
         keras_cnn.VGG16(weights=weights)
 

@@ -243,4 +243,5 @@ def test_unknown_model_suggests_close_names():
 
 def test_list_models_filters():
     assert keras_cnn.list_models("vgg1?") == ["vgg11", "vgg13", "vgg16", "vgg19"]
-    assert keras_cnn.list_models(family="alexnet") == ["alexnet", "alexnet_two_tower", "zfnet"]
+    assert keras_cnn.list_models(family="alexnet") == ["alexnet", "alexnet_owt",
+                                                        "alexnet_two_tower", "zfnet"]

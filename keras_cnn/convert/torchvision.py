@@ -160,6 +160,39 @@ def _mobilenet_v3(layer, model):
     return f"{base}.{1 if found[3] == '_bn' else 0}"
 
 
+# --- AlexNet, VGG ------------------------------------------------------------------------------
+
+_ALEXNET = {"conv1": "features.0", "conv2": "features.3", "conv3": "features.6",
+            "conv4": "features.8", "conv5": "features.10", "fc6": "classifier.1",
+            "fc7": "classifier.4", "predictions": "classifier.6"}
+
+
+def _alexnet(layer, model):
+    """torchvision's features: conv, ReLU, pool, conv, ReLU, pool, (conv, ReLU) x 3, pool; its
+    classifier: Dropout, Linear, ReLU, Dropout, Linear, ReLU, Linear."""
+    return _ALEXNET.get(layer)
+
+
+def _vgg(layer, model):
+    """torchvision's features: per convolution Conv2d, BatchNorm2d (vgg*_bn), ReLU; a MaxPool2d
+    after each block. Its classifier: Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear."""
+    head = {"fc1": "classifier.0", "fc2": "classifier.3", "predictions": "classifier.6"}
+    if layer in head:
+        return head[layer]
+    names = [other.name for other in model.layers]
+    batch_norm = any(re.fullmatch(r"block\d_conv\d+_bn", n) for n in names)
+    index, table = 0, {}
+    for name in names:
+        if re.fullmatch(r"block\d_conv\d+", name):
+            table[name] = f"features.{index}"
+            if batch_norm:
+                table[f"{name}_bn"] = f"features.{index + 1}"
+            index += 3 if batch_norm else 2
+        elif re.fullmatch(r"block\d_pool", name):
+            index += 1
+    return table.get(layer)
+
+
 def _entries():
     entries = [
         TorchvisionModel("squeezenet1_0", "squeezenet1_0", _squeezenet("squeezenet1_0"),
@@ -189,6 +222,13 @@ def _entries():
             head=("classifier.0", "classifier.3"), epsilon=1e-3,
             note="PyTorch's symmetric padding; no Rescaling layer (torchvision normalizes the "
                  "input)"))
+    entries.append(TorchvisionModel(
+        "alexnet", "alexnet_owt", _alexnet, head=("classifier.6",),
+        note='"One weird trick" AlexNet: 64-192-384-256-256 filters, no LRN'))
+    for depth in (11, 13, 16, 19):
+        for suffix in ("", "_bn"):
+            entries.append(TorchvisionModel(f"vgg{depth}{suffix}", f"vgg{depth}{suffix}", _vgg,
+                                            head=("classifier.6",)))
     return {entry.name: entry for entry in entries}
 
 

@@ -13,17 +13,30 @@ ZFNet keeps AlexNet's layout but looks at the image more finely: CONV1 is 7x7 wi
 (instead of 11x11/4) and CONV2 has stride 2, on a 224x224 input. Its pooling rounds up (Caffe's
 ceil mode), which "same" padding reproduces for POOL1 and POOL2.
 
-Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted).
+torchvision's alexnet is neither: it follows Krizhevsky's "One weird trick" (2014) single-tower
+model, CONV1 64 11x11/4 pad 2 -> POOL1 -> CONV2 192 5x5 -> POOL2 -> CONV3 384 -> CONV4 256 ->
+CONV5 256 -> POOL5 -> FC6 4096 -> FC7 4096 -> FC8, without LRN, on 224x224 (61,100,840
+parameters). `AlexNetOWT` ("alexnet_owt") builds it, layer for layer; `weights="torchvision"`
+(or "imagenet", the same set) loads torchvision's ImageNet checkpoint, converted
+(`keras_cnn.convert`, docs/weights.md). torchvision resizes any input's POOL5 maps to 6x6 by
+adaptive average pooling; here, as with every Flatten head, the classifier needs the 224x224
+input (6x6 maps) it was built for.
+
+Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted);
+for the torchvision weights, torchvision's normalization (docs/weights.md).
 """
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import grouped_conv, local_response_norm
 
-__all__ = ["AlexNet", "AlexNetTwoTower", "ZFNet"]
+__all__ = ["AlexNet", "AlexNetOWT", "AlexNetTwoTower", "ZFNet"]
 
 ALEXNET_PAPER = ("A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep "
                  "Convolutional Neural Networks. NeurIPS 2012")
+OWT_PAPER = ("A. Krizhevsky. One weird trick for parallelizing convolutional neural networks. "
+             "arXiv:1404.5997, 2014")
 ZFNET_PAPER = ("M. D. Zeiler, R. Fergus. Visualizing and Understanding Convolutional Networks. "
                "ECCV 2014 (arXiv:1311.2901, 2013)")
 
@@ -40,6 +53,18 @@ ALEXNET_LAYERS = (
     ("conv", "conv3", 384, 3, 1, "same", False),
     ("conv", "conv4", 384, 3, 1, "same", True),
     ("conv", "conv5", 256, 3, 1, "same", True),
+    ("pool", "pool5", "valid"),
+)
+# torchvision's alexnet (after "One weird trick"): narrower, no LRN, PyTorch's padding of CONV1
+OWT_LAYERS = (
+    ("pad", "conv1_pad", 2),
+    ("conv", "conv1", 64, 11, 4, "valid", False),
+    ("pool", "pool1", "valid"),
+    ("conv", "conv2", 192, 5, 1, "same", False),
+    ("pool", "pool2", "valid"),
+    ("conv", "conv3", 384, 3, 1, "same", False),
+    ("conv", "conv4", 256, 3, 1, "same", False),
+    ("conv", "conv5", 256, 3, 1, "same", False),
     ("pool", "pool5", "valid"),
 )
 ZFNET_LAYERS = (
@@ -114,6 +139,22 @@ def AlexNet(**kwargs):
 def AlexNetTwoTower(**kwargs):
     """AlexNet as published: CONV2, CONV4 and CONV5 grouped in two towers."""
     return _alexnet("alexnet_two_tower", ALEXNET_LAYERS, towers=2, **kwargs)
+
+
+_OWT_WEIGHTS = torchvision_weights("alexnet", "alexnet-owt-7be5be79.pth", (56.522, 79.066))
+
+
+@register_model("alexnet_owt", options=_alexnet, exclude=("towers",),  # one tower
+                family="alexnet", paper=OWT_PAPER, default_size=224, min_size=63,
+                flatten_top=True, params=61_100_840, params_source="torchvision alexnet",
+                macs=714_000_000,
+                macs_source="torchvision model table (GFLOPS column, which counts "
+                            "multiply-accumulates)",
+                weights={"imagenet": _OWT_WEIGHTS, "torchvision": _OWT_WEIGHTS})
+def AlexNetOWT(**kwargs):
+    """torchvision's AlexNet (Krizhevsky's "One weird trick" single tower): 64-192-384-256-256
+    filters, no LRN, FC 4096-4096-1000."""
+    return _alexnet("alexnet_owt", OWT_LAYERS, **kwargs)
 
 
 @register_model("zfnet", options=_alexnet, exclude=("towers",),  # no layer to group

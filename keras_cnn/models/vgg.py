@@ -11,12 +11,20 @@ dropout (0.5 on FC1 and FC2) belongs to its training setup: `dropout=0.5` adds i
 0 keeps keras.applications' exact layer list. `batch_norm=True` adds BatchNormalization after every
 convolution (the conv keeps its bias, as in torchvision's vgg*_bn, whose counts we match).
 
-Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted).
+torchvision's vgg11 .. vgg19 and vgg11_bn .. vgg19_bn are these layers too: `weights=
+"torchvision"` loads their ImageNet checkpoints, converted (`keras_cnn.convert`, docs/weights.md).
+VGG16 and VGG19 keep keras.applications' files as "imagenet"; for the others, which
+keras.applications does not have, "imagenet" is the torchvision set. (torchvision's adaptive
+pooling to 7x7 before the classifier is the identity at 224x224, the size these weights need
+with the top.)
+
+Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted);
+for the torchvision weights, torchvision's normalization (docs/weights.md).
 """
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import batch_norm, local_response_norm
 
 __all__ = ["VGG11", "VGG11BN", "VGG11LRN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
@@ -44,6 +52,19 @@ IMAGENET = {config: keras_applications_weights(
                 f"keras.applications {model.upper()} ImageNet weights (converted from the "
                 "authors' Caffe model)")
             for config, (model, *hashes) in _FILES.items()}
+
+
+#: torchvision's ImageNet checkpoints (IMAGENET1K_V1): (file, (top-1, top-5)).
+TORCHVISION = {
+    "vgg11": ("vgg11-8a719046.pth", (69.020, 88.628)),
+    "vgg13": ("vgg13-19584684.pth", (69.928, 89.246)),
+    "vgg16": ("vgg16-397923af.pth", (71.592, 90.382)),
+    "vgg19": ("vgg19-dcbb9e9d.pth", (72.376, 90.876)),
+    "vgg11_bn": ("vgg11_bn-6002323d.pth", (70.370, 89.810)),
+    "vgg13_bn": ("vgg13_bn-abd245e5.pth", (71.586, 90.374)),
+    "vgg16_bn": ("vgg16_bn-6c64b313.pth", (73.360, 91.516)),
+    "vgg19_bn": ("vgg19_bn-c79401a0.pth", (74.218, 91.842)),
+}
 
 
 def vgg_block(x, convs, block, bn=False, lrn=False):
@@ -100,7 +121,7 @@ _COMMON = dict(options=_vgg, family="vgg", paper=PAPER, default_size=224, min_si
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 
 
-def _meta(params, macs=None, bn=False, source=None, weights=None):
+def _meta(params, macs=None, bn=False, source=None, weights=None, torchvision=None):
     meta = dict(_COMMON, params=params, macs=macs, macs_source=_TV if macs else "")
     if bn:
         meta.update(exclude=("batch_norm",),  # the variant sets it
@@ -111,10 +132,15 @@ def _meta(params, macs=None, bn=False, source=None, weights=None):
                                             "count of the Table 1 configuration with biases")
     if weights:
         meta["weights"] = {"imagenet": IMAGENET[weights]}
+    if torchvision:
+        tv_set = torchvision_weights(torchvision, *TORCHVISION[torchvision])
+        meta["weights"] = {"imagenet": IMAGENET[weights] if weights else tv_set,
+                           "torchvision": tv_set}
     return meta
 
 
-@register_model("vgg11", **_meta(132_863_336, 7_610_000_000))
+@register_model("vgg11", **_meta(132_863_336, 7_610_000_000,
+                                 torchvision="vgg11"))
 def VGG11(**kwargs):
     """VGG-11, configuration A."""
     return _vgg("vgg11", "A", **kwargs)
@@ -126,7 +152,8 @@ def VGG11LRN(**kwargs):
     return _vgg("vgg11_lrn", "A", lrn=True, **kwargs)
 
 
-@register_model("vgg13", **_meta(133_047_848, 11_310_000_000))
+@register_model("vgg13", **_meta(133_047_848, 11_310_000_000,
+                                 torchvision="vgg13"))
 def VGG13(**kwargs):
     """VGG-13, configuration B."""
     return _vgg("vgg13", "B", **kwargs)
@@ -140,7 +167,8 @@ def VGG16C(**kwargs):
 
 @register_model("vgg16", **_meta(138_357_544, 15_470_000_000,
                                  source="keras.applications.VGG16 / torchvision vgg16",
-                                 weights="D"))
+                                 weights="D",
+                                 torchvision="vgg16"))
 def VGG16(**kwargs):
     """VGG-16, configuration D (keras.applications' VGG16)."""
     return _vgg("vgg16", "D", **kwargs)
@@ -148,19 +176,22 @@ def VGG16(**kwargs):
 
 @register_model("vgg19", **_meta(143_667_240, 19_630_000_000,
                                  source="keras.applications.VGG19 / torchvision vgg19",
-                                 weights="E"))
+                                 weights="E",
+                                 torchvision="vgg19"))
 def VGG19(**kwargs):
     """VGG-19, configuration E (keras.applications' VGG19)."""
     return _vgg("vgg19", "E", **kwargs)
 
 
-@register_model("vgg11_bn", **_meta(132_868_840, 7_610_000_000, bn=True))
+@register_model("vgg11_bn", **_meta(132_868_840, 7_610_000_000, bn=True,
+                                    torchvision="vgg11_bn"))
 def VGG11BN(**kwargs):
     """VGG-11 (A) with batch normalization."""
     return _vgg("vgg11_bn", "A", batch_norm=True, **kwargs)
 
 
-@register_model("vgg13_bn", **_meta(133_053_736, 11_310_000_000, bn=True))
+@register_model("vgg13_bn", **_meta(133_053_736, 11_310_000_000, bn=True,
+                                    torchvision="vgg13_bn"))
 def VGG13BN(**kwargs):
     """VGG-13 (B) with batch normalization."""
     return _vgg("vgg13_bn", "B", batch_norm=True, **kwargs)
@@ -173,13 +204,15 @@ def VGG16CBN(**kwargs):
     return _vgg("vgg16_c_bn", "C", batch_norm=True, **kwargs)
 
 
-@register_model("vgg16_bn", **_meta(138_365_992, 15_470_000_000, bn=True))
+@register_model("vgg16_bn", **_meta(138_365_992, 15_470_000_000, bn=True,
+                                    torchvision="vgg16_bn"))
 def VGG16BN(**kwargs):
     """VGG-16 (D) with batch normalization."""
     return _vgg("vgg16_bn", "D", batch_norm=True, **kwargs)
 
 
-@register_model("vgg19_bn", **_meta(143_678_248, 19_630_000_000, bn=True))
+@register_model("vgg19_bn", **_meta(143_678_248, 19_630_000_000, bn=True,
+                                    torchvision="vgg19_bn"))
 def VGG19BN(**kwargs):
     """VGG-19 (E) with batch normalization."""
     return _vgg("vgg19_bn", "E", batch_norm=True, **kwargs)
