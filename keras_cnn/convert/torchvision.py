@@ -193,6 +193,30 @@ def _vgg(layer, model):
     return table.get(layer)
 
 
+# --- DenseNet --------------------------------------------------------------------------------
+
+_DENSENET = (
+    (r"conv1_conv", "features.conv0"),
+    (r"conv1_bn", "features.norm0"),
+    (r"bn", "features.norm5"),
+    (r"predictions", "classifier"),
+    (r"conv(\d)_block(\d+)_(0_bn|1_conv|1_bn|2_conv)",
+     lambda m: f"features.denseblock{int(m[1]) - 1}.denselayer{m[2]}."
+               f"{ {'0_bn': 'norm1', '1_conv': 'conv1', '1_bn': 'norm2', '2_conv': 'conv2'}[m[3]]}"),
+    (r"pool(\d)_(bn|conv)",
+     lambda m: f"features.transition{int(m[1]) - 1}.{'norm' if m[2] == 'bn' else 'conv'}"),
+)
+# torchvision's published DenseNet checkpoints name a layer's tensors "norm.1" for "norm1" (its
+# densenet.py renames them the same way when it loads them)
+_DENSENET_OLD_NAME = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+
+
+def _densenet_rename(key):
+    found = _DENSENET_OLD_NAME.match(key)
+    return found[1] + found[2] if found else key
+
+
 def _entries():
     entries = [
         TorchvisionModel("squeezenet1_0", "squeezenet1_0", _squeezenet("squeezenet1_0"),
@@ -229,6 +253,16 @@ def _entries():
         for suffix in ("", "_bn"):
             entries.append(TorchvisionModel(f"vgg{depth}{suffix}", f"vgg{depth}{suffix}", _vgg,
                                             head=("classifier.6",)))
+    for depth in (121, 169, 201):
+        entries.append(TorchvisionModel(f"densenet{depth}", f"densenet{depth}",
+                                        _patterns(_DENSENET), head=("classifier",),
+                                        rename=_densenet_rename))
+    entries.append(TorchvisionModel(
+        "densenet161", "densenet121", _patterns(_DENSENET), head=("classifier",),
+        rename=_densenet_rename,
+        options=(("growth_rate", 48), ("blocks", (6, 12, 36, 24)), ("stem_filters", 96)),
+        note="DenseNet-161 (k=48): DenseNet121's builder with growth_rate=48, blocks=(6, 12, 36, "
+             "24), stem_filters=96; no named set"))
     return {entry.name: entry for entry in entries}
 
 
@@ -314,6 +348,8 @@ def from_torchvision(name, checkpoint, *, classifier_activation="softmax", **kwa
         if option in kwargs and kwargs[option] != value:
             raise ValueError(f"torchvision's {name} has {option}={value!r}. Received: "
                              f"{option}={kwargs[option]!r}")
+    if entry.model != entry.name:  # e.g. alexnet -> alexnet_owt: named as torchvision names it
+        kwargs.setdefault("name", entry.name)
     model = create_model(entry.model, weights=None, classifier_activation=classifier_activation,
                          **{**entry.builder_options, **kwargs})
     convert_state_dict(model, name, state, include_top=kwargs.get("include_top", True),
@@ -332,6 +368,30 @@ def named_set(name):
     info = model_info(_entry(name).model)
     weights_set = info.weight_sets.get("torchvision")
     return weights_set if weights_set is not None and weights_set.source == name else None
+
+
+def markdown_table():
+    """The table of docs/weights.md: every supported torchvision name, the registry model and
+    options it maps to, its named set and published ImageNet accuracy."""
+    rows = ["| torchvision | keras_cnn model | options (torchvision's layout) | named set | "
+            "top-1 / top-5 (%) | eval resize | checkpoint |",
+            "|---|---|---|---|---:|---:|---|"]
+    for name in supported_models():
+        entry = SUPPORTED[name]
+        options = ", ".join(f"`{k}={v!r}`" for k, v in entry.options) or "(default)"
+        weights_set = named_set(name)
+        if weights_set is None:
+            sets, accuracy, resize, fname = "none (from_torchvision only)", "", "", ""
+        else:
+            info = model_info(entry.model)
+            aliases = [k for k, v in info.weights if v is weights_set]
+            sets = " = ".join(f'`"{k}"`' for k in aliases)
+            accuracy = f"{weights_set.accuracy[0]:.3f} / {weights_set.accuracy[1]:.3f}"
+            resize = str(dict(weights_set.preprocessing)["resize"])
+            fname = f"[{weights_set.top.fname}]({weights_set.top.origin})"
+        rows.append(f"| {name} | {entry.model} | {options} | {sets} | {accuracy} | {resize} | "
+                    f"{fname} |")
+    return "\n".join(rows) + "\n"
 
 
 weights_lib.register_converter("torchvision", _load_named_set)

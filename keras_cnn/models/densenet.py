@@ -22,6 +22,10 @@ Family knobs (keyword arguments of every builder): `growth_rate`, `compression` 
 `blocks` (layers per dense block), `stem_filters` (channels of the first convolution, default
 2k) and `dropout`.
 
+Pretrained sets: DenseNet121/169/201 have keras.applications' files ("imagenet") and
+torchvision's checkpoints (`weights="torchvision"`, the same layers, converted by
+`keras_cnn.convert`: docs/weights.md).
+
 Expected input: RGB images through `preprocess_input` ("torch" mode: [0, 1], minus the
 ImageNet mean, divided by its standard deviation).
 """
@@ -30,7 +34,7 @@ from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.applications import (check_positive_int, check_rate, check_value, is_int,
                                     is_number)
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import batch_norm
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "DenseNet264", "DenseNetBC100"]
@@ -60,6 +64,16 @@ IMAGENET = {depth: keras_applications_weights(
                 "densenet/", f"densenet{depth}{TF_KERNELS}", hashes,
                 f"keras.applications DenseNet{depth} ImageNet weights")
             for depth, hashes in _HASHES.items()}
+
+
+#: torchvision's ImageNet checkpoints (IMAGENET1K_V1): the same layers as keras.applications'
+#: (converted by keras_cnn.convert; torchvision's densenet161, k=48, is DenseNet121(growth_rate=48,
+#: blocks=(6, 12, 36, 24), stem_filters=96) through keras_cnn.from_torchvision).
+TORCHVISION = {
+    "121": torchvision_weights("densenet121", "densenet121-a639ec97.pth", (74.434, 91.972)),
+    "169": torchvision_weights("densenet169", "densenet169-b2777c0a.pth", (75.600, 92.806)),
+    "201": torchvision_weights("densenet201", "densenet201-c1103571.pth", (76.896, 93.370)),
+}
 
 
 def _bn_relu(x, name):
@@ -178,7 +192,8 @@ _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates
 
 
 @register_model("densenet121", params=8_062_504, params_source="keras.applications.DenseNet121",
-                macs=2_830_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["121"]},
+                macs=2_830_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["121"],
+                                                      "torchvision": TORCHVISION["121"]},
                 **_IMAGENET)
 def DenseNet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k=32, blocks 6-12-24-16), keras.applications' DenseNet121."""
@@ -186,7 +201,8 @@ def DenseNet121(**kwargs):
 
 
 @register_model("densenet169", params=14_307_880, params_source="keras.applications.DenseNet169",
-                macs=3_360_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["169"]},
+                macs=3_360_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["169"],
+                                                      "torchvision": TORCHVISION["169"]},
                 **_IMAGENET)
 def DenseNet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k=32, blocks 6-12-32-32), keras.applications' DenseNet169."""
@@ -194,7 +210,8 @@ def DenseNet169(**kwargs):
 
 
 @register_model("densenet201", params=20_242_984, params_source="keras.applications.DenseNet201",
-                macs=4_290_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["201"]},
+                macs=4_290_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["201"],
+                                                      "torchvision": TORCHVISION["201"]},
                 **_IMAGENET)
 def DenseNet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k=32, blocks 6-12-48-32), keras.applications' DenseNet201."""
