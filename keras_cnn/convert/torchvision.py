@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 from keras_cnn.convert.state_dict import Assignment, read_state_dict
 from keras_cnn.core import weights as weights_lib
-from keras_cnn.core.registry import create_model, model_info
+from keras_cnn.core.registry import model_info
 
 __all__ = ["SUPPORTED", "TorchvisionModel", "convert_state_dict", "from_torchvision",
            "supported_models"]
@@ -350,8 +350,9 @@ def from_torchvision(name, checkpoint, *, classifier_activation="softmax", **kwa
                              f"{option}={kwargs[option]!r}")
     if entry.model != entry.name:  # e.g. alexnet -> alexnet_owt: named as torchvision names it
         kwargs.setdefault("name", entry.name)
-    model = create_model(entry.model, weights=None, classifier_activation=classifier_activation,
-                         **{**entry.builder_options, **kwargs})
+    builder = model_info(entry.model).builder  # (create_model's own first argument is "name")
+    model = builder(weights=None, classifier_activation=classifier_activation,
+                    **{**entry.builder_options, **kwargs})
     convert_state_dict(model, name, state, include_top=kwargs.get("include_top", True),
                        source=source)
     return model
