@@ -69,8 +69,8 @@ def test_signature_examples():
         "use_bias=None, drop_path_rate=0.0, small_input=False)")
     assert inspect.signature(keras_cnn.LeNet5).parameters["classes"].default == 10
     assert family_arguments("mobilenet_v3_small") == dict(
-        alpha=1.0, minimalistic=False, dropout_rate=0.2, include_preprocessing=True,
-        small_input=False)
+        alpha=1.0, minimalistic=False, dropout_rate=0.2, include_preprocessing=None,
+        small_input=False, torch_padding=None)
     assert family_arguments("xception") == {}
 
 
@@ -151,10 +151,11 @@ BUILDS = {
     "lenet5": dict(c3_table=True, activation="relu", subsampling="max"),
     "mobilenet": dict(alpha=0.25, depth_multiplier=2, dropout=0.1, small_input=True,
                       input_shape=(32, 32, 3)),
-    "mobilenet_v2": dict(alpha=0.35, small_input=True, input_shape=(32, 32, 3)),
+    "mobilenet_v2": dict(alpha=0.35, small_input=True, torch_padding=True,
+                         input_shape=(32, 32, 3)),
     "mobilenet_v3_small": dict(alpha=0.75, minimalistic=True, dropout_rate=0.1,
                                include_preprocessing=False, small_input=True,
-                               input_shape=(32, 32, 3)),
+                               torch_padding=True, input_shape=(32, 32, 3)),
     "nasnet_mobile": dict(penultimate_filters=96, num_blocks=1, stem_block_filters=8,
                           filter_multiplier=2, skip_reduction=True, input_shape=(32, 32, 3)),
     "nin_cifar10": dict(dropout=0.1),
@@ -265,7 +266,8 @@ def test_registration_checks_the_family_arguments():
 #: Every family argument by kind (test_every_family_argument_has_a_kind keeps the lists complete,
 #: so that a new argument joins the checks below).
 BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn", "minimalistic",
-           "skip_reduction", "small_input", "stddev_rescaling", "stride_in_1x1", "use_bias"}
+           "skip_reduction", "small_input", "stddev_rescaling", "stride_in_1x1", "torch_padding",
+           "use_bias"}
 RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
 OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",
           "compression", "depth_multiplier", "filter_multiplier", "growth_rate",

@@ -97,7 +97,10 @@ def test_imagenet_weights_are_keras_applications_files():
         assert (imagenet.notop.fname, imagenet.notop.file_hash) == (notop, notop_hash)
         assert imagenet.top.origin == keras_resnet.BASE_WEIGHTS_PATH + top
         assert imagenet.notop.origin == keras_resnet.BASE_WEIGHTS_PATH + notop
-    assert not keras_cnn.ResNet18.model_info.weight_sets
+    # ResNet-18 has no keras.applications file: its "imagenet" is torchvision's checkpoint
+    resnet18 = keras_cnn.ResNet18.model_info.weight_sets
+    assert resnet18["imagenet"] is resnet18["torchvision"]
+    assert resnet18["imagenet"].top.origin == "https://download.pytorch.org/models/resnet18-f37072fd.pth"
 
 
 def test_layouts_place_the_stride_and_biases():

@@ -82,6 +82,7 @@ class WeightsTable:
     key: Callable
     classes: int = 1000
     description: str = ""
+    format: str = "keras"        # (as a WeightsSet's: its files are Keras files)
 
     def select(self, options, what="these weights"):
         """The `WeightsSet` for a build's `options`."""
