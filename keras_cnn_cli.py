@@ -16,7 +16,8 @@
 
 This module sits outside the keras_cnn package on purpose: importing keras_cnn loads TensorFlow
 (seconds), and `keras-cnn --help`, `--version` or a mistyped option should answer at once. The
-commands themselves are in `keras_cnn.cli`, imported once the arguments are good.
+commands themselves are in the modules of `keras_cnn.cli` (`COMMAND_MODULES`), the one a
+command needs imported once the arguments are good.
 
 Errors (unknown model, bad option, unreadable file) print one line on stderr and exit 2.
 """
@@ -35,6 +36,11 @@ SUMMARY = ("Classic CNN architectures for Keras 3: list and profile the models, 
            "TFLite and ONNX.")
 FORMATS = ("text", "markdown", "json", "csv")
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8", "onnx")
+#: the module of keras_cnn.cli that holds each command's run_<command>(args)
+COMMAND_MODULES = {"list": "information", "info": "information", "zoo": "information",
+                   "recipes": "information", "train": "training", "finetune": "training",
+                   "digits": "training", "evaluate": "evaluation", "predict": "evaluation",
+                   "export": "mobile", "prune": "mobile", "qat": "mobile", "demo": "demo"}
 #: TensorFlow's start-up lines on a machine without a GPU driver: not errors of ours
 _STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc",
                   "cuda_platform.cc", "cpu_feature_guard.cc",
@@ -43,15 +49,15 @@ _STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.
 
 def main(argv=None):
     """Run the command in `argv` (default: sys.argv[1:]); return 0, or exit 2 on an error
-    (train's other exit codes: keras_cnn.training.EXIT_CODES)."""
+    (train's other exit codes: keras_cnn.train.training.EXIT_CODES)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.formatwarning = _one_line_warning
     quiet_tensorflow()
-    from keras_cnn import cli
+    commands = importlib.import_module(f"keras_cnn.cli.{COMMAND_MODULES[args.command]}")
     try:
-        getattr(cli, f"run_{args.command}")(args)
+        getattr(commands, f"run_{args.command}")(args)
     except (ValueError, OSError) as err:
         parser.exit(2, f"{PROG}: error: {err}\n")
     return 0

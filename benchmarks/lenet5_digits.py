@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from keras_cnn.files import publish_table
+from keras_cnn.io.files import publish_table
 from keras_cnn_cli import int_at_least
 
 

@@ -2,15 +2,16 @@
 
     python benchmarks/mobile_targets.py [--models a,b] [--epochs 8] [--readme docs/benchmarks.md]
 
-For each model (its small-input variant on the digits, `keras_cnn.mobile.run` with every file
-variant, `mobile.Settings`' epochs but --epochs) one markdown row: float accuracy, int8 PTQ
-(per-channel and per-tensor weights) / QAT / pruned + QAT accuracy on LiteRT, the int8 PTQ files'
-sizes as shares of float32, the pruned int8 file's gzipped size as a share of the unpruned
-int8's, ONNX's largest difference to Keras, and which targets hold:
+For each model (its small-input variant on the digits, `keras_cnn.mobile.pipeline.run` with
+every file variant, `pipeline.Settings`' epochs but --epochs) one markdown row: float accuracy,
+int8 PTQ (per-channel and per-tensor weights) / QAT / pruned + QAT accuracy on LiteRT, the int8
+PTQ files' sizes as shares of float32, the pruned int8 file's gzipped size as a share of the
+unpruned int8's, ONNX's largest difference to Keras, and which targets hold:
 
 - F: float >= 95%;  P: int8 PTQ (per channel) and QAT within 1 point of float, integer-only;
 - S: an int8 file <= 30% of float32: the per-tensor PTQ file, which must itself pass P's test
-  (per-channel files carry 24 bytes of scales and zero points per output channel, `export.py`);
+  (per-channel files carry 24 bytes of scales and zero points per output channel,
+  keras_cnn/mobile/export.py);
 - Q: 50% sparsity + QAT within 1.5 points of float;
 - G: gzipped pruned int8 <= 60% of the unpruned int8;  O: ONNX max abs diff <= 1e-4.
 
@@ -26,12 +27,12 @@ import platform
 import sys
 import tempfile
 
-from keras_cnn import mobile
-START, END = "<!-- mobile_targets:start -->", "<!-- mobile_targets:end -->"
-from keras_cnn.files import publish_table
+from keras_cnn.io.files import publish_table
+from keras_cnn.mobile import pipeline
+from keras_cnn.mobile.export import float_ops
 from keras_cnn_cli import int_at_least
-from keras_cnn.export import float_ops
 
+START, END = "<!-- mobile_targets:start -->", "<!-- mobile_targets:end -->"
 INT8 = ("int8 PTQ", "int8 PTQ per-tensor", "int8 QAT")
 
 
@@ -48,7 +49,7 @@ def row(name, results):
               "Q": abs(acc["pruned + int8 QAT"] - base) <= 0.015,
               "G": gzipped <= 0.60, "O": r["ONNX float32"].max_diff <= 1e-4}
     held = " ".join(k if ok else f"~~{k}~~" for k, ok in checks.items())
-    kwargs = ", ".join(f"{k}={v}" for k, v in mobile.SMALL_VARIANTS[name].items())
+    kwargs = ", ".join(f"{k}={v}" for k, v in pipeline.SMALL_VARIANTS[name].items())
     return (f"| `{name}` ({kwargs}) | {base:.2%} | {acc['int8 PTQ']:.2%} | "
             f"{acc['int8 PTQ per-tensor']:.2%} | {acc['int8 QAT']:.2%} | "
             f"{acc['pruned + int8 QAT']:.2%} | {size['int8 PTQ']:.0%} / "
@@ -75,25 +76,25 @@ def previous_rows(readme):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default=",".join(mobile.SMALL_VARIANTS))
+    parser.add_argument("--models", default=",".join(pipeline.SMALL_VARIANTS))
     parser.add_argument("--epochs", type=int_at_least(1), default=8)
     parser.add_argument("--readme", metavar="PATH",
                         help="write the table into this markdown file between its "
                              "mobile_targets markers (docs/benchmarks.md)")
     args = parser.parse_args(argv)
-    settings = mobile.Settings(epochs=args.epochs)
+    settings = pipeline.Settings(epochs=args.epochs)
     rows = {}
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as folder:
             try:
-                rows[name] = row(name, mobile.run(name, folder, settings))
+                rows[name] = row(name, pipeline.run(name, folder, settings))
             except Exception as error:  # one model's failure is its row, not the run's end
                 message = str(error).splitlines()[0][:160].replace("|", "/")
                 rows[name] = (f"| `{name}` | failed: {type(error).__name__}: {message} "
                               "| | | | | | | | |")
         print(rows[name], flush=True)
     rows = {**previous_rows(args.readme), **rows}  # the table as it is now, then this run's rows
-    rows = [rows[name] for name in mobile.SMALL_VARIANTS if name in rows]
+    rows = [rows[name] for name in pipeline.SMALL_VARIANTS if name in rows]
     table = "\n".join([
         f"The pipeline on the digits test split ({settings.epochs} float epochs, "
         f"{settings.prune_epochs} pruning, {settings.qat_epochs} QAT; accuracies measured on "

@@ -5,7 +5,7 @@ plain converter makes from keras.applications.MobileNetV2, in one run.
         [--readme docs/benchmarks.md]
 
 Every model is built with random weights (latency does not depend on their values) and
-converted with `keras_cnn.export.to_tflite` (int8: full integer, calibrated on 32 random
+converted with `keras_cnn.mobile.export.to_tflite` (int8: full integer, calibrated on 32 random
 images). The reference is `tf.lite.TFLiteConverter.from_keras_model` on
 keras.applications.MobileNetV2 with the usual full-integer settings. All files are written
 first, then timed on the LiteRT interpreter (XNNPACK) in --rounds rounds, each round timing
@@ -32,8 +32,9 @@ import numpy as np
 import tensorflow as tf
 
 import keras_cnn
-from keras_cnn import export
-from keras_cnn.files import publish_table
+from keras_cnn.io import runtimes
+from keras_cnn.io.files import publish_table
+from keras_cnn.mobile import export
 from keras_cnn_cli import int_at_least
 
 MODELS = ("mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1")
@@ -55,7 +56,7 @@ def latencies(paths, threads, runs, rounds):
 def graph(path):
     """A .tflite file's own ops (name and input shapes, no delegate) and tensors (shape, type,
     quantization)."""
-    interpreter = export._interpreter(path, delegates=False)
+    interpreter = runtimes.tflite_interpreter(path, delegates=False)
     tensors = interpreter.get_tensor_details()
     shapes = {t["index"]: tuple(t["shape"]) for t in tensors}
     ops = [(op["op_name"], tuple(shapes[i] for i in op["inputs"] if i >= 0))

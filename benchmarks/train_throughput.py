@@ -12,8 +12,8 @@ folder holds them), on this machine:
   with its defaults (bilinear resize of every decoded image, no prefetch) and a plain `model.fit`;
 - keras_cnn: the recipe's model from the keras_cnn builder (the same layers and weights; its
   batch normalization trains with TensorFlow's fused kernel, `keras_cnn.layers.BatchNormalization`),
-  the recipe's `tf.data` pipeline (`keras_cnn.recipes.load_data`: the training crop decoded from
-  the JPEG's window at a reduced DCT scale, parallel map, prefetch) and `model.fit`.
+  the recipe's `tf.data` pipeline (`keras_cnn.train.recipes.load_data`: the training crop decoded
+  from the JPEG's window at a reduced DCT scale, parallel map, prefetch) and `model.fit`.
 
 This machine's speed drifts, so the two sides take turns: after a first epoch each (which
 includes tracing), each round runs one epoch of each, and a side's rate is the median over the
@@ -35,8 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_cnn
-from keras_cnn import recipes
-from keras_cnn.files import publish_table
+from keras_cnn.io.files import publish_table
+from keras_cnn.train import recipes
 from keras_cnn_cli import int_at_least
 
 KERAS_APPLICATIONS = {"mobilenet_v2": "MobileNetV2", "resnet50": "ResNet50",

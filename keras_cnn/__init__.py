@@ -4,16 +4,21 @@
     model = keras_cnn.VGG16(weights=None, classes=10, input_shape=(64, 64, 3))
     model = keras_cnn.create_model("lenet5")
     keras_cnn.list_models("vgg*")
+
+This module is the public front of the package; the code lives in its sub-packages (core, io,
+layers, models, analysis, train, mobile, cli: docs/architecture.md), which never import it.
 """
 
-from keras_cnn import backend, imagenet, layers, schedules  # (schedules: registers for loading)
-from keras_cnn.bridge import copy_weights, to_keras, to_tf_keras
-from keras_cnn.imagenet import decode_predictions, preprocess_input
+from keras_cnn import layers
+from keras_cnn.analysis.profile import profile
+from keras_cnn.core import backend, imagenet
+from keras_cnn.core.imagenet import decode_predictions, preprocess_input
+from keras_cnn.core.registry import ModelInfo, create_model, list_models, model_info
+from keras_cnn.core.weights import load_weights
+from keras_cnn.mobile.bridge import copy_weights, to_keras, to_tf_keras
 from keras_cnn.models import *  # noqa: F401,F403  (every builder)
 from keras_cnn.models import __all__ as _builders
-from keras_cnn.profile import profile
-from keras_cnn.registry import ModelInfo, create_model, list_models, model_info
-from keras_cnn.weights import load_weights
+from keras_cnn.train import schedules  # noqa: F401  (registers its schedules for loading)
 
 __version__ = "0.1.0"
 

@@ -9,9 +9,9 @@ import pytest
 import tf_keras
 
 import keras_cnn
-from keras_cnn import applications
+from keras_cnn.core import applications
+from keras_cnn.core.registry import _documented_arguments, register_model
 from keras_cnn.models import efficientnet, efficientnet_v2
-from keras_cnn.registry import _documented_arguments, register_model
 from helpers import grouped
 
 ALL = keras_cnn.list_models()

@@ -1,11 +1,12 @@
-"""keras_cnn.augment: shapes, ranges, seeding, exact crops, batch mixing and argument errors."""
+"""keras_cnn.train.augment: shapes, ranges, seeding, exact crops, batch mixing and argument
+errors."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from helpers import random_images
 
-from keras_cnn import augment
+from keras_cnn.train import augment
 
 SEED = tf.constant([3, 4], tf.int32)
 OTHER_SEED = tf.constant([5, 6], tf.int32)

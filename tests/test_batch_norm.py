@@ -7,7 +7,7 @@ import tf_keras
 
 import keras
 import keras_cnn
-from keras_cnn import backend
+from keras_cnn.core import backend
 from keras_cnn.layers import BatchNormalization, batch_norm
 
 

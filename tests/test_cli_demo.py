@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import keras_cnn_cli
-from keras_cnn import data, zoo
+from keras_cnn.analysis import zoo
+from keras_cnn.train import data
 from helpers import run_cli
 
 README = """# Title
@@ -171,8 +172,8 @@ def test_zoo_chart_is_drawn_from_the_registry(capsys, docs):
 
 
 def test_published_accuracy_names_registered_models():
-    from keras_cnn.accuracy import PUBLISHED
     import keras_cnn
+    from keras_cnn.analysis.accuracy import PUBLISHED
     assert set(PUBLISHED) <= set(keras_cnn.list_models())
     for name, acc in PUBLISHED.items():
         assert acc.source and (acc.top1 is not None or acc.top5 is not None), name

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import keras_cnn
+from keras_cnn.core import registry
 
 
 def test_default_input_shapes_follow_keras_applications():
@@ -155,7 +156,7 @@ def test_channels_first_builds(name, channels_first):
     model = keras_cnn.create_model(name)
     assert model.input_shape == (None, info.input_channels, info.default_size, info.default_size)
     assert model.output_shape == (None, info.num_classes)
-    assert keras_cnn.registry.count_params(model, info.params_convention) == info.params
+    assert registry.count_params(model, info.params_convention) == info.params
     features = keras_cnn.create_model(name, include_top=False)
     assert features.input_shape == (None, info.input_channels, None, None)
 

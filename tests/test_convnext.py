@@ -8,7 +8,8 @@ import tf_keras
 from keras.src.applications import convnext as keras_convnext
 
 import keras_cnn
-from keras_cnn import backend, layers as kl
+from keras_cnn import layers as kl
+from keras_cnn.core import backend
 from keras_cnn.models import convnext
 from helpers import predict, random_images, write_legacy_h5
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_cnn import data, recipes
+from keras_cnn.train import data, recipes
 from helpers import write_image_folder
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, count_params
 from helpers import predict, random_images, write_legacy_h5
 
 SHAPE = (32, 32, 3)

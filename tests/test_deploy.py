@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import deploy
-from keras_cnn.export import to_tflite
+from keras_cnn.mobile import deploy
+from keras_cnn.mobile.export import to_tflite
 
 
 @pytest.mark.parametrize("quantization,itemsize", [(None, 4), ("int8", 1)])

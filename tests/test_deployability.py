@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn.export import float_ops, run_tflite, to_tflite
-from keras_cnn.quantization import quantize_model
+from keras_cnn.io.runtimes import run_tflite
+from keras_cnn.mobile.export import float_ops, to_tflite
+from keras_cnn.mobile.quantization import quantize_model
 from helpers import grouped, random_images, representatives
 
 MOBILE_FAMILIES = ("squeezenet", "mobilenet", "shufflenet", "nasnet", "efficientnet",

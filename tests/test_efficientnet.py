@@ -12,7 +12,7 @@ from keras.src.applications import efficientnet as ka_efficientnet
 from keras.src.applications import efficientnet_v2 as ka_efficientnet_v2
 
 import keras_cnn
-from keras_cnn import weights as weights_lib
+from keras_cnn.core import weights as weights_lib
 from keras_cnn.models import efficientnet, efficientnet_v2
 from helpers import predict, random_images, write_legacy_h5
 

@@ -10,8 +10,10 @@ import pytest
 import tensorflow as tf
 
 import keras_cnn
-from keras_cnn import export
-from keras_cnn.export import float_ops, run_tflite, to_tflite
+from keras_cnn.io import runtimes
+from keras_cnn.io.runtimes import run_tflite
+from keras_cnn.mobile import export
+from keras_cnn.mobile.export import float_ops, to_tflite
 from helpers import random_images
 
 SHAPE = (32, 32, 1)
@@ -70,7 +72,7 @@ def test_int8_is_at_most_30_percent_of_float32_on_a_model_with_weights(tmp_path)
 def weight_scale_counts(path):
     """{tensor name: number of scales} of the quantized inputs of the file's convolutions and
     dense layers: their kernels and biases, and their activations (one scale either way)."""
-    interpreter = export._interpreter(path, delegates=False)
+    interpreter = runtimes.tflite_interpreter(path, delegates=False)
     constants = {i for op in interpreter._get_ops_details() for i in op["inputs"]
                  if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")}
     return {t["name"]: len(t["quantization_parameters"]["scales"])
@@ -159,8 +161,8 @@ def test_onnx_matches_keras_on_onnxruntime(tmp_path, name, kwargs):
     model = small(name, **kwargs)
     x = random_images(SHAPE, batch=6)
     path = export.to_onnx(model, tmp_path / "m.onnx", metadata={"model": name})
-    assert np.abs(export.run_onnx(path, x) - np.asarray(model(x))).max() <= 1e-4
-    session = export._onnx_session(path)
+    assert np.abs(runtimes.run_onnx(path, x) - np.asarray(model(x))).max() <= 1e-4
+    session = runtimes.onnx_session(path)
     assert ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]) \
         == (["input"], ["output"])
     assert export.read_metadata(path)["model"] == name
@@ -177,7 +179,7 @@ def test_onnx_of_a_model_with_two_outputs(tmp_path):
     model = keras.Model(inputs, [keras.layers.Dense(3, name="main")(x),
                                  keras.layers.Dense(2, name="aux")(x)])
     path = export.to_onnx(model, tmp_path / "m.onnx")
-    session = export._onnx_session(path)
+    session = runtimes.onnx_session(path)
     assert [o.name for o in session.get_outputs()] == ["main", "aux"]
     x = random_images(SHAPE, batch=3)
     for got, expected in zip(session.run(None, {"input": x}), model(x)):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, count_params
 from keras_cnn.models import fractalnet
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
 from helpers import random_images
 
 CHANNELS = (64, 128, 256, 512, 512)

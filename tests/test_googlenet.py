@@ -8,8 +8,8 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 
 import keras_cnn
+from keras_cnn.core.registry import count_params
 from keras_cnn.models import googlenet
-from keras_cnn.registry import count_params
 from helpers import random_images
 
 AUX_SHAPE = (65, 65, 3)  # the smallest input the auxiliary classifiers accept

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
+from keras_cnn.core.registry import count_params
 from keras_cnn.layers import multi_branch
-from keras_cnn.registry import count_params
 from helpers import predict, random_images, write_legacy_h5
 
 SMALL = (75, 75, 3)  # the minimum size of all four

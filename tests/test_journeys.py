@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import keras_cnn_cli
-from keras_cnn import artifacts
+from keras_cnn.io import artifacts
 from helpers import run_cli, write_image_folder
 
 BIN = Path(sys.executable).parent
@@ -136,7 +136,7 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
     # the Python API reads the same files in a fresh process, after import keras_cnn
     script = textwrap.dedent(f"""
         import keras, keras_cnn
-        from keras_cnn import saving
+        from keras_cnn.io import saving
         print(keras.models.load_model({str(model)!r}).count_params())
         model, info = saving.load_model({str(pruned)!r})
         print(info["architecture"], model._keras_cnn_build.name)
@@ -329,7 +329,8 @@ def test_damaged_backup_stops_with_the_file_and_the_remedy(tmp_path):
 def files(tmp_path_factory):
     """A small saved model, its float32 TFLite and ONNX exports, and damaged copies."""
     import keras_cnn
-    from keras_cnn import export, saving
+    from keras_cnn.io import saving
+    from keras_cnn.mobile import export
     root = tmp_path_factory.mktemp("files")
     model = keras_cnn.create_model("lenet5", classes=3)
     saving.save_model(model, root / "m.keras", class_names=["a", "b", "c"])
@@ -425,7 +426,7 @@ def test_the_command_line_is_parsed_before_tensorflow_loads():
 
 
 def test_a_batch_larger_than_the_data_is_said(tmp_path, capsys):
-    from keras_cnn import recipes
+    from keras_cnn.train import recipes
     data = write_image_folder(tmp_path / "photos", {"cat": 5, "dog": 5}, size=(32, 32))
     recipes.run("lenet5_digits", str(data), output_dir=str(tmp_path / "run"), epochs=1,
                 batch_size=1000, verbose=0)

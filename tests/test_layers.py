@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tf_keras
 
-from keras_cnn import backend, layers as kl
+from keras_cnn import layers as kl
+from keras_cnn.core import backend
 from helpers import random_images
 
 

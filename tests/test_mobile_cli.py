@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import export, pruning, saving
-from keras_cnn.export import float_ops
+from keras_cnn.io import runtimes, saving
+from keras_cnn.mobile import export, pruning
+from keras_cnn.mobile.export import float_ops
 from helpers import random_images, run_cli
 
 CLASSES = [str(d) for d in range(10)]
@@ -34,7 +35,7 @@ def test_export_float_files_match_the_model(capsys, tmp_path, saved, quantizatio
     # one line: the Keras 3 converter's own messages (its SavedModel's endpoints) are not shown
     assert status == 0 and out == f"{written}: {written.stat().st_size:,} bytes\n"
     x = random_images((32, 32, 1), batch=3)
-    outputs = (export.run_onnx if quantization == "onnx" else export.run_tflite)(written, x)
+    outputs = (runtimes.run_onnx if quantization == "onnx" else runtimes.run_tflite)(written, x)
     assert np.abs(outputs - np.asarray(model(x))).max() <= 1e-5
     info = export.read_metadata(written)
     assert (info["architecture"], info["class_names"]) == ("lenet5", CLASSES)

@@ -18,7 +18,7 @@ import tf_keras
 from keras.src.utils.naming import to_snake_case  # how Keras names unnamed layers
 
 import keras_cnn
-from keras_cnn.registry import count_params
+from keras_cnn.core.registry import count_params
 from helpers import grouped, predict, random_images, representatives
 
 ALL = keras_cnn.list_models()
@@ -231,7 +231,7 @@ def test_metadata_is_complete(name):
 
 
 def test_duplicate_registration_is_an_error():
-    from keras_cnn.registry import register_model
+    from keras_cnn.core.registry import register_model
     with pytest.raises(ValueError, match="'lenet5' is already registered"):
         register_model("lenet5", family="x", paper="x", default_size=1, min_size=1)(lambda: None)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn.registry import count_params
+from keras_cnn.core.registry import count_params
 from helpers import predict, random_images
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import keras_cnn
 import keras_cnn_cli
-from keras_cnn import backend, cli
+from keras_cnn.core import backend
 from keras_cnn.models.googlenet import inception_naive
 
 # The lecture's VGG16 table (course notes): per layer the output map, its activation values

@@ -8,9 +8,9 @@ import pytest
 import tf_keras
 
 import keras_cnn
-from keras_cnn import pruning
-from keras_cnn.export import float_ops, to_tflite
-from keras_cnn.quantization import quantize_model
+from keras_cnn.mobile import pruning
+from keras_cnn.mobile.export import float_ops, to_tflite
+from keras_cnn.mobile.quantization import quantize_model
 from helpers import random_images
 
 SHAPE = (32, 32, 1)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import backend, layers as L
-from keras_cnn.export import float_ops, run_tflite, to_tflite
-from keras_cnn.quantization import quantize_model
+from keras_cnn import layers as L
+from keras_cnn.core import backend
+from keras_cnn.io.runtimes import run_tflite
+from keras_cnn.mobile.export import float_ops, to_tflite
+from keras_cnn.mobile.quantization import quantize_model
 from helpers import random_images
 
 SHAPE = (16, 16, 3)

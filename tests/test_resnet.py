@@ -9,8 +9,8 @@ import pytest
 
 import keras_cnn
 from keras_cnn import layers as kl
+from keras_cnn.core.registry import count_params
 from keras_cnn.models import resnet
-from keras_cnn.registry import count_params
 from helpers import random_images, write_legacy_h5
 
 SIZE = 48

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import training
-from keras_cnn.bridge import to_tf_keras
-from keras_cnn.saving import load_model, save_model, sidecar_path
+from keras_cnn.io.saving import load_model, save_model, sidecar_path
+from keras_cnn.mobile.bridge import to_tf_keras
+from keras_cnn.train import training
 
 
 def test_saved_model_goes_through_the_bridge_again(tmp_path):

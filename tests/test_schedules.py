@@ -1,4 +1,4 @@
-"""keras_cnn.schedules: exact learning rates, serialization, optimizers, L2 decay, errors."""
+"""keras_cnn.train.schedules: exact learning rates, serialization, optimizers, L2 decay, errors."""
 
 import math
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cnn import schedules
+from keras_cnn.train import schedules
 
 
 def rates(schedule, steps):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, count_params
 from keras_cnn.models import shufflenet
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, count_params
 from helpers import predict, random_images
 
 

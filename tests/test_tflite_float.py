@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn.export import run_tflite, to_tflite
+from keras_cnn.io.runtimes import run_tflite
+from keras_cnn.mobile.export import to_tflite
 from helpers import grouped, random_images, representatives
 
 if os.environ.get("KERAS_CNN_ALL_VARIANTS") == "1":
@@ -35,7 +36,7 @@ def test_float_tflite_matches_keras(name, tmp_path):
 def test_failed_write_leaves_no_file(tmp_path, monkeypatch, where):
     """An export interrupted while it writes, or just before it renames the finished temporary
     file, leaves neither a half-written file nor a temporary."""
-    from keras_cnn import files
+    from keras_cnn.io import files
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

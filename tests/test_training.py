@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_cnn import data, recipes, training
+from keras_cnn.train import data, recipes, training
 from helpers import run_cli, write_image_folder
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -287,7 +287,7 @@ def test_one_epoch_curves_show_each_value_at_a_whole_epoch(tmp_path, monkeypatch
 
 
 def test_confusion_png_writes_each_count_in_its_cell(tmp_path, monkeypatch):
-    from keras_cnn import evaluation
+    from keras_cnn.train import evaluation
     figures = saved_figures(monkeypatch)
     confusion = [[9, 1, 0], [2, 7, 0], [0, 0, 5]]
     report = {"confusion": confusion, "top1": 21 / 24, "images": 24}

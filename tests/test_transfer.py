@@ -8,7 +8,7 @@ import pytest
 
 import keras_cnn
 import keras_cnn_cli
-from keras_cnn import transfer
+from keras_cnn.train import transfer
 from helpers import write_image_folder
 
 SHAPE = (32, 32, 3)
@@ -75,7 +75,7 @@ def test_transfer_model_bad_input(kwargs, message):
 def test_two_phases_train_only_what_is_unfrozen(tmp_path):
     folder = write_image_folder(tmp_path / "data", {"a": 8, "b": 8, "c": 8}, size=(40, 36))
     model = small_resnet()
-    from keras_cnn import recipes
+    from keras_cnn.train import recipes
     recipe = recipes.Recipe("t", "resnet18", "", "", image_size=32, batch_size=8, epochs=1,
                             optimizer="adam", learning_rate=1e-3)
     train, val, _, names, _ = recipes.load_data(recipe, folder, image_size=32, batch_size=8)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import keras_cnn
-from keras_cnn import weights as weights_lib
-from keras_cnn.weights import WeightsFile
+from keras_cnn.core import weights as weights_lib
+from keras_cnn.core.weights import WeightsFile
 from helpers import predict, random_images, write_legacy_h5
 
 

@@ -9,8 +9,8 @@ import pytest
 from keras.src.applications import xception as keras_xception
 
 import keras_cnn
+from keras_cnn.core.registry import count_params
 from keras_cnn.models import xception
-from keras_cnn.registry import count_params
 from helpers import predict, random_images, write_legacy_h5
 
 SIZE = 71  # keras.applications' documented minimum; small enough to be fast

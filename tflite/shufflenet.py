@@ -3,16 +3,25 @@
 The small-input variant is trained, pruned to 50% and quantization-aware trained; float32,
 float16, dynamic-range, int8 PTQ, int8 QAT and pruned + int8 QAT TFLite files and an ONNX file
 are each run on their runtime, and the comparison table is printed (and written, with a chart,
-into the run folder).
+into the run folder). The pipeline is `keras_cnn.mobile.pipeline.run`; `keras-cnn demo --model
+NAME` runs it too.
 
     python tflite/shufflenet.py [--version {v1_g3,v2}] [--output DIR] [--epochs N]
 """
 
-import sys
+import argparse
 
-from keras_cnn import mobile
+from keras_cnn.mobile import pipeline
 
-VERSIONS = {'v1_g3': 'shufflenet_g3', 'v2': 'shufflenet_v2_x1_0'}
+VERSIONS = {"v1_g3": "shufflenet_g3", "v2": "shufflenet_v2_x1_0"}
 
 if __name__ == "__main__":
-    sys.exit(mobile.main(sys.argv[1:], VERSIONS, default='v2'))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--version", choices=VERSIONS, default="v2")
+    parser.add_argument("--output", metavar="DIR", help="default: runs/MODEL_mobile")
+    parser.add_argument("--epochs", type=int, default=pipeline.Settings.epochs,
+                        help="float training epochs (default: %(default)s)")
+    args = parser.parse_args()
+    model = VERSIONS[args.version]
+    results = pipeline.run(model, args.output, pipeline.Settings(epochs=args.epochs))
+    print(results["table"])

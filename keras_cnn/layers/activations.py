@@ -11,7 +11,7 @@ sees the pattern it fuses into its HARD_SWISH kernel.
 
 import tensorflow as tf
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 
 class _HardSigmoid:
@@ -20,7 +20,8 @@ class _HardSigmoid:
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # Identity hooks on the two intermediate results; quantization-aware training swaps them
-        # for fake-quantizers (see keras_cnn.quantization), so every tensor gets an int8 range.
+        # for fake-quantizers (see keras_cnn.mobile.quantization), so every tensor gets an int8
+        # range.
         linear = backend.keras(backend.backend_of(self)).activations.linear
         self.shifted_activation = linear
         self.clipped_activation = linear

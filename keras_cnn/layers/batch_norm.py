@@ -15,7 +15,7 @@ order of the floating-point sums differs.
 import keras
 import tensorflow as tf
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 
 @keras.saving.register_keras_serializable(package="keras_cnn")

@@ -5,7 +5,7 @@ quantization-aware training and integer TFLite conversion. Every layer gets a na
 `name`, because layer names are API: weight loading, pruning and quantization target them.
 """
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 from keras_cnn.layers.activations import hard_sigmoid, hard_swish
 from keras_cnn.layers.batch_norm import batch_norm
 

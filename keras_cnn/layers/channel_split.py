@@ -8,7 +8,7 @@ It converts to TFLite's SPLIT / SPLIT_V ops.
 
 import tensorflow as tf
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 
 class _ChannelSplit:

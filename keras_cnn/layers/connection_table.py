@@ -10,7 +10,7 @@ kernel (zeros elsewhere) before an ordinary convolution.
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 
 class _ConnectionTableConv2D:

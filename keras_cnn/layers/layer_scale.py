@@ -12,7 +12,7 @@ their weight files load into it.
 
 import tensorflow as tf
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 
 class _LayerScale:

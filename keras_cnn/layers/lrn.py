@@ -10,7 +10,7 @@ TFLite kernels but no integer one: keep it out of int8 models.
 
 import tensorflow as tf
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 
 
 class _LocalResponseNormalization:

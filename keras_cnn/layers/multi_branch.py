@@ -23,7 +23,7 @@ Branch i of module `name` is `{name}_branch{i}`; its step j (from 1) is `{name}_
 the branches is `concat_name` (default `name`).
 """
 
-from keras_cnn import backend
+from keras_cnn.core import backend
 from keras_cnn.layers.blocks import conv_bn_act
 
 AVG_3x3 = ("avg", 3, 1, "same")        # the pooling branch of an Inception module

@@ -16,9 +16,9 @@ ceil mode), which "same" padding reproduces for POOL1 and POOL2.
 Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted).
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.layers import grouped_conv, local_response_norm
-from keras_cnn.registry import model_info, register_model
 
 __all__ = ["AlexNet", "AlexNetTwoTower", "ZFNet"]
 

@@ -32,10 +32,10 @@ the identity, as in keras.applications).
 
 import numpy as np
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import keras_applications_weights
 from keras_cnn.layers import layer_scale, stochastic_depth
-from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge"]
 

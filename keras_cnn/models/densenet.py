@@ -26,12 +26,12 @@ Expected input: RGB images through `preprocess_input` ("torch" mode: [0, 1], min
 ImageNet mean, divided by its standard deviation).
 """
 
-from keras_cnn import applications, backend, imagenet
-from keras_cnn.applications import (check_positive_int, check_rate, check_value, is_int,
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.applications import (check_positive_int, check_rate, check_value, is_int,
                                     is_number)
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 from keras_cnn.layers import batch_norm, conv_bn_act, padded_conv, padded_pool
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "DenseNet264", "DenseNetBC100"]
 

@@ -46,11 +46,11 @@ CIFAR's 32x32 gives 2x2 final maps instead of 1x1, a 96x96 embedded-camera image
 import collections
 import math
 
-from keras_cnn import backend
-from keras_cnn.applications import build_application, check_bool, check_rate
+from keras_cnn.core import backend
+from keras_cnn.core.applications import build_application, check_bool, check_rate
+from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import keras_applications_weights
 from keras_cnn.layers import conv_bn_act, make_divisible, squeeze_excite, stochastic_depth
-from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
            "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7"]

@@ -32,14 +32,14 @@ maps of at least 1x1 (min_size=1); keras.applications still asks for 32x32.
 
 import collections
 
-from keras_cnn import backend
-from keras_cnn.applications import build_application, check_bool, check_rate
+from keras_cnn.core import backend
+from keras_cnn.core.applications import build_application, check_bool, check_rate
 from keras_cnn.layers import conv_bn_act, squeeze_excite
 from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
                                            IMAGENET_STDDEV_RGB, classifier_head, mbconv_block,
                                            residual, round_repeats)
-from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import keras_applications_weights
+from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import keras_applications_weights
 
 __all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
            "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L"]

@@ -42,9 +42,9 @@ layer, which built-in layers cannot express. At inference it is the plain mean b
 Expected input: 32x32 RGB images (CIFAR), scaled as for training; there is no pretrained set.
 """
 
-from keras_cnn import applications, backend
+from keras_cnn.core import applications, backend
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.layers import batch_norm
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["FractalNet20"]
 

@@ -67,9 +67,9 @@ Expected input: `preprocess_input` (caffe mode: BGR, mean pixel subtracted), as 
 
 import os
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.layers import conv_bn_act, local_response_norm, multi_branch
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["BNInception", "GoogLeNet"]
 

@@ -27,10 +27,11 @@ would be 42,648,232.
 Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to [-1, 1]).
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import (KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info,
+                                     register_model)
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, branch, conv_bn_act, multi_branch
-from keras_cnn.registry import KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["InceptionV3", "InceptionV4"]
 

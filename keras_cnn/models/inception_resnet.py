@@ -25,12 +25,12 @@ same).
 Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to [-1, 1]).
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, batch_norm, branch, multi_branch
 from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID,
                                         pooled_classifier, reduction_a)
-from keras_cnn.registry import KERAS_CONVENTION, model_info, register_model
-from keras_cnn.weights import TF_KERNELS, keras_applications_weights
+from keras_cnn.core.registry import KERAS_CONVENTION, model_info, register_model
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["InceptionResNetV1", "InceptionResNetV2"]
 

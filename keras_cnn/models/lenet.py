@@ -12,9 +12,9 @@ Expected input: grey-scale images scaled to [0, 1] (`preprocess_input`), 32x32 b
 
 import numpy as np
 
-from keras_cnn import applications, backend
+from keras_cnn.core import applications, backend
+from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.layers import connection_table_conv
-from keras_cnn.registry import model_info, register_model
 
 __all__ = ["LeNet5", "LeNet5C3Table"]
 

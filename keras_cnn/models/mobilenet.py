@@ -41,12 +41,13 @@ takes `preprocess_input`'s output.
 
 import warnings
 
-from keras_cnn import applications, backend, imagenet
-from keras_cnn.applications import check_bool, check_positive_int, check_positive_number, check_rate
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.applications import (check_bool, check_positive_int, check_positive_number,
+                                         check_rate)
+from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import WeightsTable, keras_applications_weights
 from keras_cnn.layers import (batch_norm, correct_pad, hard_swish, make_divisible, padded_conv,
                               squeeze_excite)
-from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import WeightsTable, keras_applications_weights
 
 __all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
            "MobileNetV3Small", "MobileNetV3SmallMinimalistic"]

@@ -36,10 +36,10 @@ keras.applications' shape test would build a different network).
 Expected input: RGB images through `preprocess_input` ("tf" mode: scaled to [-1, 1]).
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import keras_applications_weights
 from keras_cnn.layers import batch_norm, correct_pad, padded_conv
-from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import keras_applications_weights
 
 __all__ = ["NASNetLarge", "NASNetMobile"]
 

@@ -28,8 +28,8 @@ Layer names are the Caffe models' (conv1, cccp1, cccp2, pool1, ...), so ported C
 one to one. Expected input: `preprocess_input` (caffe mode: BGR, mean pixel subtracted).
 """
 
-from keras_cnn import applications, backend, imagenet
-from keras_cnn.registry import model_info, register_model
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import model_info, register_model
 
 __all__ = ["NiN", "NiNCIFAR10"]
 

@@ -36,9 +36,9 @@ Expected input: RGB images through `preprocess_input` (torch mode: [0, 1], Image
 standard deviation), as for the authors' PyTorch models.
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["Res2Net50"]
 

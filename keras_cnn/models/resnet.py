@@ -38,11 +38,11 @@ the v1 ImageNet weights, `preprocess_input_v2` ("tf" mode: scaled to [-1, 1]) fo
 import dataclasses
 from typing import Optional
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 from keras_cnn.layers import (batch_norm, conv_bn_act, padded_pool, squeeze_excite, stochastic_depth,
                               zero_pad_channels)
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
            "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2"]

@@ -20,10 +20,10 @@ Expected input: CIFAR images scaled as in training; the paper subtracts the per-
 import contextlib
 import sys
 
-from keras_cnn import applications
+from keras_cnn.core import applications
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.layers import conv_bn_act
 from keras_cnn.models.resnet import basic_block, channels, drop_rates
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["ResNet20CIFAR", "ResNet32CIFAR", "ResNet44CIFAR", "ResNet56CIFAR", "ResNet110CIFAR",
            "ResNet1202CIFAR"]

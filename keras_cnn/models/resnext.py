@@ -12,8 +12,8 @@ resnet.py's (`stride_in_1x1`, `use_bias`, `drop_path_rate`, `small_input` work h
 Expected input: RGB images through "torch" preprocessing, as torchvision's weights expect.
 """
 
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
 from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, register_model
 
 __all__ = ["ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d"]
 

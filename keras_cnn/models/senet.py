@@ -24,8 +24,8 @@ The stem's max pooling pads one pixel each side (keras.applications' stem) where
 Expected input: RGB images through "torch" preprocessing (pretrainedmodels' ports).
 """
 
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
 from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, build_resnet_options
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, register_model
 
 __all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
            "SEResNeXt50_32x4d", "SEResNeXt101_32x4d", "SENet154"]

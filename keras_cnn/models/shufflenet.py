@@ -46,9 +46,9 @@ Counts are in the papers' convention (no BN moving statistics): ShuffleNet 1x g=
 1,366,792 / 2,278,604 / 3,503,624 / 7,393,996 (torchvision). No ImageNet weights in Keras format.
 """
 
-from keras_cnn import applications, backend, registry
+from keras_cnn.core import applications, backend, registry
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.layers import channel_shuffle, conv_bn_act, padded_pool
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
            "ShuffleNetV1", "ShuffleNetV2", "ShuffleNetV2_x0_5", "ShuffleNetV2_x1_0",

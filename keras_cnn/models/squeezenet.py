@@ -42,9 +42,9 @@ left out, so the network downsamples 4x instead of 16x (32x32 -> conv10 on 6x6 f
 No ImageNet weights are published in Keras format (torchvision's have this exact layout).
 """
 
-from keras_cnn import applications, backend
+from keras_cnn.core import applications, backend
+from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.layers import fire_module
-from keras_cnn.registry import model_info, register_model
 
 __all__ = ["SqueezeNet1_0", "SqueezeNet1_0ComplexBypass", "SqueezeNet1_0SimpleBypass",
            "SqueezeNet1_1"]

@@ -14,10 +14,10 @@ convolution (the conv keeps its bias, as in torchvision's vgg*_bn, whose counts 
 Expected input: RGB images through `preprocess_input` (caffe mode: BGR, mean pixel subtracted).
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 from keras_cnn.layers import batch_norm, local_response_norm
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["VGG11", "VGG11BN", "VGG11LRN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
            "VGG16CBN", "VGG19", "VGG19BN"]

@@ -15,11 +15,11 @@ WRN-50-2 and WRN-101-2 for ImageNet are ResNet-50/101 bottlenecks with a doubled
 Expected input: CIFAR images normalized per channel; ImageNet models: "torch" preprocessing.
 """
 
-from keras_cnn import applications
+from keras_cnn.core import applications
 from keras_cnn.layers import batch_norm, padded_conv
 from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, drop_rates,
                                      preact_basic_block, relu)
-from keras_cnn.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["WideResNet16_8", "WideResNet28_10", "WideResNet40_4", "WideResNet50_2",
            "WideResNet101_2"]

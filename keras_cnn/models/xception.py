@@ -27,10 +27,10 @@ documents 71x71, a choice of its own. Expected input: `preprocess_input` (tf mod
 [-1, 1]).
 """
 
-from keras_cnn import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 from keras_cnn.layers import batch_norm
-from keras_cnn.registry import model_info, register_model
-from keras_cnn.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["Xception"]
 

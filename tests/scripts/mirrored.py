@@ -11,7 +11,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 
 import keras_cnn  # noqa: E402
-from keras_cnn import data, training  # noqa: E402
+from keras_cnn.train import data, training  # noqa: E402
 
 splits = data.load_digits(image_size=32, channels=1, seed=0)
 train = data.array_dataset(*splits.train, batch_size=64, training=False)

@@ -3,7 +3,7 @@
     python multi_worker.py INDEX PORT0 PORT1 OUTPUT_DIR
 
 Trains LeNet-5 on the digits for 2 epochs under MultiWorkerMirroredStrategy through
-keras_cnn.training.train (its distributed loop), then prints one JSON line: the losses per
+keras_cnn.train.training.train (its distributed loop), then prints one JSON line: the losses per
 epoch and a digest of the final weights (equal on both workers if they stayed in sync)."""
 
 import hashlib
@@ -20,7 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_cnn  # noqa: E402
-from keras_cnn import data, training  # noqa: E402
+from keras_cnn.train import data, training  # noqa: E402
 
 keras.utils.set_random_seed(0)
 strategy = training.select_strategy()

@@ -1,0 +1,271 @@
+"""Loading weights: `weights=None`, a local file, or a named set resolved into the Keras cache.
+
+Formats:
+- legacy HDF5 (`.h5`), as keras.applications publishes its ImageNet weights: read here, matched to
+  the model's layers that have weights, in order (as Keras does), every shape checked before
+  anything is assigned;
+- Keras 3 `.weights.h5` and `.keras`: loaded by Keras itself.
+
+Whatever the format, a file that does not fit leaves the model as it was and raises an error
+naming the file and the first layer that does not match: never a half-loaded model.
+
+Named sets ("imagenet") are described by `WeightsFile`, `WeightsSet` and `WeightsTable` (a
+`ModelInfo`'s `weights`). Their files live in `$KERAS_HOME/models` (default `~/.keras/models`), the
+cache keras.applications uses, checked against their published md5/sha256. A file missing from the
+cache is downloaded once, unless `KERAS_CNN_OFFLINE=1`; if that fails the error says where to put
+it.
+"""
+
+import dataclasses
+import hashlib
+import math
+import os
+import warnings
+import zipfile
+from typing import Callable, Optional
+
+import h5py
+import numpy as np
+
+from keras_cnn.core import backend
+
+OFFLINE_ENV = "KERAS_CNN_OFFLINE"
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsFile:
+    """A published weight file: its name in the Keras cache, where it comes from, its hash."""
+
+    fname: str
+    origin: str
+    file_hash: Optional[str]  # md5 (32 hex digits) or sha256 (64); None where none is published
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsSet:
+    """A named set of pretrained weights ("imagenet"): one file with the top, one without."""
+
+    top: Optional[WeightsFile]
+    notop: Optional[WeightsFile]
+    classes: int = 1000
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsTable:
+    """A named set of pretrained weights published as one `WeightsSet` per build configuration
+    (keras.applications' MobileNet files, one per width multiplier and input size).
+
+    `key(options)` gives the key of `sets` for a build. `options` are the family's keyword
+    arguments it hands to `applications.build_application(weights_options=...)`, plus "size"
+    (the input's height if square, else None) and "include_top". `key_names` name the fields of
+    the key in error messages. `key` may warn (and map to a published size, as keras does) or
+    raise ValueError itself; a key with no file raises a ValueError listing what is published.
+    """
+
+    key_names: tuple             # e.g. ("alpha", "size")
+    sets: tuple                  # ((key, WeightsSet), ...)
+    key: Callable
+    classes: int = 1000
+    description: str = ""
+
+    def select(self, options, what="these weights"):
+        """The `WeightsSet` for a build's `options`."""
+        key = self.key(options)
+        for published, weights_set in self.sets:
+            if published == key:
+                return weights_set
+        received = ", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, key))
+        keys = [published for published, _ in self.sets]
+        values = [_sorted({k[i] for k in keys}) for i in range(len(self.key_names))]
+        if len(keys) == math.prod(len(v) for v in values):  # every combination is published
+            allowed = "; ".join(f"{n} in {v}" for n, v in zip(self.key_names, values))
+        else:
+            allowed = " | ".join(", ".join(f"{n}={v!r}" for n, v in zip(self.key_names, k))
+                                 for k in keys)
+        raise ValueError(f"No published file for {what} with {received}. Published: {allowed}.")
+
+
+#: Where keras.applications publishes its weight files.
+KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+#: The end of most of their names' stems: "resnet50_weights_tf_dim_ordering_tf_kernels.h5".
+TF_KERNELS = "_weights_tf_dim_ordering_tf_kernels"
+
+
+def keras_applications_weights(folder, stem, hashes=(None, None), description="", *,
+                               notop="_notop", cached_as=None, site=KERAS_APPLICATIONS):
+    """The `WeightsSet` of a pair of keras.applications files: `{stem}.h5` with the top and
+    `{stem}{notop}.h5` without, published in `folder` of `site`, with their `hashes` (top,
+    no top). `cached_as`: the names keras saves them under, where it renames them (NASNet)."""
+    published = (f"{stem}.h5", f"{stem}{notop}.h5")
+    top, no_top = (WeightsFile(cached, site + folder + name, file_hash)
+                   for cached, name, file_hash in zip(cached_as or published, published, hashes))
+    return WeightsSet(top=top, notop=no_top, description=description)
+
+
+def _sorted(values):
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=repr)
+
+
+def cache_dir():
+    """Where named weight files live: `$KERAS_HOME/models`, as for keras.applications."""
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, "models")
+
+
+def file_hash(path, algorithm):
+    """Hex digest of a file ("md5" or "sha256")."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve(weights_file):
+    """The local path of a published `WeightsFile`: from the cache (hash-checked, where a hash is
+    published) or downloaded."""
+    path = os.path.join(cache_dir(), weights_file.fname)
+    if not os.path.exists(path):
+        _download(weights_file, path)
+    if weights_file.file_hash is None:  # (keras.applications publishes none for MobileNet v1/v2)
+        return path
+    algorithm = "md5" if len(weights_file.file_hash) == 32 else "sha256"
+    actual = file_hash(path, algorithm)
+    if actual != weights_file.file_hash:
+        raise ValueError(f"The weights file {path} is corrupt or not the published one: its "
+                         f"{algorithm} is {actual}, expected {weights_file.file_hash}. Delete it "
+                         f"and download it again from {weights_file.origin}.")
+    return path
+
+
+def _download(weights_file, path):
+    instructions = (f"Download {weights_file.origin} and save it as {path} "
+                    f"(or pass its path as weights=...).")
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise FileNotFoundError(f"The weights file {weights_file.fname} is not in the cache "
+                                f"and {OFFLINE_ENV} is set. {instructions}")
+    try:
+        backend.keras("keras").utils.get_file(weights_file.fname, weights_file.origin,
+                                              cache_dir=os.path.dirname(cache_dir()),
+                                              cache_subdir="models",
+                                              file_hash=weights_file.file_hash)
+    except Exception as error:  # any network or hash failure: say what to do instead
+        raise FileNotFoundError(f"Could not download the weights file {weights_file.fname} "
+                                f"({type(error).__name__}: {error}). {instructions}") from None
+
+
+def load_weights(model, weights, model_info=None, include_top=True):
+    """Load `weights` (a file path, a set name of `model_info`, or a `WeightsSet`) into `model`,
+    all or nothing."""
+    weights_set = weights if isinstance(weights, WeightsSet) else None
+    if weights_set is None and model_info is not None and weights in model_info.weight_sets:
+        weights_set = model_info.weight_sets[weights]
+        if isinstance(weights_set, WeightsTable):
+            raise ValueError(f"{model_info.name}'s {weights!r} weights have one file per "
+                             f"{', '.join(weights_set.key_names)}: pass weights={weights!r} to "
+                             "the builder, which picks the file its arguments need.")
+    if weights_set is not None:
+        weights_file = weights_set.top if include_top else weights_set.notop
+        if weights_file is None:
+            what = repr(weights) if isinstance(weights, str) else "these"
+            raise ValueError(f"{model_info.name if model_info else model.name} has no {what} "
+                             f"weights {'with' if include_top else 'without'} the top.")
+        path = resolve(weights_file)
+    else:
+        path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No weights file at {path}.")
+    if _is_legacy_h5(path):
+        _load_legacy_h5(model, path)
+    else:
+        _load_with_keras(model, path)
+    return model
+
+
+def _is_legacy_h5(path):
+    if zipfile.is_zipfile(path):
+        return False  # .keras archive
+    try:
+        with h5py.File(path, "r") as f:
+            return "layer_names" in f.attrs or "model_weights" in f
+    except OSError as error:
+        raise ValueError(f"Cannot read the weights file {path}: it is not an HDF5 file or "
+                         f".keras archive ({error}).") from None
+
+
+def read_legacy_h5(path):
+    """[(layer_name, [arrays])] for every layer with weights in a legacy .h5 file, in order."""
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        layers = []
+        for layer_name in _decode(group.attrs["layer_names"]):
+            weight_names = _decode(group[layer_name].attrs.get("weight_names", []))
+            if weight_names:
+                layers.append((layer_name,
+                               [np.asarray(group[layer_name][w]) for w in weight_names]))
+        return layers
+
+
+def _decode(names):
+    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
+
+
+def weighted_layers(model):
+    """The model's layers that have weights, in the order weight files store them."""
+    return [layer for layer in model.layers if layer.weights]
+
+
+def _load_legacy_h5(model, path):
+    try:
+        saved = read_legacy_h5(path)
+    except (KeyError, OSError) as error:
+        raise ValueError(f"The weights file {path} is corrupt or not a Keras weights file "
+                         f"({type(error).__name__}: {error}).") from None
+    targets = weighted_layers(model)
+    for index, layer in enumerate(targets):
+        if index >= len(saved):
+            raise ValueError(f"The weights file {path} has weights for {len(saved)} layers but "
+                             f"{model.name} has {len(targets)}: nothing for layer {layer.name!r} "
+                             f"(weighted layer #{index}).")
+        saved_name, arrays = saved[index]
+        expected = [tuple(w.shape) for w in layer.weights]
+        received = [tuple(a.shape) for a in arrays]
+        if expected != received:
+            raise ValueError(f"The weights file {path} does not fit {model.name}: weighted layer "
+                             f"#{index} {layer.name!r} has weight shapes {expected}, the file's "
+                             f"layer {saved_name!r} has {received}.")
+    if len(saved) != len(targets):
+        raise ValueError(f"The weights file {path} has weights for {len(saved)} layers but "
+                         f"{model.name} has {len(targets)} layers with weights; the first extra "
+                         f"one in the file is {saved[len(targets)][0]!r}.")
+    for layer, (_, arrays) in zip(targets, saved):
+        set_layer_weights(layer, arrays)
+
+
+def set_layer_weights(layer, arrays):
+    """`layer.set_weights(arrays)`, then let the layer refresh state derived from its weights:
+    Keras 3's `set_weights` leaves a Normalization layer computing with its old mean and
+    variance until `finalize_state()` (which Keras' own loaders call, as tf_keras' set_weights
+    does)."""
+    layer.set_weights(arrays)
+    if hasattr(layer, "finalize_state"):
+        layer.finalize_state()
+
+
+def _load_with_keras(model, path):
+    if backend.backend_of(model) != "keras":
+        raise ValueError(f"{path} is a Keras 3 file; a tf_keras model loads legacy .h5 files only. "
+                         "Load it into the Keras 3 model, then convert with keras_cnn.to_tf_keras.")
+    before = model.get_weights()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(path)
+    except Exception as error:
+        model.set_weights(before)
+        message = str(error).split("Target variable:")[0].strip()
+        raise ValueError(f"The weights file {path} does not fit {model.name}: {message}") from None
