@@ -10,7 +10,6 @@ import keras_cnn
 from keras_cnn import layers as kl
 from keras_cnn.core import backend
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, count_params
-from keras_cnn.models import res2net
 from helpers import random_images
 
 STAGES = {2: (64, 3), 3: (128, 4), 4: (256, 6), 5: (512, 3)}  # stage: (planes, blocks)
