@@ -16,7 +16,7 @@ import keras_cnn
 from keras_cnn.io.runtimes import run_tflite
 from keras_cnn.mobile.export import float_ops, to_tflite
 from keras_cnn.mobile.quantization import quantize_model
-from helpers import grouped, random_images, representatives
+from helpers import SHALLOW, grouped, random_images, representatives
 
 MOBILE_FAMILIES = ("squeezenet", "mobilenet", "shufflenet", "nasnet", "efficientnet",
                    "efficientnet_v2")
@@ -34,7 +34,9 @@ CLASSES = 10
 def small_model(name):
     info = keras_cnn.model_info(name)
     shape = info.input_shape(max(info.min_size, 32))
-    return keras_cnn.create_model(name, input_shape=shape, classes=CLASSES), shape
+    model = keras_cnn.create_model(name, input_shape=shape, classes=CLASSES,
+                                   **SHALLOW.get(name, {}))
+    return model, shape
 
 
 def test_every_mobile_family_is_registered():

@@ -108,6 +108,84 @@ def test_conv_bn_act_names_and_bias():
     assert model.output_shape == (None, 4, 4, 4)
 
 
+@pytest.mark.parametrize("size", [9, 10])
+def test_padded_conv_torch_pads_strided_convolutions_symmetrically(size):
+    """PyTorch's padding=1 on a 3x3/2 convolution, at odd and even sizes (TensorFlow's "same"
+    pads an even size only at the bottom/right)."""
+    x = random_images((size, size, 2))
+    inputs = keras.Input(x.shape[1:])
+    kernel = keras.initializers.RandomNormal(seed=1)
+    model = keras.Model(inputs, kl.padded_conv(inputs, 3, 3, strides=2, padding="torch",
+                                               kernel_initializer=kernel, name="c"))
+    assert [(l.name, type(l).__name__) for l in model.layers[1:]] == [
+        ("c_pad", "ZeroPadding2D"), ("c", "Conv2D")]
+    assert model.get_layer("c").padding == "valid"
+    assert model.output_shape == (None, (size + 1) // 2, (size + 1) // 2, 3)
+    reference = keras.layers.Conv2D(3, 3, strides=2, kernel_initializer=kernel)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(reference(padded)), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel,strides,padding,layers,conv_padding", [
+    (3, 1, "torch", [], "same"),          # stride 1: "same" pads k // 2 on every side too
+    (1, 2, "torch", [], "valid"),         # PyTorch pads a 1x1 with nothing
+    (7, 2, "torch", [((3, 3), (3, 3))], "valid"),
+    ((1, 5), 2, "torch", [((0, 0), (2, 2))], "valid"),
+    (3, 1, 1, [((1, 1), (1, 1))], "valid"),  # explicit: always its ZeroPadding2D
+    (3, 2, ((0, 1), (0, 1)), [((0, 1), (0, 1))], "valid"),
+    (3, 2, "same", [], "same"),
+])
+def test_padded_conv_padding_modes(kernel, strides, padding, layers, conv_padding):
+    inputs = keras.Input((8, 8, 4))
+    model = keras.Model(inputs, kl.padded_conv(inputs, 4, kernel, strides, padding=padding,
+                                               name="c", pad_name="p"))
+    pads = [tuple(map(tuple, l.padding)) for l in model.layers if l.name == "p"]
+    assert pads == layers and model.get_layer("c").padding == conv_padding
+
+
+def test_padded_conv_depthwise_and_errors():
+    inputs = keras.Input((8, 8, 4))
+    model = keras.Model(inputs, kl.padded_conv(inputs, None, 3, 2, padding="torch",
+                                               depthwise=True, depth_multiplier=2,
+                                               use_bias=False, name="dw"))
+    assert [type(l).__name__ for l in model.layers[1:]] == ["ZeroPadding2D", "DepthwiseConv2D"]
+    assert model.count_params() == 3 * 3 * 4 * 2 and model.output_shape == (None, 4, 4, 8)
+    with pytest.raises(ValueError, match="takes depth_multiplier, not filters"):
+        kl.padded_conv(inputs, 8, 3, depthwise=True)
+    with pytest.raises(ValueError, match="padding must be 'same', 'valid', 'torch'"):
+        kl.padded_conv(inputs, 8, 3, padding="pytorch")
+
+
+def test_conv_bn_act_torch_padding_and_names():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, kl.conv_bn_act(inputs, 4, 3, strides=2, padding="torch",
+                                               bn_epsilon=1e-5, bn_momentum=0.9, name="stem"))
+    assert [l.name for l in model.layers[1:]] == ["stem_pad", "stem_conv", "stem_bn", "stem_relu"]
+    bn = model.get_layer("stem_bn")
+    assert (bn.epsilon, bn.momentum) == (1e-5, 0.9)
+    depthwise = kl.conv_bn_act(inputs, None, 3, depthwise=True, activation="swish",
+                               conv_name="b_dwconv", activation_name="b_activation", name="b")
+    model = keras.Model(inputs, depthwise)
+    assert [(l.name, type(l).__name__) for l in model.layers[1:]] == [
+        ("b_dwconv", "DepthwiseConv2D"), ("b_bn", "BatchNormalization"),
+        ("b_activation", "Activation")]
+
+
+def test_padded_pool_counts_the_zeros_in_the_average():
+    x = random_images((4, 4, 1))
+    inputs = keras.Input(x.shape[1:])
+    model = keras.Model(inputs, kl.padded_pool(inputs, 3, 2, kind="avg", name="pool"))
+    assert [l.name for l in model.layers[1:]] == ["pool_pad", "pool"]
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    expected = [[padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].mean(axis=(1, 2))
+                 for j in range(2)] for i in range(2)]
+    np.testing.assert_allclose(np.asarray(model(x)), np.transpose(expected, (2, 0, 1, 3)),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="kind must be 'max' or 'avg'"):
+        kl.padded_pool(inputs, 3, 2, kind="min")
+
+
 def test_grouped_conv():
     inputs = keras.Input((8, 8, 6))
     model = keras.Model(inputs, kl.grouped_conv(inputs, 4, 3, groups=2, name="g"))

@@ -10,7 +10,6 @@ import keras_cnn
 from keras_cnn import layers as kl
 from keras_cnn.core import backend
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, count_params
-from keras_cnn.models import res2net
 from helpers import random_images
 
 STAGES = {2: (64, 3), 3: (128, 4), 4: (256, 6), 5: (512, 3)}  # stage: (planes, blocks)
@@ -81,9 +80,10 @@ def test_hierarchical_additions_only_in_normal_blocks(model):
 
 
 def test_stage_block_average_pool_counts_the_padding():
-    """PyTorch's AvgPool2d(3, padding=1) divides by 9 at the borders too."""
+    """PyTorch's AvgPool2d(3, padding=1) divides by 9 at the borders too (the stage blocks' pool
+    is the shared `padded_pool`)."""
     inputs = keras.Input((4, 4, 1))
-    pool = keras.Model(inputs, res2net.avg_pool_3x3(inputs, 1, name="pool"))
+    pool = keras.Model(inputs, kl.padded_pool(inputs, 3, 1, kind="avg", name="pool"))
     y = np.asarray(pool(np.ones((1, 4, 4, 1), "float32")))[0, :, :, 0]
     np.testing.assert_allclose(y[0, 0], 4 / 9, rtol=1e-6)
     np.testing.assert_allclose(y[0, 1], 6 / 9, rtol=1e-6)

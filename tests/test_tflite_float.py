@@ -10,7 +10,7 @@ import pytest
 import keras_cnn
 from keras_cnn.io.runtimes import run_tflite
 from keras_cnn.mobile.export import to_tflite
-from helpers import grouped, random_images, representatives
+from helpers import SHALLOW, grouped, random_images, representatives
 
 if os.environ.get("KERAS_CNN_ALL_VARIANTS") == "1":
     REPRESENTATIVES = grouped(keras_cnn.list_models())
@@ -22,7 +22,7 @@ else:
 def test_float_tflite_matches_keras(name, tmp_path):
     info = keras_cnn.model_info(name)
     shape = info.input_shape(info.min_size)
-    model = keras_cnn.create_model(name, input_shape=shape, classes=10)
+    model = keras_cnn.create_model(name, input_shape=shape, classes=10, **SHALLOW.get(name, {}))
     out = tmp_path / "out"
     out.mkdir()
     path = to_tflite(model, out / f"{name}.tflite")

@@ -51,27 +51,113 @@ def activation_layer(x, activation, name):
     return backend.layers().Activation(activation, name=name)(x)
 
 
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _padding_layer_and_mode(padding, kernel_size, strides, dilation_rate):
+    """(the ZeroPadding2D argument or None, the convolution's own padding) for `padded_conv`."""
+    if isinstance(padding, str) and padding in ("same", "valid"):
+        return None, padding
+    if isinstance(padding, str) and padding != "torch":
+        raise ValueError("padding must be 'same', 'valid', 'torch', an int or "
+                         f"((top, bottom), (left, right)). Received: {padding!r}")
+    if padding != "torch":
+        return padding, "valid"  # explicit: an int or ((top, bottom), (left, right))
+    # PyTorch's padding=k // 2 on every side, k the (dilated) kernel's extent
+    extent = [d * (k - 1) + 1 for k, d in zip(_pair(kernel_size), _pair(dilation_rate))]
+    half = [k // 2 for k in extent]
+    if half == [0, 0]:
+        return None, "valid"
+    if _pair(strides) == (1, 1) and all(k % 2 for k in extent):
+        return None, "same"  # at stride 1 "same" pads exactly k // 2 on every side too
+    if half[0] == half[1]:
+        return half[0], "valid"
+    return ((half[0], half[0]), (half[1], half[1])), "valid"
+
+
+def padded_conv(x, filters, kernel_size, strides=1, padding="same", groups=1, dilation_rate=1,
+                depthwise=False, depth_multiplier=1, use_bias=True,
+                kernel_initializer="glorot_uniform", name="conv", pad_name=None):
+    """A Conv2D (or, with `depthwise`, a DepthwiseConv2D) named `name`, padded as asked.
+
+    padding:
+        "same", "valid": Keras's own, no extra layer. TensorFlow's "same" pads a strided
+            convolution asymmetrically (the extra row and column at the bottom and right).
+        "torch": PyTorch's padding=kernel_size // 2, symmetric: a strided convolution gets a
+            ZeroPadding2D (`pad_name`, default `{name}_pad`) and convolves "valid", so that it
+            sees the pixels the PyTorch original sees at any input size; at stride 1 that is "same"
+            for odd kernels (no extra layer); a 1x1 kernel is "valid".
+        an int or ((top, bottom), (left, right)): that ZeroPadding2D (`pad_name`) always, then
+            "valid" (e.g. keras.applications' explicit layers, `correct_pad`).
+
+    `groups` splits the channels of a regular convolution (`grouped_conv`). A depthwise one has
+    `depth_multiplier` outputs per input channel, so `filters` must be None; `kernel_initializer`
+    is then its depthwise initializer.
+    """
+    layers = backend.layers()
+    pad, mode = _padding_layer_and_mode(padding, kernel_size, strides, dilation_rate)
+    if pad is not None:
+        x = layers.ZeroPadding2D(pad, name=pad_name or f"{name}_pad")(x)
+    if not depthwise:
+        return grouped_conv(x, filters, kernel_size, groups=groups, strides=strides, padding=mode,
+                            dilation_rate=dilation_rate, use_bias=use_bias,
+                            kernel_initializer=kernel_initializer, name=name)
+    if filters is not None or groups != 1:
+        raise ValueError("A depthwise convolution takes depth_multiplier, not filters or groups. "
+                         f"Received: filters={filters!r}, groups={groups!r}")
+    return layers.DepthwiseConv2D(kernel_size, strides=strides, padding=mode,
+                                  depth_multiplier=depth_multiplier, dilation_rate=dilation_rate,
+                                  use_bias=use_bias, depthwise_initializer=kernel_initializer,
+                                  name=name)(x)
+
+
 def conv_bn_act(x, filters, kernel_size, strides=1, padding="same", groups=1, dilation_rate=1,
                 use_bias=None, norm=True, activation="relu", bn_epsilon=1e-3, bn_scale=True,
+                bn_momentum=0.99, depthwise=False, depth_multiplier=1,
+                kernel_initializer="glorot_uniform", conv_name=None, activation_name=None,
                 name="conv"):
-    """Conv2D -> BatchNormalization -> activation, named `{name}_conv`, `{name}_bn`, `{name}_{act}`.
+    """`padded_conv` -> BatchNormalization -> activation: the conv-norm-act block of the families.
 
+    Layers `{name}_pad` (only if `padding` adds one: "torch" on a strided convolution, or an
+    explicit padding), `{name}_conv` (or `conv_name`), `{name}_bn` (if `norm`) and
+    `{name}_{activation}` (or `activation_name`; none if `activation` is None). `padding`,
+    `groups`, `depthwise` (then `filters` is None) and `depth_multiplier`: see `padded_conv`.
     `use_bias` defaults to the opposite of `norm` (a bias before batch norm is redundant).
+    `bn_epsilon`, `bn_momentum`: the BN's (Keras's defaults; PyTorch's epsilon is 1e-5).
     `bn_scale=False` drops the BN's gamma (redundant before ReLU; the Inception networks of TF-slim
     and keras.applications do so).
     """
     if use_bias is None:
         use_bias = not norm
-    x = grouped_conv(x, filters, kernel_size, groups=groups, strides=strides, padding=padding,
-                     dilation_rate=dilation_rate, use_bias=use_bias, name=f"{name}_conv")
+    x = padded_conv(x, filters, kernel_size, strides=strides, padding=padding, groups=groups,
+                    dilation_rate=dilation_rate, depthwise=depthwise,
+                    depth_multiplier=depth_multiplier, use_bias=use_bias,
+                    kernel_initializer=kernel_initializer, name=conv_name or f"{name}_conv",
+                    pad_name=f"{name}_pad")
     if norm:
-        x = batch_norm(x, f"{name}_bn", epsilon=bn_epsilon, scale=bn_scale)
-    suffix = activation if isinstance(activation, str) else "act"
-    return activation_layer(x, activation, name=f"{name}_{suffix}")
+        x = batch_norm(x, f"{name}_bn", epsilon=bn_epsilon, momentum=bn_momentum, scale=bn_scale)
+    if activation_name is None:
+        activation_name = f"{name}_{activation if isinstance(activation, str) else 'act'}"
+    return activation_layer(x, activation, name=activation_name)
+
+
+def padded_pool(x, pool_size, strides, kind="max", name="pool", pad_name=None):
+    """Max or average pooling after `pool_size // 2` zeros on every side (a ZeroPadding2D,
+    `pad_name`, default `{name}_pad`), PyTorch's padding=pool_size // 2: the pooling window
+    sees the same pixels at any input size. The zeros count in an average (PyTorch's
+    count_include_pad=True); they never win a max of non-negative inputs (after a ReLU), the
+    only ones the families max-pool this way."""
+    layers = backend.layers()
+    if kind not in ("max", "avg"):
+        raise ValueError(f"kind must be 'max' or 'avg'. Received: {kind!r}")
+    x = layers.ZeroPadding2D(pool_size // 2, name=pad_name or f"{name}_pad")(x)
+    pooling = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+    return pooling(pool_size, strides=strides, name=name)(x)
 
 
 def grouped_conv(x, filters, kernel_size, groups=1, strides=1, padding="same", dilation_rate=1,
-                 use_bias=True, activation=None, name="conv"):
+                 use_bias=True, activation=None, kernel_initializer="glorot_uniform", name="conv"):
     """A Conv2D whose input and output channels are split into `groups` independent groups
     (AlexNet's two towers, ResNeXt's cardinality). groups=1 is an ordinary convolution."""
     channels = x.shape[backend.channel_axis()]
@@ -80,7 +166,8 @@ def grouped_conv(x, filters, kernel_size, groups=1, strides=1, padding="same", d
                          f"({filters}). Received: groups={groups}")
     return backend.layers().Conv2D(filters, kernel_size, strides=strides, padding=padding,
                                    groups=groups, dilation_rate=dilation_rate, use_bias=use_bias,
-                                   activation=activation, name=name)(x)
+                                   activation=activation, kernel_initializer=kernel_initializer,
+                                   name=name)(x)
 
 
 def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="se",

@@ -35,7 +35,7 @@ from keras_cnn.core.applications import (check_positive_int, check_rate, check_v
                                     is_number)
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
-from keras_cnn.layers import batch_norm
+from keras_cnn.layers import batch_norm, conv_bn_act, padded_conv, padded_pool
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "DenseNet264", "DenseNetBC100"]
 
@@ -122,14 +122,11 @@ def transition(x, compression=0.5, dropout=0.0, name="transition"):
 def _stem(x, kind, filters):
     """ImageNet: zero-pad 3, conv 7x7/2, BN, ReLU, zero-pad 1, max pool 3x3/2 (as
     keras.applications). CIFAR: conv 3x3/1 "same" (the BN-ReLU comes with the first layer)."""
-    layers = backend.layers()
     if kind == "cifar":
-        return layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")(x)
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = layers.Conv2D(filters, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = _bn_relu(x, "conv1")
-    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-    return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+        return padded_conv(x, filters, 3, use_bias=False, name="conv1_conv")
+    x = conv_bn_act(x, filters, 7, strides=2, padding="torch", bn_epsilon=_BN_EPSILON,
+                    name="conv1")
+    return padded_pool(x, 3, 2, name="pool1")
 
 
 def _is_positive_int(value):

@@ -50,7 +50,7 @@ from keras_cnn.core import backend
 from keras_cnn.core.applications import build_application, check_bool, check_rate
 from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
-from keras_cnn.layers import batch_norm, make_divisible, squeeze_excite, stochastic_depth
+from keras_cnn.layers import conv_bn_act, make_divisible, squeeze_excite, stochastic_depth
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
            "EfficientNetB4", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7"]
@@ -149,13 +149,6 @@ def _imagenet(variant):
 
 # --- blocks ------------------------------------------------------------------------------------
 
-def conv(x, filters, kernel_size, strides=1, padding="same", name="conv"):
-    """A bias-free Conv2D (batch norm follows) with EfficientNet's initializer."""
-    return backend.layers().Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                                   use_bias=False, kernel_initializer=CONV_INITIALIZER,
-                                   name=name)(x)
-
-
 def mbconv_block(x, filters_in, filters_out, kernel_size=3, strides=1, expand_ratio=1,
                  se_ratio=SE_RATIO, drop_rate=0.0, activation="swish", bn_momentum=0.99,
                  dwconv_name="dwconv", name="block"):
@@ -167,26 +160,22 @@ def mbconv_block(x, filters_in, filters_out, kernel_size=3, strides=1, expand_ra
     Layers are named `{name}_expand_conv`, `{name}_dwconv`, `{name}_se_reduce`,
     `{name}_project_conv`, ... as in keras.applications.
     """
-    layers = backend.layers()
     inputs = x
     filters = filters_in * expand_ratio
+    common = dict(bn_momentum=bn_momentum, kernel_initializer=CONV_INITIALIZER)
     if expand_ratio != 1:
-        x = conv(x, filters, 1, name=f"{name}_expand_conv")
-        x = batch_norm(x, f"{name}_expand_bn", momentum=bn_momentum)
-        x = layers.Activation(activation, name=f"{name}_expand_activation")(x)
-
-    x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding="same", use_bias=False,
-                               depthwise_initializer=CONV_INITIALIZER,
-                               name=f"{name}_{dwconv_name}")(x)
-    x = batch_norm(x, f"{name}_bn", momentum=bn_momentum)
-    x = layers.Activation(activation, name=f"{name}_activation")(x)
+        x = conv_bn_act(x, filters, 1, activation=activation,
+                        activation_name=f"{name}_expand_activation", name=f"{name}_expand",
+                        **common)
+    x = conv_bn_act(x, None, kernel_size, strides, depthwise=True, activation=activation,
+                    conv_name=f"{name}_{dwconv_name}", activation_name=f"{name}_activation",
+                    name=name, **common)
 
     if se_ratio:
         x = squeeze_excite(x, max(1, int(filters_in * se_ratio)), activation=activation,
                            gate="sigmoid", kernel_initializer=CONV_INITIALIZER, name=f"{name}_se")
 
-    x = conv(x, filters_out, 1, name=f"{name}_project_conv")
-    x = batch_norm(x, f"{name}_project_bn", momentum=bn_momentum)
+    x = conv_bn_act(x, filters_out, 1, activation=None, name=f"{name}_project", **common)
     return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
 
@@ -247,7 +236,6 @@ def _efficientnet(variant, *, small_input=False, stddev_rescaling=None, dropout_
         dropout_rate: dropout before the classifier (default: the published rate, 0.2-0.5).
         drop_connect_rate: stochastic-depth rate of the last block (default 0.2).
     """
-    layers = backend.layers()
     coefficients = COEFFICIENTS[variant]
     check_bool("small_input", small_input)
     implied = {}
@@ -262,10 +250,9 @@ def _efficientnet(variant, *, small_input=False, stddev_rescaling=None, dropout_
 
     def features(x):
         x = preprocessing(x, stddev_rescaling)
-        x = conv(x, round_filters(STEM_FILTERS, width), 3, strides=1 if small_input else 2,
-                 name="stem_conv")
-        x = batch_norm(x, "stem_bn")
-        x = layers.Activation("swish", name="stem_activation")(x)
+        x = conv_bn_act(x, round_filters(STEM_FILTERS, width), 3, 1 if small_input else 2,
+                        activation="swish", kernel_initializer=CONV_INITIALIZER,
+                        activation_name="stem_activation", name="stem")
 
         total = sum(round_repeats(stage.repeats, depth) for stage in BASE_STAGES)
         index = 0
@@ -281,9 +268,9 @@ def _efficientnet(variant, *, small_input=False, stddev_rescaling=None, dropout_
                                  name=f"block{s}{chr(ord('a') + j)}")
                 index += 1
 
-        x = conv(x, round_filters(TOP_FILTERS, width), 1, name="top_conv")
-        x = batch_norm(x, "top_bn")
-        return layers.Activation("swish", name="top_activation")(x)
+        return conv_bn_act(x, round_filters(TOP_FILTERS, width), 1, activation="swish",
+                           kernel_initializer=CONV_INITIALIZER,
+                           activation_name="top_activation", name="top")
 
     def head(x, classes, classifier_activation):
         return classifier_head(x, classes, classifier_activation, dropout_rate)

@@ -34,10 +34,10 @@ import collections
 
 from keras_cnn.core import backend
 from keras_cnn.core.applications import build_application, check_bool, check_rate
-from keras_cnn.layers import batch_norm, squeeze_excite
+from keras_cnn.layers import conv_bn_act, squeeze_excite
 from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
-                                           IMAGENET_STDDEV_RGB, classifier_head, conv,
-                                           mbconv_block, residual, round_repeats)
+                                           IMAGENET_STDDEV_RGB, classifier_head, mbconv_block,
+                                           residual, round_repeats)
 from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
 
@@ -137,23 +137,22 @@ def fused_mbconv_block(x, filters_in, filters_out, kernel_size=3, strides=1, exp
     [squeeze-and-excitation] -> linear 1x1 projection. With expand_ratio 1 the block is a single
     k x k convolution with BN and activation. Identity shortcut (with drop-connect) when stride is
     1 and the channels do not change. Layer names as in keras.applications."""
-    layers = backend.layers()
     inputs = x
     filters = filters_in * expand_ratio
+    common = dict(bn_momentum=bn_momentum, kernel_initializer=CONV_INITIALIZER)
     if expand_ratio != 1:
-        x = conv(x, filters, kernel_size, strides=strides, name=f"{name}_expand_conv")
-        x = batch_norm(x, f"{name}_expand_bn", momentum=bn_momentum)
-        x = layers.Activation(activation, name=f"{name}_expand_activation")(x)
+        x = conv_bn_act(x, filters, kernel_size, strides, activation=activation,
+                        activation_name=f"{name}_expand_activation", name=f"{name}_expand",
+                        **common)
     if se_ratio:
         x = squeeze_excite(x, max(1, int(filters_in * se_ratio)), activation=activation,
                            gate="sigmoid", kernel_initializer=CONV_INITIALIZER, name=f"{name}_se")
     if expand_ratio != 1:
-        x = conv(x, filters_out, 1, name=f"{name}_project_conv")
-        x = batch_norm(x, f"{name}_project_bn", momentum=bn_momentum)
+        x = conv_bn_act(x, filters_out, 1, activation=None, name=f"{name}_project", **common)
     else:
-        x = conv(x, filters_out, kernel_size, strides=strides, name=f"{name}_project_conv")
-        x = batch_norm(x, f"{name}_project_bn", momentum=bn_momentum)
-        x = layers.Activation(activation, name=f"{name}_project_activation")(x)
+        x = conv_bn_act(x, filters_out, kernel_size, strides, activation=activation,
+                        activation_name=f"{name}_project_activation", name=f"{name}_project",
+                        **common)
     return residual(x, inputs, strides, filters_in, filters_out, drop_rate, name)
 
 
@@ -180,7 +179,6 @@ def _efficientnet_v2(variant, *, include_preprocessing=True, small_input=False,
         dropout_rate: dropout before the classifier (default 0.2).
         drop_connect_rate: stochastic-depth rate reached at the last blocks (default 0.2).
     """
-    layers = backend.layers()
     spec = VARIANTS[variant]
     stages = STAGES[spec.stages]
     check_bool("include_preprocessing", include_preprocessing)
@@ -192,10 +190,10 @@ def _efficientnet_v2(variant, *, include_preprocessing=True, small_input=False,
         if include_preprocessing:
             channels = x.shape[backend.channel_axis()]
             x = preprocessing(x, imagenet_normalization=variant.startswith("b") and channels == 3)
-        x = conv(x, round_filters(stages[0].filters_in, spec.width), 3,
-                 strides=1 if small_input else 2, name="stem_conv")
-        x = batch_norm(x, "stem_bn", momentum=BN_MOMENTUM)
-        x = layers.Activation("swish", name="stem_activation")(x)
+        x = conv_bn_act(x, round_filters(stages[0].filters_in, spec.width), 3,
+                        1 if small_input else 2, activation="swish", bn_momentum=BN_MOMENTUM,
+                        kernel_initializer=CONV_INITIALIZER, activation_name="stem_activation",
+                        name="stem")
 
         unscaled_total = sum(stage.repeats for stage in stages)  # (keras.applications' count)
         index = 0
@@ -211,9 +209,9 @@ def _efficientnet_v2(variant, *, include_preprocessing=True, small_input=False,
                           name=f"block{s}{chr(ord('a') + j)}")
                 index += 1
 
-        x = conv(x, round_filters(TOP_FILTERS, spec.width), 1, name="top_conv")
-        x = batch_norm(x, "top_bn", momentum=BN_MOMENTUM)
-        return layers.Activation("swish", name="top_activation")(x)
+        return conv_bn_act(x, round_filters(TOP_FILTERS, spec.width), 1, activation="swish",
+                           bn_momentum=BN_MOMENTUM, kernel_initializer=CONV_INITIALIZER,
+                           activation_name="top_activation", name="top")
 
     def head(x, classes, classifier_activation):
         return classifier_head(x, classes, classifier_activation, dropout_rate)

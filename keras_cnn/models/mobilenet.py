@@ -55,7 +55,8 @@ from keras_cnn.core.applications import (check_bool, check_positive_int, check_p
                                          check_rate)
 from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.core.weights import WeightsTable, keras_applications_weights, torchvision_weights
-from keras_cnn.layers import batch_norm, correct_pad, hard_swish, make_divisible, squeeze_excite
+from keras_cnn.layers import (batch_norm, correct_pad, hard_swish, make_divisible, padded_conv,
+                              squeeze_excite)
 
 __all__ = ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3LargeMinimalistic",
            "MobileNetV3Small", "MobileNetV3SmallMinimalistic"]
@@ -228,12 +229,17 @@ TORCHVISION = {
 }
 
 # --- blocks ------------------------------------------------------------------------------------
+# Strided depthwise convolutions are padded as keras.applications pads them (TF-slim's "same"
+# made explicit: ((0, 1), (0, 1)) in v1, `correct_pad` in v2/v3), not symmetrically as PyTorch
+# ("torch"): the published weights were trained that way.
 
 
 def _bn(x, name, momentum=0.99):
     return batch_norm(x, name, epsilon=1e-3, momentum=momentum)
 
 
+# (not conv_bn_act: keras.applications' layer names do not follow its pattern, and its ReLUs are
+# ReLU layers, not Activation ones)
 def _activation(x, activation, name):
     """"relu6", "relu" or "hard_swish", as a named layer (ReLU layers, as keras.applications)."""
     if activation == "hard_swish":
@@ -241,23 +247,13 @@ def _activation(x, activation, name):
     return backend.layers().ReLU(6.0 if activation == "relu6" else None, name=name)(x)
 
 
-def _depthwise(x, kernel, stride, name, pad_name, pad, depth_multiplier=1, torch_padding=False):
-    """A depthwise convolution without bias. Stride 1 pads "same"; stride 2 pads explicitly by
-    `pad` ((top, bottom), (left, right)) in a ZeroPadding2D named `pad_name`, then convolves
-    "valid", as the TF-slim originals were trained (`torch_padding`: kernel // 2 on every side,
-    as PyTorch)."""
-    layers = backend.layers()
-    if torch_padding:
-        pad = ((kernel // 2, kernel // 2), (kernel // 2, kernel // 2))
-    if stride == 2:
-        x = layers.ZeroPadding2D(pad, name=pad_name)(x)
-    return layers.DepthwiseConv2D(kernel, strides=stride, depth_multiplier=depth_multiplier,
-                                  padding="same" if stride == 1 else "valid", use_bias=False,
-                                  name=name)(x)
-
-
-def _pointwise(x, filters, name, use_bias=False):
-    return backend.layers().Conv2D(filters, 1, padding="same", use_bias=use_bias, name=name)(x)
+def _depthwise_padding(x, kernel, stride, torch_padding):
+    """`padded_conv`'s padding of a depthwise convolution: "same" at stride 1; at stride 2
+    keras.applications' `correct_pad`, or with `torch_padding` PyTorch's kernel // 2 on every
+    side."""
+    if stride == 1:
+        return "same"
+    return "torch" if torch_padding else correct_pad(x, kernel)
 
 
 def depthwise_separable_block(x, filters, stride, depth_multiplier, block_id):
@@ -266,21 +262,19 @@ def depthwise_separable_block(x, filters, stride, depth_multiplier, block_id):
     v1 pads one row and column at the bottom/right before a stride-2 convolution, whatever the
     input's size."""
     dw, pw = f"conv_dw_{block_id}", f"conv_pw_{block_id}"
-    x = _depthwise(x, 3, stride, dw, f"conv_pad_{block_id}", ((0, 1), (0, 1)), depth_multiplier)
+    x = padded_conv(x, None, 3, stride, padding=((0, 1), (0, 1)) if stride == 2 else "same",
+                    depthwise=True, depth_multiplier=depth_multiplier, use_bias=False, name=dw,
+                    pad_name=f"conv_pad_{block_id}")
     x = _activation(_bn(x, f"{dw}_bn"), "relu6", f"{dw}_relu")
-    x = _pointwise(x, filters, pw)
+    x = padded_conv(x, filters, 1, use_bias=False, name=pw)
     return _activation(_bn(x, f"{pw}_bn"), "relu6", f"{pw}_relu")
 
 
 def _stem_conv(x, filters, stride, name, torch_padding=False):
-    """The 3x3 stem convolution, without bias: "same" padding, or with `torch_padding` and
-    stride 2 one pixel of zeros on every side (`{name}_pad`) then "valid"."""
-    layers = backend.layers()
-    padding = "same"
-    if torch_padding and stride == 2:
-        x, padding = layers.ZeroPadding2D(1, name=f"{name}_pad")(x), "valid"
-    return layers.Conv2D(filters, 3, strides=stride, padding=padding, use_bias=False,
-                         name=name)(x)
+    """The 3x3 stem convolution, without bias: "same" padding, or with `torch_padding` PyTorch's
+    (at stride 2 one pixel of zeros on every side, `{name}_pad`, then "valid")."""
+    return padded_conv(x, filters, 3, stride, padding="torch" if torch_padding else "same",
+                       use_bias=False, name=name)
 
 
 def inverted_residual_v2(x, expansion, filters, stride, block_id, torch_padding=False):
@@ -291,12 +285,14 @@ def inverted_residual_v2(x, expansion, filters, stride, block_id, torch_padding=
     prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
     shortcut = x
     if block_id:
-        x = _pointwise(x, expansion * channels, f"{prefix}expand")
+        x = padded_conv(x, expansion * channels, 1, use_bias=False, name=f"{prefix}expand")
         x = _activation(_bn(x, f"{prefix}expand_BN", 0.999), "relu6", f"{prefix}expand_relu")
-    x = _depthwise(x, 3, stride, f"{prefix}depthwise", f"{prefix}pad", correct_pad(x, 3),
-                   torch_padding=torch_padding)
+    x = padded_conv(x, None, 3, stride, padding=_depthwise_padding(x, 3, stride, torch_padding),
+                    depthwise=True, use_bias=False, name=f"{prefix}depthwise",
+                    pad_name=f"{prefix}pad")
     x = _activation(_bn(x, f"{prefix}depthwise_BN", 0.999), "relu6", f"{prefix}depthwise_relu")
-    x = _bn(_pointwise(x, filters, f"{prefix}project"), f"{prefix}project_BN", 0.999)
+    x = padded_conv(x, filters, 1, use_bias=False, name=f"{prefix}project")
+    x = _bn(x, f"{prefix}project_BN", 0.999)
     if stride == 1 and channels == filters:
         x = backend.layers().Add(name=f"{prefix}add")([shortcut, x])
     return x
@@ -312,17 +308,19 @@ def inverted_residual_v3(x, expansion, filters, kernel, stride, se, activation, 
     expanded = make_divisible(channels * expansion)
     shortcut = x
     if block_id:
-        x = _pointwise(x, expanded, f"{prefix}expand")
+        x = padded_conv(x, expanded, 1, use_bias=False, name=f"{prefix}expand")
         x = _activation(_bn(x, f"{prefix}expand_bn", 0.999), activation,
                         f"{prefix}expand_{activation}")
-    x = _depthwise(x, kernel, stride, f"{prefix}depthwise", f"{prefix}depthwise_pad",
-                   correct_pad(x, kernel), torch_padding=torch_padding)
+    x = padded_conv(x, None, kernel, stride,
+                    padding=_depthwise_padding(x, kernel, stride, torch_padding), depthwise=True,
+                    use_bias=False, name=f"{prefix}depthwise", pad_name=f"{prefix}depthwise_pad")
     x = _activation(_bn(x, f"{prefix}depthwise_bn", 0.999), activation,
                     f"{prefix}depthwise_{activation}")
     if se:
         x = squeeze_excite(x, make_divisible(expanded * V3_SE_RATIO), activation="relu",
                            gate="hard_sigmoid", name=f"{prefix}squeeze_excite")
-    x = _bn(_pointwise(x, filters, f"{prefix}project"), f"{prefix}project_bn", 0.999)
+    x = _bn(padded_conv(x, filters, 1, use_bias=False, name=f"{prefix}project"),
+            f"{prefix}project_bn", 0.999)
     if stride == 1 and channels == filters:
         x = backend.layers().Add(name=f"{prefix}add")([shortcut, x])
     return x
@@ -447,7 +445,7 @@ def _mobilenet_v2(variant, *, alpha=1.0, small_input=False, torch_padding=None, 
             x = inverted_residual_v2(x, t, make_divisible(int(c * alpha)), stride, block_id,
                                      torch_padding)
         last = make_divisible(V2_LAST * alpha) if alpha > 1.0 else V2_LAST
-        x = _bn(_pointwise(x, last, "Conv_1"), "Conv_1_bn", 0.999)
+        x = _bn(padded_conv(x, last, 1, use_bias=False, name="Conv_1"), "Conv_1_bn", 0.999)
         return _activation(x, "relu6", "out_relu")
 
     model = applications.build_application(
@@ -511,7 +509,8 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
                                      3 if minimalistic else kernel, stride,
                                      se and not minimalistic, block_activation(code), block_id,
                                      torch_padding)
-        x = _pointwise(x, make_divisible(x.shape[backend.channel_axis()] * 6), "conv_1")
+        x = padded_conv(x, make_divisible(x.shape[backend.channel_axis()] * 6), 1,
+                        use_bias=False, name="conv_1")
         return _activation(_bn(x, "conv_1_bn", 0.999), top_activation,
                            f"conv_1_{top_activation}")
 
@@ -519,7 +518,7 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
         # pool first, then the wide 1x1 convolution: the paper's efficient last stage
         x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
         width = make_divisible(last_point * alpha) if alpha > 1.0 else last_point
-        x = _activation(_pointwise(x, width, "conv_2", use_bias=True), top_activation,
+        x = _activation(padded_conv(x, width, 1, name="conv_2"), top_activation,
                         f"conv_2_{top_activation}")
         if dropout_rate > 0:
             x = layers.Dropout(dropout_rate, name="top_dropout")(x)

@@ -39,7 +39,7 @@ Expected input: RGB images through `preprocess_input` ("tf" mode: scaled to [-1,
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
-from keras_cnn.layers import batch_norm, correct_pad
+from keras_cnn.layers import batch_norm, correct_pad, padded_conv
 
 __all__ = ["NASNetLarge", "NASNetMobile"]
 
@@ -68,6 +68,7 @@ NORMAL_CELL = (
 )
 
 _BN = dict(momentum=0.9997, epsilon=1e-3)
+_CONV_1X1 = dict(use_bias=False, kernel_initializer="he_normal")  # padded_conv(x, filters, 1, ...)
 
 # keras.applications' files: (top md5, no-top md5). Keras caches "NASNet-mobile.h5" as
 # "nasnet_mobile.h5", "NASNet-mobile-no-top.h5" as "nasnet_mobile_no_top.h5".
@@ -84,18 +85,13 @@ def _batch_norm(x, name):
     return batch_norm(x, name, **_BN)
 
 
-def _conv1x1(x, filters, name):
-    return backend.layers().Conv2D(filters, 1, padding="same", use_bias=False,
-                                   kernel_initializer="he_normal", name=name)(x)
-
-
 def separable_conv_block(x, filters, kernel_size, strides=1, block_id=""):
     """The cells' separable convolution: (ReLU -> SeparableConv2D k x k -> BN) twice, the first
     one strided for a reduction (padded explicitly, like TensorFlow's "same")."""
     layers = backend.layers()
     x = layers.Activation("relu", name=f"separable_conv_1_relu_{block_id}")(x)
     padding = "same"
-    if strides == 2:
+    if strides == 2:  # keras.applications' asymmetric `correct_pad` (its weights), not "torch"
         x = layers.ZeroPadding2D(correct_pad(x, kernel_size),
                                  name=f"separable_conv_1_pad_{block_id}")(x)
         padding = "valid"
@@ -123,16 +119,16 @@ def adjust_block(p, x, filters, reduce, block_id):
     if reduce:
         p = layers.Activation("relu", name=f"adjust_relu_1_{block_id}")(p)
         p1 = layers.AveragePooling2D(1, strides=2, name=f"adjust_avg_pool_1_{block_id}")(p)
-        p1 = _conv1x1(p1, filters // 2, name=f"adjust_conv_1_{block_id}")
+        p1 = padded_conv(p1, filters // 2, 1, name=f"adjust_conv_1_{block_id}", **_CONV_1X1)
         p2 = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"adjust_pad_2_{block_id}")(p)
         p2 = layers.Cropping2D(((1, 0), (1, 0)), name=f"adjust_crop_2_{block_id}")(p2)
         p2 = layers.AveragePooling2D(1, strides=2, name=f"adjust_avg_pool_2_{block_id}")(p2)
-        p2 = _conv1x1(p2, filters // 2, name=f"adjust_conv_2_{block_id}")
+        p2 = padded_conv(p2, filters // 2, 1, name=f"adjust_conv_2_{block_id}", **_CONV_1X1)
         p = layers.Concatenate(axis=axis, name=f"adjust_concat_{block_id}")([p1, p2])
         return _batch_norm(p, f"adjust_bn_{block_id}")
     if p.shape[axis] != filters:
         p = layers.Activation("relu", name=f"adjust_relu_projection_{block_id}")(p)
-        p = _conv1x1(p, filters, name=f"adjust_conv_projection_{block_id}")
+        p = padded_conv(p, filters, 1, name=f"adjust_conv_projection_{block_id}", **_CONV_1X1)
         return _batch_norm(p, f"adjust_bn_{block_id}")
     return p
 
@@ -140,7 +136,7 @@ def adjust_block(p, x, filters, reduce, block_id):
 def _squeeze(x, filters, kind, block_id):
     """ReLU -> 1x1 conv -> BN: the cell's input at the cell's width ("h")."""
     x = backend.layers().Activation("relu", name=f"{kind}_relu_1_{block_id}")(x)
-    x = _conv1x1(x, filters, name=f"{kind}_conv_1_{block_id}")
+    x = padded_conv(x, filters, 1, name=f"{kind}_conv_1_{block_id}", **_CONV_1X1)
     return _batch_norm(x, f"{kind}_bn_1_{block_id}")
 
 
@@ -178,6 +174,7 @@ def reduction_cell(x, p, filters, block_id, reduce_p=False):
     p = adjust_block(p, x, filters, reduce_p, block_id)
     h = _squeeze(x, filters, "reduction", block_id)
     # the pooling branches on h are padded once, like TensorFlow's "same" at stride 2
+    # (keras.applications' asymmetric `correct_pad`, bit-exact with it: not `padded_pool`)
     h3 = layers.ZeroPadding2D(correct_pad(h, 3), name=f"reduction_pad_1_{block_id}")(h)
 
     def sep(inp, kernel, side):

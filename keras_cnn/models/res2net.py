@@ -22,7 +22,7 @@ the "Res2Net-50" of the paper's Table 1:
     head: global average pooling, Dense 1000.
 Padding is the authors' (PyTorch) one: explicit symmetric zero padding (ZeroPadding2D) before
 every strided layer and before the stage blocks' average pooling, which divides by 9 at the
-borders too (PyTorch's count_include_pad). BatchNormalization epsilon 1e-5 as in PyTorch.
+borders too (PyTorch's count_include_pad): `conv_bn_act` with padding="torch", `padded_pool`. BatchNormalization epsilon 1e-5 as in PyTorch.
 25,699,120 parameters (25.7M, as the paper) without the BN moving statistics.
 
 Channel groups are taken with `keras_cnn.layers.ChannelSplit` (Keras has no layer for channel
@@ -38,7 +38,7 @@ standard deviation), as for the authors' PyTorch models.
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.layers import channel_split, conv_bn_act
+from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
 
 __all__ = ["Res2Net50"]
 
@@ -47,32 +47,14 @@ PAPER = ("S.-H. Gao, M.-M. Cheng, K. Zhao, X.-Y. Zhang, M.-H. Yang, P. Torr. Res
 
 EXPANSION = 4      # output channels of a block = 4 x planes, as in the ResNet bottleneck
 BN_EPSILON = 1e-5  # PyTorch's default, the authors' framework
+# Every convolution: no bias, BN, the authors' (PyTorch's) symmetric padding
+CONV = dict(padding="torch", bn_epsilon=BN_EPSILON)
 
 # Per variant: the stages as (planes, blocks, stride), the base width and the scale.
 CONFIGS = {
     "res2net50_26w_4s": dict(stages=((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)),
                              base_width=26, scale=4),
 }
-
-
-def conv_bn(x, filters, kernel_size, strides=1, activation="relu", name="conv"):
-    """Conv2D (no bias) -> BN -> optional ReLU, padded as PyTorch pads (kernel_size // 2 on every
-    side): a ZeroPadding2D `{name}_pad` before a strided convolution, "same" otherwise (which is
-    the same thing at stride 1)."""
-    padding = "same"
-    if strides > 1 and kernel_size > 1:
-        x = backend.layers().ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
-        padding = "valid"
-    return conv_bn_act(x, filters, kernel_size, strides=strides, padding=padding,
-                       activation=activation, bn_epsilon=BN_EPSILON, name=name)
-
-
-def avg_pool_3x3(x, strides, name):
-    """3x3 average pooling padded with zeros that count in the average (PyTorch's AvgPool2d with
-    padding=1 and count_include_pad=True)."""
-    layers = backend.layers()
-    x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
-    return layers.AveragePooling2D(3, strides=strides, name=name)(x)
 
 
 def res2net_block(x, planes, strides=1, base_width=26, scale=4, first=False, name="block"):
@@ -88,21 +70,23 @@ def res2net_block(x, planes, strides=1, base_width=26, scale=4, first=False, nam
     out_channels = planes * EXPANSION
     shortcut = x
     if strides != 1 or x.shape[backend.channel_axis()] != out_channels:
-        shortcut = conv_bn(x, out_channels, 1, strides=strides, activation=None, name=f"{name}_0")
+        shortcut = conv_bn_act(x, out_channels, 1, strides=strides, activation=None,
+                               name=f"{name}_0", **CONV)
 
-    y = conv_bn(x, width * scale, 1, name=f"{name}_1")
+    y = conv_bn_act(x, width * scale, 1, name=f"{name}_1", **CONV)
     groups = channel_split(y, scale, name=f"{name}_split")
     outputs = []
     for i, group in enumerate(groups[:-1], start=1):
         if i > 1 and not first:  # hierarchical: this group plus the previous group's output
             group = layers.Add(name=f"{name}_2_add{i}")([outputs[-1], group])
-        outputs.append(conv_bn(group, width, 3, strides=strides, name=f"{name}_2_{i}"))
+        outputs.append(conv_bn_act(group, width, 3, strides=strides, name=f"{name}_2_{i}",
+                                   **CONV))
     last = groups[-1]
-    if first:
-        last = avg_pool_3x3(last, strides, name=f"{name}_2_pool")
+    if first:  # zeros that count in the average (PyTorch's count_include_pad)
+        last = padded_pool(last, 3, strides, kind="avg", name=f"{name}_2_pool")
     outputs.append(last)
     y = layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_2_concat")(outputs)
-    y = conv_bn(y, out_channels, 1, activation=None, name=f"{name}_3")
+    y = conv_bn_act(y, out_channels, 1, activation=None, name=f"{name}_3", **CONV)
 
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
@@ -123,12 +107,10 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
     applications.check_value("base_width", base_width,
                              applications.is_int(base_width) and base_width >= 1,
                              "a positive integer (the channels per group at planes=64)")
-    layers = backend.layers()
 
     def features(x):
-        x = conv_bn(x, 64, 7, strides=2, name="conv1")
-        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)  # after ReLU: zeros never win the max
-        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+        x = conv_bn_act(x, 64, 7, strides=2, name="conv1", **CONV)
+        x = padded_pool(x, 3, 2, name="pool1_pool", pad_name="pool1_pad")  # after ReLU: exact
         for stage, (planes, blocks, strides) in enumerate(config["stages"], start=2):
             for block in range(1, blocks + 1):
                 x = res2net_block(x, planes, strides=strides if block == 1 else 1,

@@ -48,7 +48,8 @@ from typing import Optional
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
-from keras_cnn.layers import batch_norm, grouped_conv, squeeze_excite, stochastic_depth, zero_pad_channels
+from keras_cnn.layers import (batch_norm, conv_bn_act, padded_pool, squeeze_excite, stochastic_depth,
+                              zero_pad_channels)
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
            "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
@@ -148,33 +149,11 @@ def torchvision_sets(variant, imagenet=False):
 
 
 # --- layers -----------------------------------------------------------------------------------
-
-def conv(x, filters, kernel_size, strides=1, groups=1, use_bias=False, explicit_pad=False,
-         name="conv"):
-    """A (grouped) convolution named `{name}_conv` that pads like PyTorch: kernel_size // 2 zeros
-    on every side. At stride 1 that is "same" padding; a strided convolution gets an explicit
-    ZeroPadding2D (`{name}_pad`, as does any with `explicit_pad`), because TensorFlow's "same"
-    would pad only at the bottom and right."""
-    padding = "same"
-    if kernel_size > 1 and (strides > 1 or explicit_pad):
-        x = backend.layers().ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
-        padding = "valid"
-    elif kernel_size == 1:
-        padding = "valid"
-    return grouped_conv(x, filters, kernel_size, groups=groups, strides=strides, padding=padding,
-                        use_bias=use_bias, name=f"{name}_conv")
-
+# Every convolution is `conv_bn_act(padding="torch")`: PyTorch's symmetric padding, an explicit
+# ZeroPadding2D `{name}_pad` before a strided one (TensorFlow's "same" pads only bottom/right).
 
 def relu(x, name):
     return backend.layers().Activation("relu", name=name)(x)
-
-
-def conv_bn(x, filters, kernel_size, strides=1, groups=1, use_bias=False, bn_epsilon=1e-5,
-            activation=True, name="conv"):
-    """conv -> BatchNormalization (`{name}_bn`) -> ReLU (`{name}_relu`, if `activation`)."""
-    x = conv(x, filters, kernel_size, strides, groups, use_bias, name=name)
-    x = batch_norm(x, f"{name}_bn", epsilon=bn_epsilon)
-    return relu(x, f"{name}_relu") if activation else x
 
 
 def channels(x):
@@ -196,8 +175,8 @@ def shortcut(x, filters, strides=1, kind="identity", use_bias=False, norm=True,
     if kind not in SHORTCUTS:
         raise ValueError(f"shortcut must be one of {SHORTCUTS}. Received: {kind!r}")
     if kind == "projection":
-        x = conv(x, filters, kernel_size, strides, use_bias=use_bias, name=f"{name}_0")
-        return batch_norm(x, f"{name}_0_bn", epsilon=bn_epsilon) if norm else x
+        return conv_bn_act(x, filters, kernel_size, strides, padding="torch", use_bias=use_bias,
+                           norm=norm, activation=None, bn_epsilon=bn_epsilon, name=f"{name}_0")
     if strides > 1:
         x = layers.MaxPooling2D(1, strides=strides, name=f"{name}_0_pool")(x)
     extra = filters - channels(x)
@@ -238,9 +217,9 @@ def basic_block(x, filters, strides=1, shortcut_kind="identity", use_bias=False,
     """Two 3x3 convolutions (the first strided), BN after each, ReLU after the first and after
     the sum (Figure 2 of the paper): ResNet-18/34 and the CIFAR ResNets."""
     skip = shortcut(x, filters, strides, shortcut_kind, use_bias, bn_epsilon=bn_epsilon, name=name)
-    y = conv_bn(x, filters, 3, strides, use_bias=use_bias, bn_epsilon=bn_epsilon, name=f"{name}_1")
-    y = conv_bn(y, filters, 3, use_bias=use_bias, bn_epsilon=bn_epsilon, activation=False,
-                name=f"{name}_2")
+    common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
+    y = conv_bn_act(x, filters, 3, strides, name=f"{name}_1", **common)
+    y = conv_bn_act(y, filters, 3, activation=None, name=f"{name}_2", **common)
     return merge(skip, y, se_reduction, drop_rate, projected=shortcut_kind == "projection",
                  name=name)
 
@@ -255,10 +234,10 @@ def bottleneck_block(x, width, filters, strides=1, shortcut_kind="identity", gro
     skip = shortcut(x, filters, strides, shortcut_kind, use_bias, bn_epsilon=bn_epsilon,
                     kernel_size=shortcut_kernel, name=name)
     stride_1x1, stride_3x3 = (strides, 1) if stride_in_1x1 else (1, strides)
-    common = dict(use_bias=use_bias, bn_epsilon=bn_epsilon)
-    y = conv_bn(x, reduce_width or width, 1, stride_1x1, name=f"{name}_1", **common)
-    y = conv_bn(y, width, 3, stride_3x3, groups=groups, name=f"{name}_2", **common)
-    y = conv_bn(y, filters, 1, activation=False, name=f"{name}_3", **common)
+    common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
+    y = conv_bn_act(x, reduce_width or width, 1, stride_1x1, name=f"{name}_1", **common)
+    y = conv_bn_act(y, width, 3, stride_3x3, groups=groups, name=f"{name}_2", **common)
+    y = conv_bn_act(y, filters, 1, activation=None, name=f"{name}_3", **common)
     return merge(skip, y, se_reduction, drop_rate, projected=shortcut_kind == "projection",
                  name=name)
 
@@ -275,10 +254,12 @@ def preact_basic_block(x, filters, strides=1, projection=False, use_bias=True, d
         skip = shortcut(preact, filters, strides, "projection", use_bias, norm=False, name=name)
     else:
         skip = shortcut(x, filters, strides, "identity", name=name)
-    y = conv_bn(preact, filters, 3, strides, bn_epsilon=bn_epsilon, name=f"{name}_1")
+    y = conv_bn_act(preact, filters, 3, strides, padding="torch", use_bias=False,
+                    bn_epsilon=bn_epsilon, name=f"{name}_1")
     if dropout:
         y = layers.Dropout(dropout, name=f"{name}_dropout")(y)
-    y = conv(y, filters, 3, use_bias=use_bias, name=f"{name}_2")
+    y = conv_bn_act(y, filters, 3, padding="torch", use_bias=use_bias, norm=False,
+                    activation=None, name=f"{name}_2")
     return merge(skip, y, drop_rate=drop_rate, activation=False, projected=projection,
                  name=name)
 
@@ -292,10 +273,13 @@ def preact_bottleneck_block(x, width, filters, strides=1, projection=False, use_
         skip = shortcut(preact, filters, strides, "projection", use_bias, norm=False, name=name)
     else:
         skip = shortcut(x, filters, strides, "identity", name=name)
-    y = conv_bn(preact, width, 1, bn_epsilon=bn_epsilon, name=f"{name}_1")
-    y = conv(y, width, 3, strides, explicit_pad=True, name=f"{name}_2")
-    y = relu(batch_norm(y, f"{name}_2_bn", epsilon=bn_epsilon), f"{name}_2_relu")
-    y = conv(y, filters, 1, use_bias=use_bias, name=f"{name}_3")
+    y = conv_bn_act(preact, width, 1, padding="torch", use_bias=False, bn_epsilon=bn_epsilon,
+                    name=f"{name}_1")
+    # padded explicitly at every stride, as keras.applications (`{name}_2_pad`)
+    y = conv_bn_act(y, width, 3, strides, padding=1, use_bias=False, bn_epsilon=bn_epsilon,
+                    name=f"{name}_2")
+    y = conv_bn_act(y, filters, 1, padding="torch", use_bias=use_bias, norm=False,
+                    activation=None, name=f"{name}_3")
     return merge(skip, y, drop_rate=drop_rate, activation=False, projected=projection,
                  name=name)
 
@@ -316,24 +300,18 @@ def drop_rates(blocks, drop_path_rate):
 def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
     """ImageNet stem: conv1 (7x7/2, or three 3x3 with `deep`), BN-ReLU if `norm`, 3x3/2 max pool.
     `small_input`: a 3x3 stride-1 conv1 and no pooling, for 32x32 images."""
-    layers = backend.layers()
     first_stride = 1 if small_input else 2
+    common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
     if deep:
         for i, filters in enumerate((64, 64, 128), start=1):
-            x = conv_bn(x, filters, 3, first_stride if i == 1 else 1, use_bias=use_bias,
-                        bn_epsilon=bn_epsilon, name=f"conv1_{i}")
-    elif small_input:
-        x = conv(x, 64, 3, use_bias=use_bias, name="conv1")
+            x = conv_bn_act(x, filters, 3, first_stride if i == 1 else 1, name=f"conv1_{i}",
+                            **common)
     else:
-        x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-        x = grouped_conv(x, 64, 7, strides=2, padding="valid", use_bias=use_bias,
-                         name="conv1_conv")
-    if norm and not deep:
-        x = relu(batch_norm(x, "conv1_bn", epsilon=bn_epsilon), "conv1_relu")
+        x = conv_bn_act(x, 64, 3 if small_input else 7, first_stride, norm=norm,
+                        activation="relu" if norm else None, name="conv1", **common)
     if small_input:
         return x
-    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return padded_pool(x, 3, 2, name="pool1_pool", pad_name="pool1_pad")
 
 
 def _head(dropout):

@@ -22,7 +22,8 @@ import sys
 
 from keras_cnn.core import applications
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.models.resnet import basic_block, channels, conv_bn, drop_rates
+from keras_cnn.layers import conv_bn_act
+from keras_cnn.models.resnet import basic_block, channels, drop_rates
 
 __all__ = ["ResNet20CIFAR", "ResNet32CIFAR", "ResNet44CIFAR", "ResNet56CIFAR", "ResNet110CIFAR",
            "ResNet1202CIFAR"]
@@ -50,7 +51,7 @@ def _cifar_resnet(variant, depth, *, shortcut="A", drop_path_rate=0.0, **kwargs)
     changing = "zero_pad" if shortcut == "A" else "projection"
 
     def features(x):
-        x = conv_bn(x, WIDTHS[0], 3, name="conv1")
+        x = conv_bn_act(x, WIDTHS[0], 3, bn_epsilon=1e-5, name="conv1")
         for stage, (count, width) in enumerate(zip(blocks, WIDTHS)):
             for i in range(count):
                 strides = 2 if stage > 0 and i == 0 else 1

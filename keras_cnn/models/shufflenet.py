@@ -29,11 +29,12 @@ branch and to a second one (3x3 depthwise stride 2 -> BN -> 1x1 conv -> BN -> Re
 the channels. Stage widths: 0.5x 48/96/192, 1x 116/232/464, 1.5x 176/352/704, 2x 244/488/976.
 
 Both: no biases before BN; BN epsilon 1e-5 as in the reference PyTorch implementations. Strided
-3x3 layers pad one pixel on every side (ZeroPadding2D then "valid"), as PyTorch does, so shapes and
-values match the reference implementations at any input size (TensorFlow's "same" would pad only
-at the bottom/right of even sizes); the max pool sees post-ReLU values, for which zero padding is
-exact. The channel shuffle reshapes the feature maps, so the input height and width must be static
-(`static_shape`): include_top=False builds for the default 224x224 unless `input_shape` is given.
+3x3 layers pad one pixel on every side (ZeroPadding2D then "valid": `conv_bn_act` with
+padding="torch", `padded_pool`), as PyTorch does, so shapes and values match the reference
+implementations at any input size (TensorFlow's "same" would pad only at the bottom/right of even
+sizes); the max pool sees post-ReLU values, for which zero padding is exact. The channel shuffle
+reshapes the feature maps, so the input height and width must be static (`static_shape`):
+include_top=False builds for the default 224x224 unless `input_shape` is given.
 Every input from 1x1 up builds (each strided layer gives ceil(size / 2)), so min_size is 1;
 224x224 gives 7x7 maps before the global pool.
 
@@ -52,7 +53,7 @@ converted (`keras_cnn.convert.torchvision`, docs/weights.md). None for ShuffleNe
 from keras_cnn.core import applications, backend, registry
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
-from keras_cnn.layers import batch_norm, channel_shuffle, conv_bn_act
+from keras_cnn.layers import batch_norm, channel_shuffle, conv_bn_act, padded_pool
 
 __all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
            "ShuffleNetV1", "ShuffleNetV2", "ShuffleNetV2_x0_5", "ShuffleNetV2_x1_0",
@@ -64,6 +65,9 @@ V2_PAPER = ("N. Ma, X. Zhang, H.-T. Zheng, J. Sun. ShuffleNet V2: Practical Guid
             "Efficient CNN Architecture Design. ECCV 2018 (arXiv:1807.11164)")
 
 BN_EPSILON = 1e-5
+# the units' 3x3 depthwise convolution (no bias) -> BN (`{name}_conv`, `{name}_bn`; `{name}_pad`
+# before a strided one): conv_bn_act(x, None, 3, strides, name=..., **DEPTHWISE_BN)
+DEPTHWISE_BN = dict(depthwise=True, padding="torch", activation=None, bn_epsilon=BN_EPSILON)
 STEM_CHANNELS = 24  # conv1 of ShuffleNet v2, and of v1 at 1x
 
 # ShuffleNet v1, Table 1: output channels of stages 2, 3, 4 at 1x, per number of groups.
@@ -93,34 +97,14 @@ def shufflenet_v1_widths(groups, scale=1.0):
     return stem, tuple(_round_to(c * scale, 4 * groups) for c in V1_CHANNELS[groups])
 
 
-def _pad(x, name):
-    """One pixel of zeros on every side (PyTorch's padding=1 before a strided 3x3 layer)."""
-    return backend.layers().ZeroPadding2D(1, name=name)(x)
-
-
-def depthwise_bn(x, strides=1, name="dwconv"):
-    """3x3 depthwise convolution (no bias) -> BN, named `{name}_conv`, `{name}_bn` (and
-    `{name}_pad` before a strided one)."""
-    layers = backend.layers()
-    padding = "same"
-    if strides == 2:
-        x, padding = _pad(x, f"{name}_pad"), "valid"
-    x = layers.DepthwiseConv2D(3, strides=strides, padding=padding, use_bias=False,
-                               name=f"{name}_conv")(x)
-    return batch_norm(x, f"{name}_bn", epsilon=BN_EPSILON)
-
-
 def stem(x, filters, small_input=False):
     """Conv1 3x3/2 -> BN -> ReLU -> max pool 3x3/2 ("conv1_*", "pool1"); with `small_input`,
     conv1 has stride 1 and there is no max pool."""
-    layers = backend.layers()
+    x = conv_bn_act(x, filters, 3, strides=1 if small_input else 2, padding="torch",
+                    bn_epsilon=BN_EPSILON, name="conv1")
     if small_input:
-        return conv_bn_act(x, filters, 3, bn_epsilon=BN_EPSILON, name="conv1")
-    x = _pad(x, "conv1_pad")
-    x = conv_bn_act(x, filters, 3, strides=2, padding="valid", bn_epsilon=BN_EPSILON,
-                    name="conv1")
-    x = _pad(x, "pool1_pad")  # zeros never win: the input is post-ReLU
-    return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+        return x
+    return padded_pool(x, 3, 2, name="pool1")  # zeros never win: the input is post-ReLU
 
 
 def shufflenet_v1_unit(x, filters, groups, strides=1, group_first=True, name="unit"):
@@ -133,12 +117,12 @@ def shufflenet_v1_unit(x, filters, groups, strides=1, group_first=True, name="un
                     bn_epsilon=BN_EPSILON, name=f"{name}_gconv1")
     if groups > 1:
         y = channel_shuffle(y, groups, name=f"{name}_shuffle")
-    y = depthwise_bn(y, strides, name=f"{name}_dwconv")
+    y = conv_bn_act(y, None, 3, strides, name=f"{name}_dwconv", **DEPTHWISE_BN)
     y = conv_bn_act(y, branch_filters, 1, groups=groups, activation=None, bn_epsilon=BN_EPSILON,
                     name=f"{name}_gconv2")
     if strides == 2:
-        shortcut = _pad(x, f"{name}_shortcut_pad")  # averages over 9 pixels, as PyTorch's
-        shortcut = layers.AveragePooling2D(3, strides=2, name=f"{name}_shortcut_pool")(shortcut)
+        shortcut = padded_pool(x, 3, 2, kind="avg", name=f"{name}_shortcut_pool",
+                               pad_name=f"{name}_shortcut_pad")  # over 9 pixels, as PyTorch's
         y = layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([shortcut, y])
     else:
         y = layers.Add(name=f"{name}_add")([x, y])
@@ -181,11 +165,12 @@ def shufflenet_v2_unit(x, filters, strides=1, name="unit"):
     if strides == 1:
         left, right = split_halves(x, name=f"{name}_split")
     else:
-        left = depthwise_bn(x, strides, name=f"{name}_branch1_dwconv")
+        left = conv_bn_act(x, None, 3, strides, name=f"{name}_branch1_dwconv", **DEPTHWISE_BN)
         left = conv_bn_act(left, half, 1, bn_epsilon=BN_EPSILON, name=f"{name}_branch1_pwconv")
         right = x
     right = conv_bn_act(right, half, 1, bn_epsilon=BN_EPSILON, name=f"{name}_branch2_pwconv1")
-    right = depthwise_bn(right, strides, name=f"{name}_branch2_dwconv")
+    right = conv_bn_act(right, None, 3, strides, name=f"{name}_branch2_dwconv",
+                        **DEPTHWISE_BN)
     right = conv_bn_act(right, half, 1, bn_epsilon=BN_EPSILON, name=f"{name}_branch2_pwconv2")
     x = layers.Concatenate(axis=backend.channel_axis(), name=f"{name}_concat")([left, right])
     return channel_shuffle(x, 2, name=f"{name}_shuffle")

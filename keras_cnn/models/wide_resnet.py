@@ -16,9 +16,9 @@ Expected input: CIFAR images normalized per channel; ImageNet models: "torch" pr
 """
 
 from keras_cnn.core import applications
-from keras_cnn.layers import batch_norm
-from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, conv,
-                                     drop_rates, preact_basic_block, relu, torchvision_sets)
+from keras_cnn.layers import batch_norm, padded_conv
+from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, drop_rates,
+                                     preact_basic_block, relu, torchvision_sets)
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 
 __all__ = ["WideResNet16_8", "WideResNet28_10", "WideResNet40_4", "WideResNet50_2",
@@ -48,7 +48,7 @@ def _wrn_cifar(variant, depth, k, *, dropout=0.0, drop_path_rate=0.0, **kwargs):
     rates = drop_rates(blocks, drop_path_rate)
 
     def features(x):
-        x = conv(x, 16, 3, name="conv1")
+        x = padded_conv(x, 16, 3, use_bias=False, name="conv1_conv")
         for stage, (count, width) in enumerate(zip(blocks, WIDTHS)):
             for i in range(count):
                 strides = 2 if stage > 0 and i == 0 else 1
