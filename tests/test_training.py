@@ -159,9 +159,10 @@ def eager():
     """Runs the model's train and test steps eagerly: two steps of a big model run in a quarter
     of the time that tracing them into graphs takes (DenseNet-BC-100: 53 s against 207 s, with
     the same loss). The graph path of `fit` is the one lenet5_digits and the journeys take."""
+    before = tf.config.functions_run_eagerly()
     tf.config.run_functions_eagerly(True)
     yield
-    tf.config.run_functions_eagerly(False)
+    tf.config.run_functions_eagerly(before)
 
 
 @pytest.mark.parametrize("name", [n for n in recipes.list_recipes() if n != "lenet5_digits"])
