@@ -49,6 +49,8 @@ except (OSError, AttributeError):
     _LIBC = None
 
 RELEASE_MB = 512
+# Read once: a test that edits os.environ must not turn the log off for the rest of the run.
+MEMLOG = os.environ.get("KERAS_CNN_TEST_MEMLOG")
 _released_at = _resident_mb()
 
 
@@ -77,8 +79,7 @@ def free_memory(request):
     seconds, start = time.perf_counter() - start, time.perf_counter()
     if _resident_mb() > _released_at + RELEASE_MB:
         _release()
-    log = os.environ.get("KERAS_CNN_TEST_MEMLOG")
-    if log:
-        with open(log, "a") as f:
+    if MEMLOG:
+        with open(MEMLOG, "a") as f:
             f.write(f"{request.node.nodeid}\t{before:.0f}\t{_resident_mb():.0f}\t"
                     f"{seconds:.1f}\t{time.perf_counter() - start:.2f}\n")
