@@ -12,6 +12,8 @@
     keras-cnn prune MODEL.keras [--sparsity S] [--epochs N] [--data PATH] [--output FILE]
     keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
     keras-cnn digits FOLDER [--image-size N]
+    keras-cnn weights list [PATTERN]
+    keras-cnn weights convert CHECKPOINT --model NAME --output FILE [--source torchvision]
     keras-cnn demo [--model NAME] [--epochs N] [--output DIR] [--all]
 
 This module sits outside the keras_cnn package on purpose: importing keras_cnn loads TensorFlow
@@ -40,7 +42,8 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8", "onnx")
 COMMAND_MODULES = {"list": "information", "info": "information", "zoo": "information",
                    "recipes": "information", "train": "training", "finetune": "training",
                    "digits": "training", "evaluate": "evaluation", "predict": "evaluation",
-                   "export": "mobile", "prune": "mobile", "qat": "mobile", "demo": "demo"}
+                   "export": "mobile", "prune": "mobile", "qat": "mobile", "demo": "demo",
+                   "weights": "weights"}
 #: TensorFlow's start-up lines on a machine without a GPU driver: not errors of ours
 _STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc",
                   "cuda_platform.cc", "cpu_feature_guard.cc",
@@ -247,6 +250,28 @@ def build_parser():
     digits.add_argument("folder", metavar="FOLDER", help="a new or empty folder")
     digits.add_argument("--image-size", type=int_at_least(8), default=32, metavar="N",
                         help="side of the images (default: %(default)s)")
+
+    weights = command("weights", "pretrained weights: the named sets of each model, and "
+                                 "checkpoints of other libraries converted into model files")
+    actions = weights.add_subparsers(metavar="ACTION", dest="action", required=True)
+    weights_list = actions.add_parser("list", help="each model's named weight sets, their "
+                                      "source, published top-1 and whether they are in the "
+                                      "cache", description="each model's named weight sets")
+    weights_list.add_argument("pattern", nargs="?", metavar="PATTERN",
+                              help='a model name or shell-style pattern, e.g. "resnet*"')
+    convert = actions.add_parser("convert", help="a torchvision checkpoint (.pth, .pt, "
+                                 ".safetensors) as a .keras model or a .weights.h5 file",
+                                 description="convert a torchvision checkpoint")
+    convert.add_argument("checkpoint", metavar="CHECKPOINT", help="a state dict file")
+    convert.add_argument("--model", required=True, metavar="NAME",
+                         help="torchvision's name of the checkpoint's model, e.g. resnet50 "
+                              "(docs/weights.md lists them)")
+    convert.add_argument("--source", choices=("torchvision",), default="torchvision",
+                         help="the library the checkpoint comes from (default: %(default)s)")
+    convert.add_argument("--output", required=True, metavar="FILE",
+                         help="a .keras file (for predict, evaluate, export, prune, qat) or a "
+                              ".weights.h5 file (for the builder's weights=)")
+    convert.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
 
     demo = command("demo", "the mobile pipeline on the embedded digits: train, prune, QAT, "
                            "export float32 and int8 TFLite files, run each on LiteRT and print "

@@ -74,3 +74,45 @@ def write_image_folder(root, counts, size=(12, 10), seed=0):
             else:
                 (root / name / f"{i}.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
     return root
+
+
+# --- torchvision (imported when a test asks: torch and its models are optional) -----------
+
+def import_torchvision():
+    """torchvision's model definitions. The torchvision wheel on PyPI is built for CUDA torch: with
+    the CPU-only torch its C++ ops (detection's nms, roi_align) do not load, and its meta-kernel
+    registrations for them fail at import. The classification models need neither, so without
+    those ops the registrations are skipped."""
+    import importlib.util
+    import os
+    import sys
+    import types
+
+    import torch
+    if "torchvision" not in sys.modules:
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None:
+            pytest.skip("torchvision is not installed")
+        library = os.path.join(spec.submodule_search_locations[0], "_C.so")
+        try:
+            torch.ops.load_library(library)
+        except (OSError, RuntimeError):
+            sys.modules.setdefault("torchvision._meta_registrations",
+                                   types.ModuleType("torchvision._meta_registrations"))
+    import torchvision.models
+    return torchvision.models
+
+
+def randomized(model, seed=0):
+    """`model` in eval mode with random BatchNorm statistics and affine parameters."""
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                size = module.num_features
+                module.running_mean.copy_(torch.rand(size, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.bias.copy_(torch.rand(size, generator=generator) - 0.5)
+    return model.eval()

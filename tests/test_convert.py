@@ -14,7 +14,6 @@ Nothing is downloaded: the named-set tests place files in the test's empty KERAS
 import dataclasses
 import hashlib
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -26,40 +25,7 @@ from keras_cnn.core import registry, weights as weights_lib
 
 torch = pytest.importorskip("torch")
 
-
-def import_torchvision():
-    """torchvision's model definitions. The torchvision wheel on PyPI is built for CUDA torch: with
-    the CPU-only torch its C++ ops (detection's nms, roi_align) do not load, and its meta-kernel
-    registrations for them fail at import. The classification models need neither, so without
-    those ops the registrations are skipped."""
-    if "torchvision" not in sys.modules:
-        import importlib.util
-        import os
-        spec = importlib.util.find_spec("torchvision")
-        if spec is None:
-            pytest.skip("torchvision is not installed")
-        library = os.path.join(spec.submodule_search_locations[0], "_C.so")
-        try:
-            torch.ops.load_library(library)
-        except (OSError, RuntimeError):
-            sys.modules.setdefault("torchvision._meta_registrations",
-                                   types.ModuleType("torchvision._meta_registrations"))
-    import torchvision.models
-    return torchvision.models
-
-
-def randomized(model, seed=0):
-    """`model` in eval mode with random BatchNorm statistics and affine parameters."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(torch.rand(size, generator=generator) - 0.5)
-                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.bias.copy_(torch.rand(size, generator=generator) - 0.5)
-    return model.eval()
+from helpers import import_torchvision, randomized, run_cli  # noqa: E402 (after torch)
 
 
 def torch_outputs(model, images):
@@ -337,3 +303,59 @@ def test_docs_table_is_the_generated_one():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "weights.md").read_text()
     section = doc.split("<!-- torchvision:start -->\n")[1].split("<!-- torchvision:end -->")[0]
     assert section == tv.markdown_table(), "regenerate docs/weights.md's table"
+
+
+# --- keras-cnn weights ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "squeezenet1_2", "--output", "out.keras"],
+     "No converter for the torchvision model 'squeezenet1_2'. Did you mean: squeezenet1_1"),
+    (["--model", "squeezenet1_1", "--output", "out.h5"],
+     "--output must end in .keras or .weights.h5. Received: 'out.h5'"),
+])
+def test_weights_convert_refuses_bad_arguments_and_writes_nothing(argv, message, tmp_path,
+                                                                   capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    checkpoint = work / "squeezenet.pth"
+    checkpoint.write_bytes(b"not read: the arguments are refused first")
+    status, _, err = run_cli(capsys, "weights", "convert", str(checkpoint), *argv)
+    assert status == 2 and message in err, err
+    assert sorted(p.name for p in work.iterdir()) == ["squeezenet.pth"]
+
+
+def test_weights_convert_names_a_missing_checkpoint(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "weights", "convert", str(tmp_path / "nowhere.pth"),
+                             "--model", "squeezenet1_1", "--output", str(tmp_path / "m.keras"))
+    assert status == 2 and f"No checkpoint file at {tmp_path / 'nowhere.pth'}." in err, err
+
+
+def test_weights_convert_to_weights_file_loads_into_the_builder(squeezenet_state, tmp_path,
+                                                                capsys):
+    checkpoint = tmp_path / "squeezenet1_1.safetensors"
+    import safetensors.numpy
+    safetensors.numpy.save_file(squeezenet_state, str(checkpoint))
+    output = tmp_path / "squeezenet.weights.h5"
+    status, out, err = run_cli(capsys, "weights", "convert", str(checkpoint), "--model",
+                               "squeezenet1_1", "--output", str(output))
+    assert status == 0, err
+    assert f"keras_cnn.SqueezeNet1_1(weights={str(output)!r}) in Python" in out
+    x = images(224, batch=1)
+    assert np.array_equal(keras_cnn.SqueezeNet1_1(weights=str(output)).predict(x, verbose=0),
+                          keras_cnn.from_torchvision("squeezenet1_1", squeezenet_state)
+                          .predict(x, verbose=0))
+
+
+def test_weights_list_of_one_model_and_of_none(capsys):  # (KERAS_HOME: an empty folder)
+    status, out, _ = run_cli(capsys, "weights", "list", "squeezenet1_1")
+    assert status == 0
+    assert out.splitlines()[:4] == [
+        "model          set          source                     top-1  cached",
+        "-------------  -----------  -------------------------  -----  ------",
+        "squeezenet1_1  imagenet     torchvision squeezenet1_1  58.18  no",
+        "squeezenet1_1  torchvision  torchvision squeezenet1_1  58.18  no"]
+    status, out, _ = run_cli(capsys, "weights", "list", "lenet5")
+    assert status == 0 and out.startswith("No named weights for lenet5")
+    status, _, err = run_cli(capsys, "weights", "list", "resnet5")
+    assert status == 2 and "resnet5" in err

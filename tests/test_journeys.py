@@ -21,7 +21,8 @@ import pytest
 
 import keras_cnn_cli
 from keras_cnn.io import artifacts
-from helpers import run_cli, write_image_folder
+from helpers import import_torchvision, randomized, run_cli, write_image_folder
+from keras_cnn.core.registry import model_info
 
 BIN = Path(sys.executable).parent
 COMMAND = [str(BIN / "keras-cnn")] if (BIN / "keras-cnn").exists() else [
@@ -215,6 +216,75 @@ def test_finetune_journey_on_a_jpeg_folder(tmp_path, capsys):
     # the old model's exports went with it; the user's own file stayed
     assert sorted(p.name for p in run.glob("final*")) == ["final.keras", "final.keras.json"]
     assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_torchvision_checkpoint_journey(tmp_path, capsys, monkeypatch):
+    """A torchvision checkpoint as a user downloads it (here torchvision's ShuffleNet v2 0.5x with
+    random weights): listed, converted by `weights convert` into a .keras file that predicts
+    torchvision's class; one of another model refused with nothing written; and the "torchvision"
+    named set (its download stood in for by the same file) fine-tuned on photos, exported to
+    int8 and run, each command in a fresh process on the file the one before wrote."""
+    import torch
+    models = import_torchvision()
+    from keras_cnn.core import imagenet, weights as weights_lib
+    from keras_cnn.train import transfer
+
+    name = "shufflenet_v2_x0_5"
+    reference = randomized(models.get_model(name, weights=None))
+    checkpoint = tmp_path / f"{name}.pth"
+    torch.save(reference.state_dict(), checkpoint)
+    env = {**USER_ENV, "KERAS_HOME": str(tmp_path / "keras_home")}
+
+    out, _ = keras_cnn("weights", "list", "shufflenet_v2_x0_*", cwd=tmp_path, env=env)
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in out.splitlines()[2:] if line}
+    for weights_name in ("imagenet", "torchvision"):  # ImageNet's set is torchvision's here
+        assert rows[name, weights_name] == ["torchvision", name, "60.55", "no"], out
+
+    out, _ = keras_cnn("weights", "convert", checkpoint, "--model", name, "--output",
+                       "shufflenet.keras", cwd=tmp_path, env=env)
+    assert out.startswith(f"wrote shufflenet.keras: torchvision's {name} as keras_cnn's {name}")
+    # predict scales the image as torchvision does (256x256: the 224 centre crop, mean, std)
+    pixels = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    image = tmp_path / "photo.png"
+    image.write_bytes(tf_png(pixels))
+    crop = (pixels[16:240, 16:240] / 255.0 - (0.485, 0.456, 0.406)) / (0.229, 0.224, 0.225)
+    with torch.no_grad():
+        logits = reference(torch.from_numpy(crop.transpose(2, 0, 1)[None].astype("float32")))
+    expected = imagenet.class_index()[int(logits.argmax())][1]
+    out, _ = keras_cnn("predict", image, "--model", "shufflenet.keras", "--top", "1",
+                       cwd=tmp_path, env=env)
+    assert predicted(out, image) == [expected], out
+
+    _, err = keras_cnn("weights", "convert", checkpoint, "--model", "shufflenet_v2_x1_0",
+                       "--output", "wrong.keras", cwd=tmp_path, env=env, status=2)
+    assert "shape" in err and str(checkpoint) in err, err
+    assert not (tmp_path / "wrong.keras").exists()
+    assert not list(tmp_path.glob(".keras-cnn-*"))
+    _, err = keras_cnn("weights", "convert", checkpoint, "--model", name, "--output",
+                       "shufflenet.keras", cwd=tmp_path, env=env, status=2)
+    assert "shufflenet.keras exists: pass --overwrite" in err
+
+    # keras-cnn finetune shufflenet_v2_x0_5 --weights torchvision, its file already fetched
+    published = model_info(name).weight_sets["torchvision"].top.fname
+    real_resolve = weights_lib.resolve
+    monkeypatch.setattr(weights_lib, "resolve", lambda f: str(checkpoint)
+                        if f.fname == published else real_resolve(f))
+    photos = write_image_folder(tmp_path / "photos", {"cat": 8, "dog": 8}, size=(72, 72))
+    run = tmp_path / "run"
+    transfer.run(name, photos, weights="torchvision", head_epochs=1, epochs=0, image_size=64,
+                 batch_size=8, output_dir=str(run), verbose=0)
+    info = artifacts.read_sidecar(run / "final.keras")
+    assert (info["preprocess"], info["preprocess_mode"]) == (name, "torch")
+    keras_cnn("export", run / "final.keras", "--quantization", "int8", "--data", photos,
+              "--batch-size", "8", cwd=tmp_path, env=env)
+    for model in ("final.keras", "final_int8.tflite"):
+        out, _ = keras_cnn("predict", image, "--model", run / model, cwd=tmp_path, env=env)
+        assert sorted(predicted(out, image)) == ["cat", "dog"], out
+
+
+def tf_png(pixels):
+    import tensorflow as tf
+    return tf.io.encode_png(pixels).numpy()
 
 
 # --- faults ------------------------------------------------------------------------------------

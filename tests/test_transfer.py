@@ -126,8 +126,17 @@ def test_finetune_command(tmp_path, capsys):
     assert "belongs to stage 'block9'" in capsys.readouterr().err
 
 
-def test_pretrained_weights_get_their_family_preprocessing():
+def test_pretrained_weights_get_their_own_preprocessing():
     white = np.full((1, 2, 2, 3), 255.0, "float32")
-    assert np.allclose(transfer.preprocessing_for("mobilenet_v2")(white.copy()), 1.0)  # [-1, 1]
-    caffe = transfer.preprocessing_for("resnet50")(white.copy())      # BGR minus the mean pixel
-    assert np.allclose(caffe[0, 0, 0], [255 - 103.939, 255 - 116.779, 255 - 123.68])
+    v2, mode = transfer.preprocessing_for("mobilenet_v2", "imagenet")
+    assert mode is None and np.allclose(v2(white.copy()), 1.0)                  # [-1, 1]
+    caffe, mode = transfer.preprocessing_for("resnet50", "imagenet")   # BGR minus the mean pixel
+    assert mode is None
+    assert np.allclose(caffe(white.copy())[0, 0, 0], [255 - 103.939, 255 - 116.779, 255 - 123.68])
+    # torchvision's weights of the same model: RGB in [0, 1], minus its mean, over its std
+    torch_scale, mode = transfer.preprocessing_for("resnet50", "torchvision")
+    assert mode == "torch"
+    assert np.allclose(torch_scale(white.copy())[0, 0, 0],
+                       [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225])
+    # a weights file has no named set: the family's scaling
+    assert transfer.preprocessing_for("resnet50", "my.weights.h5")[1] is None

@@ -23,7 +23,7 @@ from keras_cnn.core import weights as weights_lib
 from keras_cnn.core.registry import model_info
 
 __all__ = ["SUPPORTED", "TorchvisionModel", "convert_state_dict", "from_torchvision",
-           "supported_models"]
+           "preprocessing", "supported_models"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,6 +369,15 @@ def named_set(name):
     info = model_info(_entry(name).model)
     weights_set = info.weight_sets.get("torchvision")
     return weights_set if weights_set is not None and weights_set.source == name else None
+
+
+def preprocessing(name):
+    """How the published accuracy of torchvision model `name` was measured ((key, value), ...:
+    resize, crop, interpolation, mean, std): its named set's, or torchvision's usual transform
+    where the registry has no set for it."""
+    weights_set = named_set(name)
+    return (weights_set.preprocessing if weights_set is not None
+            else weights_lib.torchvision_preprocessing())
 
 
 def markdown_table():

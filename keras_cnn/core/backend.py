@@ -13,6 +13,7 @@ Builders never import keras directly; they ask this module for the current one (
 import contextlib
 import contextvars
 import importlib
+import sys
 
 BACKENDS = ("keras", "tf_keras")
 
@@ -29,7 +30,8 @@ def keras(backend=None):
     """The Keras module the builders use now (or the one named by `backend`)."""
     backend = backend or _current.get()
     _check(backend)
-    return importlib.import_module(backend)
+    # (sys.modules first: called inside a tf.data map, importlib makes AutoGraph warn)
+    return sys.modules.get(backend) or importlib.import_module(backend)
 
 
 def layers(backend=None):

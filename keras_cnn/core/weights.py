@@ -135,12 +135,18 @@ def torchvision_weights(source, fname, accuracy, resize=256, crop=224,
     out."""
     stem = fname.rsplit(".", 1)[0]
     entry = WeightsFile(fname, TORCHVISION_MODELS + fname, stem.rsplit("-", 1)[1])
-    preprocessing = (("resize", resize), ("crop", crop), ("interpolation", interpolation),
-                     ("mean", TORCHVISION_MEAN), ("std", TORCHVISION_STD))
+    preprocessing = torchvision_preprocessing(resize, crop, interpolation)
     return WeightsSet(top=entry, notop=entry, format="torchvision", source=source,
                       accuracy=tuple(accuracy), preprocessing=preprocessing,
                       description=f"torchvision {source} ImageNet weights "
                                   f"(top-1 {accuracy[0]}%, top-5 {accuracy[1]}%)")
+
+
+def torchvision_preprocessing(resize=256, crop=224, interpolation="bilinear"):
+    """((key, value), ...) of torchvision's ImageClassification transform (see
+    `torchvision_weights`)."""
+    return (("resize", resize), ("crop", crop), ("interpolation", interpolation),
+            ("mean", TORCHVISION_MEAN), ("std", TORCHVISION_STD))
 
 
 _CONVERTERS = {}

@@ -23,6 +23,7 @@ import zipfile
 
 import numpy as np
 
+from keras_cnn.core import imagenet
 from keras_cnn.core.registry import model_info
 from keras_cnn.io.files import write_atomically
 
@@ -87,8 +88,8 @@ def carried_metadata(info):
     """The part of a model's sidecar that goes along to the files made from it (exports,
     pruned and QAT models): architecture, builder arguments, head, class names, input scaling,
     evaluation protocol and where the weights were trained."""
-    keys = ("architecture", "kwargs", "head", "class_names", "preprocess", "evaluation",
-            "trained_on")
+    keys = ("architecture", "kwargs", "head", "class_names", "preprocess", "preprocess_mode",
+            "evaluation", "trained_on", "converted_from")
     return {k: info[k] for k in keys if k in info}
 
 
@@ -166,10 +167,22 @@ def load_keras(path, command="keras_cnn"):
 
 def preprocess_function(info):
     """The input scaling of a model with sidecar `info`: identity for [0, 1] inputs, else the
-    preprocess_input of the registry family `info["preprocess"]` applied to [0, 255]."""
+    preprocess_input of the registry family `info["preprocess"]` applied to [0, 255], or, where
+    the sidecar names a "preprocess_mode" (weights converted from another library: "torch"),
+    `keras_cnn.core.imagenet.preprocess_input` in that mode."""
     name = info.get("preprocess")
     if not name:
         return lambda images: images
+    mode = info.get("preprocess_mode")
+    if mode is not None:
+        return lambda images: imagenet.preprocess_input(_to_255(images), mode=mode)
     module = importlib.import_module(model_info(name).builder.__module__)
     family = getattr(module, "preprocess_input")
-    return lambda images: family(np.asarray(images, dtype="float32") * 255.0)
+    return lambda images: family(_to_255(images))
+
+
+def _to_255(images):
+    """[0, 1] images (an array, a list, or a tensor in a tf.data pipeline) scaled to [0, 255]."""
+    if isinstance(images, (list, tuple)) or not hasattr(images, "dtype"):
+        images = np.asarray(images, dtype="float32")
+    return images * 255.0

@@ -21,6 +21,7 @@ Pretrained ImageNet weights expect the family's own input scaling: `run` applies
 """
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -28,6 +29,7 @@ import os
 import keras
 import numpy as np
 
+from keras_cnn.core import imagenet
 from keras_cnn.core.registry import create_model, model_info
 from keras_cnn.io.files import write_atomically
 from keras_cnn.io.saving import save_model
@@ -89,10 +91,16 @@ def freeze(model, until):
     return cut + 1
 
 
-def preprocessing_for(name):
-    """The family's `preprocess_input` of registry model `name` (inputs in [0, 255]), or None."""
+def preprocessing_for(name, weights=None):
+    """The input scaling (inputs in [0, 255]) that registry model `name`'s pretrained `weights`
+    expect, and its sidecar mode: (the family's `preprocess_input`, None), or, for a named set
+    converted from torchvision, (`imagenet.preprocess_input` in "torch" mode, "torch"); (None,
+    None) where the family has none."""
+    weights_set = model_info(name).weight_sets.get(weights) if isinstance(weights, str) else None
+    if weights_set is not None and weights_set.format == "torchvision":
+        return functools.partial(imagenet.preprocess_input, mode="torch"), "torch"
     module = importlib.import_module(model_info(name).builder.__module__)
-    return getattr(module, "preprocess_input", None)
+    return getattr(module, "preprocess_input", None), None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +169,7 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
               "(--overwrite trains it again).", flush=True)
         with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
             return json.load(f)
-    preprocess = preprocessing_for(backbone) if weights is not None else None
+    preprocess, mode = (None, None) if weights is None else preprocessing_for(backbone, weights)
     if preprocess is not None:  # the pretrained weights' input scaling, from [0, 1] images
         scale = lambda x, y: (preprocess(x * 255.0), y)
         train, val = train.map(scale), val.map(scale)
@@ -177,6 +185,8 @@ def run(backbone, data_path, *, weights=None, freeze_until=None, head_epochs=5, 
         results["test"] = {k: float(v) for k, v in
                            model.evaluate(test, verbose=0, return_dict=True).items()}
     extra = {"preprocess": backbone} if preprocess is not None else {}
+    if mode is not None:
+        extra["preprocess_mode"] = mode
     save_model(model, os.path.join(output_dir, "final.keras"), class_names=class_names,
                evaluation={"crop_fraction": recipe.eval_crop}, **extra)
     write_atomically(os.path.join(output_dir, "classes.json"), json.dumps(list(class_names)))
