@@ -145,6 +145,7 @@ BUILDS = {
     "fractalnet20": dict(columns=2, dropout=(0.0, 0.1, 0.2, 0.3, 0.4)),
     "googlenet": dict(aux_logits=True, lrn=False, dropout=0.2, aux_dropout=0.5,
                       input_shape=(65, 65, 3)),
+    "googlenet_torchvision": dict(transform_input=False, dropout=0.5, input_shape=(32, 32, 3)),
     "inception_resnet_v1": dict(dropout=0.1, input_shape=(75, 75, 3)),
     "inception_v3": dict(aux_logits=True, dropout=0.1),  # the auxiliary classifier needs 299
     "inception_v4": dict(dropout=0.1, include_top=True, input_shape=(75, 75, 3)),
@@ -267,7 +268,7 @@ def test_registration_checks_the_family_arguments():
 #: so that a new argument joins the checks below).
 BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn", "minimalistic",
            "skip_reduction", "small_input", "stddev_rescaling", "stride_in_1x1", "torch_padding",
-           "use_bias"}
+           "transform_input", "use_bias"}
 RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
 OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",
           "compression", "depth_multiplier", "filter_multiplier", "growth_rate",

@@ -1,18 +1,20 @@
 """torchvision checkpoints in keras_cnn's models (keras_cnn.convert, docs/weights.md).
 
 Each supported torchvision model is built by torchvision itself with random weights (weights=None,
-then every BatchNorm's statistics and affine parameters set to random non-trivial values, so that
-the conversion of each is exercised), its state dict saved to a .pth file and converted with
-`keras_cnn.from_torchvision`; both models then run on the same random images (NCHW for torch, NHWC
-for Keras) in inference mode and their logits must agree within 1e-4 of the logits' scale
-(max |logit| or 1, whichever is larger: a random ResNet-50's logits reach the hundreds, where float32
-sums differ in the 6th digit).
+with the constructor arguments of its published checkpoint where they differ: googlenet's
+transform_input; then every BatchNorm's statistics and affine parameters set to random
+non-trivial values, so that the conversion of each is exercised), its state dict saved to a .pth
+file and converted with `keras_cnn.from_torchvision`; both models then run on the same random
+images (NCHW for torch, NHWC for Keras) in inference mode and their logits must agree within
+1e-4 of the logits' scale (max |logit| or 1, whichever is larger: a random ResNet-50's logits
+reach the hundreds, where float32 sums differ in the 6th digit).
 
 Nothing is downloaded: the named-set tests place files in the test's empty KERAS_HOME.
 """
 
 import dataclasses
 import hashlib
+import math
 import sys
 
 import numpy as np
@@ -56,15 +58,50 @@ COMPARED = {
     # identity (vgg13/16/19 are vgg11's mapping with more convolutions)
     "alexnet": 224, "vgg11": 224, "vgg11_bn": 224,
     "densenet121": 64,
+    # at the size of its weights (the ceil-mode pools at odd sizes: test_googlenet_odd_sizes)
+    "googlenet": 224,
 }
 #: Checkpoints too big to write to a file in every run (VGG's 0.5 GB): converted from memory.
 IN_MEMORY = {"vgg11", "vgg11_bn"}
+#: torchvision's constructor arguments where its published checkpoint's model is not what
+#: `get_model(name, weights=None)` builds: googlenet(weights=...) sets transform_input=True (and
+#: loads the file into its default aux_logits=True model, whose aux1/aux2 tensors the state dict
+#: then holds, as the published file does); init_weights=False skips its slow truncated-normal
+#: initialization (and the warning about it), replaced below anyway.
+TORCHVISION_KWARGS = {"googlenet": dict(transform_input=True, init_weights=False)}
+#: Models whose random initialization makes logits that do not depend on the image: googlenet's
+#: 22 BatchNorm layers with random statistics do not normalize, and its small weights shrink the
+#: signal to nothing (the two images' logits differed by 1e-7, so a wrong padding or pooling
+#: would pass). Their convolution and Linear weights get He-scaled normal values instead.
+HE_SCALED = {"googlenet"}
+
+
+def reference_model(name, **kwargs):
+    """torchvision's `name` as its published checkpoint's model, with random weights and random
+    BatchNorm statistics, in eval mode."""
+    models = import_torchvision()
+    model = models.get_model(name, weights=None, **{**TORCHVISION_KWARGS.get(name, {}), **kwargs})
+    if name in HE_SCALED:
+        generator = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                    fan_in = module.weight[0].numel()
+                    module.weight.copy_(torch.randn(module.weight.shape, generator=generator)
+                                        * math.sqrt(2 / fan_in))
+    return randomized(model)
+
+
+def torchvision_params(name, reference):
+    """The parameters of torchvision's model but those of the tensors the converter drops."""
+    dropped = tuple(f"{prefix}." for prefix in tv.SUPPORTED[name].dropped)
+    return sum(p.numel() for key, p in reference.named_parameters()
+               if not key.startswith(dropped))
 
 
 @pytest.mark.parametrize("name", sorted(COMPARED))
 def test_converted_model_computes_torchvision_outputs(name, tmp_path):
-    models = import_torchvision()
-    reference = randomized(models.get_model(name, weights=None))
+    reference = reference_model(name)
     if name in IN_MEMORY:
         path = reference.state_dict()
     else:
@@ -74,10 +111,54 @@ def test_converted_model_computes_torchvision_outputs(name, tmp_path):
     x = images(size)
     model = keras_cnn.from_torchvision(name, path, classifier_activation=None,
                                        input_shape=(size, size, 3))
-    assert_close(np.asarray(model(x, training=False)), torch_outputs(reference, x))
+    theirs = torch_outputs(reference, x)
+    assert_close(np.asarray(model(x, training=False)), theirs)
+    if name in HE_SCALED:  # the comparison sees the images
+        assert np.abs(theirs[0] - theirs[1]).max() > 1e-3 * np.abs(theirs).max()
     # torchvision's architecture, parameter for parameter
     assert (registry.count_params(model, registry.WITHOUT_BN_STATISTICS)
-            == sum(p.numel() for p in reference.parameters()))
+            == torchvision_params(name, reference))
+
+
+@pytest.mark.parametrize("size", [15, 75])
+def test_googlenet_odd_sizes(size):
+    """torchvision's max pools round up (ceil_mode): at 75x75 pool2 sees 19 rows (9 outputs,
+    where "same" padding would give 10); 15x15 is the smallest input (pool3 pools 2 rows into 1)."""
+    reference = reference_model("googlenet")
+    x = images(size)
+    model = keras_cnn.from_torchvision("googlenet", reference.state_dict(),
+                                       classifier_activation=None, input_shape=(size, size, 3))
+    assert_close(np.asarray(model(x, training=False)), torch_outputs(reference, x))
+
+
+def test_googlenet_checkpoint_without_transform_input():
+    """A googlenet trained with torchvision's default transform_input=False (a checkpoint of
+    one's own) converts with transform_input=False: no input transform in the model."""
+    reference = reference_model("googlenet", transform_input=False)
+    x = images(64)
+    model = keras_cnn.from_torchvision("googlenet", reference.state_dict(), transform_input=False,
+                                       classifier_activation=None, input_shape=(64, 64, 3))
+    assert "transform_input" not in {layer.name for layer in model.layers}
+    assert_close(np.asarray(model(x, training=False)), torch_outputs(reference, x))
+
+
+def test_googlenet_auxiliary_tensors_are_dropped_explicitly():
+    """The checkpoint's auxiliary classifiers (aux1.*, aux2.*, 20 tensors) are declared as
+    dropped: a checkpoint with them and one without both load; any other extra tensor is still
+    an error."""
+    assert tv.SUPPORTED["googlenet"].dropped == ("aux1", "aux2")
+    models = import_torchvision()
+    with torch.device("meta"):
+        names = models.googlenet(weights=None, init_weights=False).state_dict()
+    with_aux = {k: np.zeros(v.shape, np.float32) for k, v in names.items()}
+    auxiliary = [k for k in with_aux if k.startswith(("aux1.", "aux2."))]
+    assert len(auxiliary) == 20
+    without_aux = {k: v for k, v in with_aux.items() if k not in auxiliary}
+    for state in (with_aux, without_aux):
+        keras_cnn.from_torchvision("googlenet", state, input_shape=(32, 32, 3))
+    with pytest.raises(ValueError, match=r"left over .*'aux3\.fc\.weight'"):
+        keras_cnn.from_torchvision("googlenet", dict(with_aux, **{"aux3.fc.weight": np.zeros(
+            (3, 3), np.float32)}), input_shape=(32, 32, 3))
 
 
 def test_softmax_by_default_and_a_state_dict_in_memory():
@@ -108,7 +189,7 @@ def test_every_supported_model_maps_every_tensor(name):
     initialization) fill every layer of our model, each tensor used once."""
     models = import_torchvision()
     with torch.device("meta"):
-        reference = models.get_model(name, weights=None)
+        reference = models.get_model(name, weights=None, **TORCHVISION_KWARGS.get(name, {}))
     state = {k: np.zeros(v.shape, np.float32) for k, v in reference.state_dict().items()}
     size = 224 if keras_cnn.model_info(tv.SUPPORTED[name].model).flatten_top else 32
     keras_cnn.from_torchvision(name, state, input_shape=(size, size, 3))

@@ -159,3 +159,70 @@ def test_bn_inception_follows_figure_5():
     assert type(model.get_layer("inception_5b_branch3_1_maxpool")).__name__ == "MaxPooling2D"
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\). Received: dropout=2"):
         keras_cnn.BNInception(dropout=2)
+
+
+# --- torchvision's GoogLeNet (googlenet_torchvision) -----------------------------------------
+
+def test_torchvision_layout():
+    """BN (epsilon 1e-3, no conv bias) after every convolution, no LRN, a 3x3 for the 5x5
+    branch, ceil-mode max pools (pool4 2x2/2), dropout 0.2, torchvision's parameter count."""
+    model = keras_cnn.GoogLeNetTorchvision()
+    assert model.input_shape == (None, 224, 224, 3)
+    assert module_outputs(model, googlenet.GOOGLENET_MODULES) == {
+        "3a": (28, 256), "3b": (28, 480), "4a": (14, 512), "4b": (14, 512), "4c": (14, 512),
+        "4d": (14, 528), "4e": (14, 832), "5a": (7, 832), "5b": (7, 1024)}
+    assert count_params(model, "without_bn_statistics") == 6_624_904  # torchvision's count
+    assert count_params(model) == 6_639_464
+    convs = [l for l in model.layers if type(l).__name__ == "Conv2D"]
+    bns = [l for l in model.layers if type(l).__name__ == "BatchNormalization"]
+    assert len(convs) == len(bns) == 57 and not any(c.use_bias for c in convs)
+    assert {b.epsilon for b in bns} == {1e-3}
+    assert "LocalResponseNormalization" not in {type(l).__name__ for l in model.layers}
+    assert model.get_layer("inception_4a_branch2_2_conv").kernel.shape == (3, 3, 16, 48)
+    assert model.get_layer("conv1_pad").padding == ((3, 3), (3, 3))
+    assert model.get_layer("pool4").pool_size == (2, 2)
+    assert model.get_layer("top_dropout").rate == 0.2
+    # the paper's layer names wherever the two have the same layer
+    paper = keras_cnn.GoogLeNet(lrn=False)
+    assert ({l.name for l in paper.layers if type(l).__name__ == "Conv2D"}
+            == {c.name for c in convs})
+
+
+def test_torchvision_pools_round_up_at_odd_sizes():
+    """At 75x75: conv1 38, pool1 19, pool2 9 (ceil mode; "same" gives the paper's model 10),
+    pool3 4 (5 in the paper's), pool4 2."""
+    sizes = {name: keras_cnn.create_model(name, include_top=False, input_shape=(75, 75, 3))
+             for name in ("googlenet", "googlenet_torchvision")}
+    rows = {name: [model.get_layer(p).output.shape[1] for p in ("pool1", "pool2", "pool3",
+                                                                 "pool4")]
+            for name, model in sizes.items()}
+    assert rows == {"googlenet": [19, 10, 5, 3], "googlenet_torchvision": [19, 9, 4, 2]}
+
+
+def test_transform_input_maps_torchvision_normalization_to_plus_minus_one():
+    model = keras_cnn.GoogLeNetTorchvision(include_top=False, input_shape=(16, 16, 3))
+    layer = model.get_layer("transform_input")
+    assert layer.weights == []
+    pixels = random_images((16, 16, 3))  # in [0, 1]
+    mean, std = np.array((0.485, 0.456, 0.406)), np.array((0.229, 0.224, 0.225))
+    transform = keras.Model(model.input, layer.output)
+    np.testing.assert_allclose(np.asarray(transform((pixels - mean) / std)),
+                               (pixels - 0.5) / 0.5, atol=1e-5)
+    plain = keras_cnn.GoogLeNetTorchvision(transform_input=False, include_top=False)
+    assert "transform_input" not in {l.name for l in plain.layers}
+    assert count_params(plain) == count_params(model)
+    gray = keras_cnn.GoogLeNetTorchvision(include_top=False, input_shape=(16, 16, 1))
+    assert "transform_input" not in {l.name for l in gray.layers}  # no RGB normalization to undo
+
+
+def test_torchvision_weights_need_transform_input_and_have_no_aux_logits():
+    for weights in ("torchvision", "imagenet"):
+        with pytest.raises(ValueError, match=rf"weights='{weights}' take torchvision's "
+                                             r"normalization, .* Received: transform_input=False"):
+            keras_cnn.GoogLeNetTorchvision(weights=weights, transform_input=False)
+    sets = keras_cnn.model_info("googlenet_torchvision").weight_sets
+    assert sets["imagenet"] is sets["torchvision"]
+    assert sets["torchvision"].top.fname == "googlenet-1378be20.pth"
+    assert not keras_cnn.model_info("googlenet").weight_sets  # the paper's model has none
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'aux_logits'"):
+        keras_cnn.GoogLeNetTorchvision(aux_logits=True)

@@ -5,7 +5,9 @@ built with the options that give torchvision's architecture (e.g. resnet50: `Res
 stride_in_1x1=False, use_bias=False)`), and to a function naming, for every Keras layer with
 weights, the PyTorch module that holds them ("conv2_block1_1_conv" <- "layer1.0.conv1"). The
 tensors are converted by `keras_cnn.convert.state_dict` (kernels OIHW -> HWIO, BatchNorm
-statistics, the Flatten order), every one used exactly once, all or nothing.
+statistics, the Flatten order), every one used exactly once, all or nothing. The one exception is
+declared per entry (`dropped`): googlenet's checkpoints carry its training-only auxiliary
+classifiers (aux1.*, aux2.*), which torchvision's own inference model leaves out too.
 
 The same conversion serves the builders' `weights="torchvision"` named sets (a `WeightsSet` of
 format "torchvision", whose `source` is torchvision's model name): importing this module registers
@@ -38,6 +40,9 @@ class TorchvisionModel:
     head: tuple = ("fc",)        # prefixes of the classifier's tensors (left out without top)
     epsilon: float = 1e-5        # torchvision's BatchNorm epsilon for this model
     rename: Optional[Callable] = None  # normalizes a checkpoint's tensor names
+    dropped: tuple = ()          # prefixes of tensors our model has no layer for, left out on
+                                 # purpose whether the checkpoint has them or not (googlenet's
+                                 # training-only auxiliary classifiers)
     note: str = ""
 
     @property
@@ -217,6 +222,34 @@ def _densenet_rename(key):
     return found[1] + found[2] if found else key
 
 
+# --- GoogLeNet --------------------------------------------------------------------------------
+
+def _googlenet_branch(found):
+    """Our `inception_{m}_branch{i}_{j}_{conv|bn}` (branch i from 0, step j from 1) in
+    torchvision's `inception{m}.branch{i + 1}`: branch1 is one BasicConv2d; branch2 .. 4 are
+    Sequentials (branch4's step 0 is its max pool, so its convolution is step 1)."""
+    module, branch, step, part = found[1], int(found[2]), int(found[3]), found[4]
+    if branch == 0:
+        return f"inception{module}.branch1.{part}"
+    return f"inception{module}.branch{branch + 1}.{step - 1}.{part}"
+
+
+# torchvision's stem: conv1 (7x7/2), conv2 (1x1), conv3 (3x3), each a BasicConv2d (conv, bn);
+# ours (the paper's names): conv1, conv2_reduce, conv2
+_GOOGLENET = (
+    (r"conv1_(conv|bn)", r"conv1.\1"),
+    (r"conv2_reduce_(conv|bn)", r"conv2.\1"),
+    (r"conv2_(conv|bn)", r"conv3.\1"),
+    (r"predictions", "fc"),
+    (r"inception_(\d[a-e])_branch(\d)_(\d)_(conv|bn)", _googlenet_branch),
+)
+#: torchvision's googlenet checkpoints hold its two auxiliary classifiers (aux_logits=True is
+#: how torchvision builds the model it loads them into), which only training uses: torchvision
+#: itself drops them from the model it returns (aux_logits=False), and warns that the published
+#: ones are not trained. Our inference model has no layer for them.
+_GOOGLENET_AUXILIARY = ("aux1", "aux2")
+
+
 def _entries():
     entries = [
         TorchvisionModel("squeezenet1_0", "squeezenet1_0", _squeezenet("squeezenet1_0"),
@@ -246,6 +279,12 @@ def _entries():
             head=("classifier.0", "classifier.3"), epsilon=1e-3,
             note="PyTorch's symmetric padding; no Rescaling layer (torchvision normalizes the "
                  "input)"))
+    entries.append(TorchvisionModel(
+        "googlenet", "googlenet_torchvision", _patterns(_GOOGLENET), epsilon=1e-3,
+        dropped=_GOOGLENET_AUXILIARY,
+        note="BN GoogLeNet ported from TensorFlow: a 3x3 for the 5x5 branch, ceil-mode max "
+             "pools, transform_input; the auxiliary classifiers' tensors (aux1.*, aux2.*) are "
+             "dropped"))
     entries.append(TorchvisionModel(
         "alexnet", "alexnet_owt", _alexnet, head=("classifier.6",),
         note='"One weird trick" AlexNet: 64-192-384-256-256 filters, no LRN'))
@@ -286,15 +325,16 @@ def _entry(name):
 def convert_state_dict(model, name, state_dict, include_top=True, source="the state dict"):
     """Load torchvision model `name`'s `state_dict` ({name: array or tensor}, or a checkpoint's
     path) into `model`, a keras_cnn model built with that entry's options, all or nothing.
-    Without the top, the checkpoint's classifier tensors are left out."""
+    Without the top, the checkpoint's classifier tensors are left out; the entry's `dropped`
+    tensors (googlenet's auxiliary classifiers) always are."""
     entry = _entry(name)
     if not isinstance(state_dict, dict):
         source = os.fspath(state_dict)
     state = read_state_dict(state_dict)
     if entry.rename is not None:
         state = {entry.rename(k): v for k, v in state.items()}
-    assignment = Assignment(model, state, torch_epsilon=entry.epsilon,
-                            skip=() if include_top else entry.head, source=source)
+    skip = entry.dropped + (() if include_top else entry.head)
+    assignment = Assignment(model, state, torch_epsilon=entry.epsilon, skip=skip, source=source)
     for layer in model.layers:
         if not layer.weights:
             continue

@@ -156,6 +156,20 @@ def padded_pool(x, pool_size, strides, kind="max", name="pool", pad_name=None):
     return pooling(pool_size, strides=strides, name=name)(x)
 
 
+def ceil_max_pool(x, name):
+    """3x3 max pooling with stride 2 that rounds the output size up (Caffe, torchvision's
+    ceil_mode=True): output i is the max over rows (and columns) 2i, 2i+1, 2i+2, those that exist.
+    Neither Keras padding does this at every size: "same" gives one output more on odd sizes,
+    "valid" one fewer on even sizes.
+
+    Built as a 2x2 stride-1 max pool with "same" padding (row j: max of rows j and j+1; the
+    padding adds one row at the end, which never wins) followed by a 2x2 stride-2 "valid" max
+    pool (output i: max of those at 2i and 2i+1). Layers `{name}_pairs` and `{name}`."""
+    layers = backend.layers()
+    x = layers.MaxPooling2D(2, strides=1, padding="same", name=f"{name}_pairs")(x)
+    return layers.MaxPooling2D(2, strides=2, padding="valid", name=name)(x)
+
+
 def grouped_conv(x, filters, kernel_size, groups=1, strides=1, padding="same", dilation_rate=1,
                  use_bias=True, activation=None, kernel_initializer="glorot_uniform", name="conv"):
     """A Conv2D whose input and output channels are split into `groups` independent groups

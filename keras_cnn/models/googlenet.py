@@ -62,16 +62,58 @@ Figure 5 lists it. 11,285,224 parameters without the BN moving statistics (gamma
 counted), 11,305,256 in Keras's count; the paper's text gives 13.6 million, which the Figure 5
 table does not add up to.
 
-Expected input: `preprocess_input` (caffe mode: BGR, mean pixel subtracted), as the Caffe models.
+torchvision's GoogLeNet (`GoogLeNetTorchvision`, "googlenet_torchvision") is the network of
+torchvision's `googlenet`, whose ImageNet weights were ported from TensorFlow (pytorch/vision#906;
+TF-slim's Inception v1 has the same layout). It differs from Table 1 in six ways:
+
+- batch normalization (epsilon 1e-3) after every convolution, which has no bias; no LRN;
+- the "5x5" branch of every module is a 3x3 convolution (torchvision's source calls it a known
+  bug, kept because the weights need it; the #5x5 column of Table 1 gives its filters);
+- conv1 is padded by 3 on every side (PyTorch's padding), not TensorFlow's "same";
+- the stride-2 max pools round their output size up (PyTorch's ceil_mode=True): pool1 .. pool3
+  are 3x3/2 (`keras_cnn.layers.ceil_max_pool`, exact at every input size; "same" would give one
+  more row on odd sizes), and pool4 is 2x2/2, not 3x3 (there "same" padding is exactly ceil
+  mode). The modules' 3x3 stride-1 max pools pad by 1, what "same" does;
+- dropout 0.2 before the classifier;
+- `transform_input` (torchvision sets it for its weights): the model takes torchvision's
+  normalized input ((x / 255 - mean) / std per RGB channel) and first maps it to (x / 255 -
+  0.5) / 0.5, the scaling the weights were trained with, by a `Normalization` layer of constant
+  mean and variance named "transform_input" (no weights, no Lambda). `transform_input=False`
+  leaves it out: the model then takes that [-1, 1] scaling itself (or, for a checkpoint trained
+  with torchvision's default transform_input=False, what it was trained on). With other than 3
+  input channels there is no RGB normalization to undo and the option does nothing.
+
+At 224x224 the maps are the paper's (112, 56, 28, 14, 7); the smallest input is 15x15 (as
+torchvision says), where pool3 still gets 2 rows (from 1 row its ceil mode makes none).
+6,624,904 parameters as torchvision counts them (6,639,464 in Keras's count, with the BN moving
+statistics), 1.50 billion multiply-accumulates. torchvision's auxiliary classifiers (adaptive
+average pool to 4x4 -> 1x1 conv 128 with BN -> FC 1024 -> FC) are training-only and differ from
+the paper's; they are not built (no `aux_logits`), and the converter drops their tensors
+(`aux1.*`, `aux2.*`, in the published checkpoint too, where torchvision warns they are not
+trained) explicitly (docs/weights.md). `weights="torchvision"` (or "imagenet", the same set:
+keras.applications has no GoogLeNet) loads torchvision's checkpoint, converted
+(`keras_cnn.convert.torchvision`).
+
+Why a registry model of its own and not options of `googlenet` (the precedent of `alexnet_owt`,
+not of ResNet's `stride_in_1x1`): the two layouts differ in six places at once, and only the
+one combination has weights; as options they would multiply into builds nobody trained, and
+`googlenet` would change meaning with `weights=`. `googlenet` stays the paper's, layer for
+layer; the two share the stem and the module code (`stem`, `multi_branch`), and each
+convolution has the same name in both.
+
+Expected input: `preprocess_input` (caffe mode: BGR, mean pixel subtracted), as the Caffe models;
+for `googlenet_torchvision`, torchvision's normalization (`keras_cnn.imagenet.preprocess_input(x,
+mode="torch")`, docs/weights.md).
 """
 
 import os
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.layers import conv_bn_act, local_response_norm, multi_branch
+from keras_cnn.core.weights import TORCHVISION_MEAN, TORCHVISION_STD, torchvision_weights
+from keras_cnn.layers import ceil_max_pool, conv_bn_act, local_response_norm, multi_branch
 
-__all__ = ["BNInception", "GoogLeNet"]
+__all__ = ["BNInception", "GoogLeNet", "GoogLeNetTorchvision"]
 
 GOOGLENET_PAPER = ("C. Szegedy, W. Liu, Y. Jia, P. Sermanet, S. Reed, D. Anguelov, D. Erhan, "
                    "V. Vanhoucke, A. Rabinovich. Going Deeper with Convolutions. CVPR 2015 "
@@ -121,6 +163,10 @@ BN_INCEPTION_STAGES = (("3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "5a", "5
 
 _POOL_3x3 = 3  # every pooling in the modules is 3x3, stride 1 ("same"), or stride 2
 
+#: torchvision's GoogLeNet: the epsilon of its BatchNorm layers, its dropout before the classifier
+TORCHVISION_BN_EPSILON = 1e-3
+TORCHVISION_DROPOUT = 0.2
+
 
 def inception_naive(x, filters_1x1, filters_3x3, filters_5x5, name, batch_norm=False):
     """The naive Inception module (Figure 2a): 1x1, 3x3 and 5x5 convolutions and a 3x3 max
@@ -139,6 +185,28 @@ def inception_module(x, spec, name):
                 ((r5, 1), (f5, 5)),
                 (("max", _POOL_3x3, 1, "same"), (proj, 1)))
     return multi_branch(x, branches, name, norm=False)
+
+
+def torchvision_inception_module(x, spec, name):
+    """torchvision's Inception module, `spec` a row of Table 1: conv -> BN (epsilon 1e-3, no
+    bias) -> ReLU everywhere, and a 3x3 convolution where Table 1 has the 5x5 (#5x5 filters)."""
+    f1, r3, f3, r5, f5, proj = spec
+    branches = (((f1, 1),),
+                ((r3, 1), (f3, 3)),
+                ((r5, 1), (f5, 3)),
+                (("max", _POOL_3x3, 1, "same"), (proj, 1)))
+    return multi_branch(x, branches, name, bn_epsilon=TORCHVISION_BN_EPSILON)
+
+
+def torchvision_input_transform(x, name="transform_input"):
+    """torchvision's `transform_input`: per RGB channel c, x * std_c / 0.5 + (mean_c - 0.5) / 0.5,
+    which maps torchvision's normalization ((p - mean) / std of pixels p in [0, 1]) to
+    (p - 0.5) / 0.5. As a `Normalization` layer with constant mean and variance (no weights):
+    (x - m) / sqrt(v) with m = (0.5 - mean) / std and sqrt(v) = 0.5 / std."""
+    mean = [(0.5 - m) / s for m, s in zip(TORCHVISION_MEAN, TORCHVISION_STD)]
+    variance = [(0.5 / s) ** 2 for s in TORCHVISION_STD]
+    return backend.layers().Normalization(axis=backend.channel_axis(), mean=mean,
+                                          variance=variance, name=name)(x)
 
 
 def bn_inception_module(x, spec, name):
@@ -167,23 +235,32 @@ def auxiliary_classifier(x, classes, classifier_activation, name, dropout=0.7):
     return applications.classifier(x, classes, classifier_activation, name=f"{name}_predictions")
 
 
-def stem(x, batch_norm, lrn):
+def stem(x, batch_norm, lrn, torchvision=False):
     """conv 7x7/2 64 -> max pool 3x3/2 [-> LRN] -> conv 1x1 64 -> conv 3x3 192 [-> LRN] ->
-    max pool 3x3/2, shared by GoogLeNet (with LRN) and BN-Inception (with BN)."""
+    max pool 3x3/2, shared by GoogLeNet (with LRN), BN-Inception (with BN) and torchvision's
+    GoogLeNet (`torchvision`: BN with epsilon 1e-3, conv1 padded by 3, ceil-mode max pools)."""
     layers = backend.layers()
+    conv = dict(norm=batch_norm)
+    if torchvision:
+        conv.update(padding="torch", bn_epsilon=TORCHVISION_BN_EPSILON)
 
     def norm(x, name):
         # Caffe's LRN (local_size 5, alpha 1e-4 averaged over the window, k=1, beta 0.75).
         return local_response_norm(x, depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75,
                                    name=name) if lrn else x
 
-    x = conv_bn_act(x, 64, 7, strides=2, norm=batch_norm, name="conv1")
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    def pool(x, name):
+        if torchvision:
+            return ceil_max_pool(x, name=name)
+        return layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
+
+    x = conv_bn_act(x, 64, 7, strides=2, name="conv1", **conv)
+    x = pool(x, "pool1")
     x = norm(x, "pool1_norm")
-    x = conv_bn_act(x, 64, 1, norm=batch_norm, name="conv2_reduce")
-    x = conv_bn_act(x, 192, 3, norm=batch_norm, name="conv2")
+    x = conv_bn_act(x, 64, 1, name="conv2_reduce", **conv)
+    x = conv_bn_act(x, 192, 3, name="conv2", **conv)
     x = norm(x, "conv2_norm")
-    return layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+    return pool(x, "pool2")
 
 
 def _googlenet_model(variant, *, aux_logits=False, lrn=True, dropout=0.4, aux_dropout=0.7,
@@ -318,6 +395,50 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
+def _googlenet_torchvision(variant, *, transform_input=True, dropout=TORCHVISION_DROPOUT,
+                           **kwargs):
+    """torchvision's GoogLeNet.
+
+    Family arguments:
+        transform_input: map torchvision's normalized RGB input to the (x / 255 - 0.5) / 0.5
+            scaling the weights were trained with, in the model, as torchvision's googlenet does
+            for them (default True, which its named weights require). False: no such layer,
+            the model takes its input as it is.
+        dropout: dropout rate before the classifier (default 0.2, torchvision's).
+    """
+    applications.check_bool("transform_input", transform_input)
+    applications.check_rate("dropout", dropout)
+    weights = kwargs.get("weights")
+    if (not transform_input and isinstance(weights, str)
+            and weights in model_info(variant).weight_sets):
+        raise ValueError(f"weights={weights!r} take torchvision's normalization, which "
+                         "transform_input=True turns into the scaling they were trained with. "
+                         "Received: transform_input=False")
+    layers = backend.layers()
+
+    def features(x):
+        if transform_input and x.shape[backend.channel_axis()] == 3:
+            x = torchvision_input_transform(x)
+        x = stem(x, batch_norm=True, lrn=False, torchvision=True)
+        for s, stage in enumerate(GOOGLENET_STAGES, start=3):
+            if s == 4:
+                x = ceil_max_pool(x, name="pool3")
+            elif s == 5:  # 2x2/2 rounding up: "same" pads the one missing row at the end
+                x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool4")(x)
+            for module in stage:
+                x = torchvision_inception_module(x, GOOGLENET_MODULES[module],
+                                                 name=f"inception_{module}")
+        return x
+
+    def head(x, classes, classifier_activation):
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="top_dropout")(x)
+        return applications.classifier(x, classes, classifier_activation)
+
+    return applications.build_application(model_info(variant), features, head, **kwargs)
+
+
 @register_model("googlenet", options=_googlenet, family="googlenet", paper=GOOGLENET_PAPER,
                 default_size=224, min_size=1, params=6_998_552,
                 params_source="exact count of Table 1 (with biases, no auxiliary classifiers; "
@@ -331,6 +452,25 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
 def GoogLeNet(**kwargs):
     """GoogLeNet (Inception v1), Table 1 of the paper."""
     return _googlenet("googlenet", **kwargs)
+
+
+_TORCHVISION_WEIGHTS = torchvision_weights("googlenet", "googlenet-1378be20.pth",
+                                           (69.778, 89.530))
+
+
+@register_model("googlenet_torchvision", options=_googlenet_torchvision, family="googlenet",
+                paper=GOOGLENET_PAPER, default_size=224, min_size=15, params=6_624_904,
+                params_convention=WITHOUT_BN_STATISTICS,
+                params_source="torchvision googlenet (without its auxiliary classifiers; "
+                              "6,639,464 in Keras's count)",
+                macs=1_498_000_000,
+                macs_source="torchvision model table (GFLOPS column, which counts "
+                            "multiply-accumulates)",
+                weights={"imagenet": _TORCHVISION_WEIGHTS, "torchvision": _TORCHVISION_WEIGHTS})
+def GoogLeNetTorchvision(**kwargs):
+    """torchvision's GoogLeNet: BN after every convolution, a 3x3 for the 5x5 branch, ceil-mode
+    max pools, `transform_input`; its ImageNet weights as "torchvision" (= "imagenet")."""
+    return _googlenet_torchvision("googlenet_torchvision", **kwargs)
 
 
 @register_model("bn_inception", options=_bn_inception, family="googlenet",

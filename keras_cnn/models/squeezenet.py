@@ -31,9 +31,10 @@ architecture as described.)
 Pooling: max pools are 3x3 with stride 2, rounding the output size up as Caffe and torchvision
 (ceil_mode=True) do: 224 -> conv1 109 -> 54 -> 27 -> 13 for SqueezeNet 1.0, and 227 -> 111 ->
 55 -> 27 -> 13, the shapes of the paper's Table 1. Keras has no ceil mode, so `ceil_max_pool`
-builds it from two built-in poolings (exact for any input size and any sign of the values). The
-layout is therefore torchvision's, and so are the multiply-accumulates. Smallest input: 21x21
-(1.0), 17x17 (1.1), where the last max pool still has 2 rows to pool.
+(`keras_cnn.layers`, shared with torchvision's GoogLeNet) builds it from two built-in poolings
+(exact for any input size and any sign of the values). The layout is therefore torchvision's,
+and so are the multiply-accumulates. Smallest input: 21x21 (1.0), 17x17 (1.1), where the last
+max pool still has 2 rows to pool.
 
 `small_input=True` (CIFAR-size 32x32, embedded 96x96 images): conv1 has stride 1 and maxpool1 is
 left out, so the network downsamples 4x instead of 16x (32x32 -> conv10 on 6x6 for 1.0, 7x7 for
@@ -47,7 +48,7 @@ squeezenet1_0 and squeezenet1_1, whose layout is torchvision's (docs/weights.md)
 from keras_cnn.core import applications, backend
 from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
-from keras_cnn.layers import fire_module
+from keras_cnn.layers import ceil_max_pool, fire_module
 
 __all__ = ["SqueezeNet1_0", "SqueezeNet1_0ComplexBypass", "SqueezeNet1_0SimpleBypass",
            "SqueezeNet1_1"]
@@ -70,18 +71,6 @@ VERSIONS = {
 BYPASSES = (None, "simple", "complex")
 SIMPLE_BYPASS = (3, 5, 7, 9)    # input and output channels agree: identity
 COMPLEX_BYPASS = (2, 4, 6, 8)   # they do not: a 1x1 convolution on the bypass
-
-
-def ceil_max_pool(x, name):
-    """3x3 max pooling with stride 2 that rounds the output size up (Caffe, torchvision's
-    ceil_mode=True): output i is the max over rows (and columns) 2i, 2i+1, 2i+2, those that exist.
-
-    Built as a 2x2 stride-1 max pool with "same" padding (row j: max of rows j and j+1; the
-    padding adds one row at the end, which never wins) followed by a 2x2 stride-2 "valid" max
-    pool (output i: max of those at 2i and 2i+1). Layers `{name}_pairs` and `{name}`."""
-    layers = backend.layers()
-    x = layers.MaxPooling2D(2, strides=1, padding="same", name=f"{name}_pairs")(x)
-    return layers.MaxPooling2D(2, strides=2, padding="valid", name=name)(x)
 
 
 # He initialization, as torchvision's SqueezeNet: without batch normalization, Keras's default
