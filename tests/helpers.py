@@ -38,8 +38,8 @@ def representatives(names):
                   for group in by_family.values())
 
 
-# The conversion and quantization tests build these models with fewer repeated cells: every kind
-# of cell is still there (NASNet: both stem cells, both reduction cells and a normal cell per
+# The structural, conversion and quantization tests build these models with fewer repeated
+# cells (test_models' count test builds each at full depth): every kind of cell is still there (NASNet: both stem cells, both reduction cells and a normal cell per
 # stage), in under half the layers (363 against 771: its QAT test took 9 minutes under load).
 SHALLOW = {"nasnet_mobile": dict(num_blocks=1)}
 
