@@ -433,6 +433,11 @@ def test_weights_list_of_one_model_and_of_none(capsys):  # (KERAS_HOME: an empty
         "-------------  -----------  -------------------------  -----  ------",
         "squeezenet1_1  imagenet     torchvision squeezenet1_1  58.18  no",
         "squeezenet1_1  torchvision  torchvision squeezenet1_1  58.18  no"]
+    status, out, _ = run_cli(capsys, "weights", "list", "resnet50")  # keras.applications' figure
+    assert status == 0
+    assert out.splitlines()[2:4] == [
+        "resnet50  imagenet     keras.applications    74.90  no",
+        "resnet50  torchvision  torchvision resnet50  76.13  no"]
     status, out, _ = run_cli(capsys, "weights", "list", "lenet5")
     assert status == 0 and out.startswith("No named weights for lenet5")
     status, _, err = run_cli(capsys, "weights", "list", "resnet5")

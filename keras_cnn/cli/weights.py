@@ -9,7 +9,7 @@ import os
 from keras_cnn.cli.common import PROG, text_table
 from keras_cnn.core import imagenet
 from keras_cnn.core.registry import list_models, model_info
-from keras_cnn.core.weights import WeightsTable, cache_dir
+from keras_cnn.core.weights import KERAS_APPLICATIONS_ACCURACY, WeightsTable, cache_dir
 
 #: the suffixes `weights convert --output` writes
 OUTPUTS = (".keras", ".weights.h5")
@@ -33,7 +33,7 @@ def run_list(args):
     rows = [("model", "set", "source", "top-1", "cached")]
     for name in names:
         for set_name, weights_set in model_info(name).weights:
-            rows.append((name, set_name, *_describe(weights_set)))
+            rows.append((name, set_name, *_describe(name, weights_set)))
     if len(rows) == 1:
         print(f"No named weights for {args.pattern or 'any model'}: load a weights file with "
               "weights=PATH.")
@@ -42,18 +42,20 @@ def run_list(args):
     print(f"\ncache: {cache_dir()}")
 
 
-def _describe(weights_set):
-    """(source, top-1, cached) of a WeightsSet or WeightsTable."""
+def _describe(name, weights_set):
+    """(source, published top-1, cached) of model `name`'s WeightsSet or WeightsTable."""
     if isinstance(weights_set, WeightsTable):
         files = [s.top for _, s in weights_set.sets if s.top is not None]
         cached = sum(_cached(f) for f in files)
         keys = ", ".join(weights_set.key_names)
         return (f"keras.applications (a file per {keys})", "-", f"{cached} of {len(files)}")
+    accuracy = weights_set.accuracy
     if weights_set.format == "keras":
         source = "keras.applications"
+        accuracy = accuracy or KERAS_APPLICATIONS_ACCURACY.get(name, ())
     else:
         source = f"{weights_set.format} {weights_set.source}"
-    top1 = f"{weights_set.accuracy[0]:.2f}" if weights_set.accuracy else "-"
+    top1 = f"{accuracy[0]:.2f}" if accuracy else "-"
     files = {f.fname: f for f in (weights_set.top, weights_set.notop) if f is not None}
     cached = [_cached(f) for f in files.values()]
     return source, top1, "yes" if all(cached) else "partly" if any(cached) else "no"

@@ -118,6 +118,23 @@ def keras_applications_weights(folder, stem, hashes=(None, None), description=""
     return WeightsSet(top=top, notop=no_top, description=description)
 
 
+#: ImageNet (top-1, top-5) accuracy in % of keras.applications' files, by registry model, as the
+#: Keras Applications table publishes it (keras-team/keras-io, templates/api/applications; the
+#: EfficientNetV2 rows from its later version). Files it gives no figure for are left out.
+KERAS_APPLICATIONS_ACCURACY = {
+    "xception": (79.0, 94.5), "vgg16": (71.3, 90.1), "vgg19": (71.3, 90.0),
+    "resnet50": (74.9, 92.1), "resnet101": (76.4, 92.8), "resnet152": (76.6, 93.1),
+    "resnet50_v2": (76.0, 93.0), "resnet101_v2": (77.2, 93.8), "resnet152_v2": (78.0, 94.2),
+    "inception_v3": (77.9, 93.7), "inception_resnet_v2": (80.3, 95.3),
+    "densenet121": (75.0, 92.3), "densenet169": (76.2, 93.2), "densenet201": (77.3, 93.6),
+    "nasnet_mobile": (74.4, 91.9), "nasnet_large": (82.5, 96.0),
+    "efficientnet_v2_b0": (78.7, 94.3), "efficientnet_v2_b1": (79.8, 95.0),
+    "efficientnet_v2_b2": (80.5, 95.1), "efficientnet_v2_b3": (82.0, 95.8),
+    "efficientnet_v2_s": (83.9, 96.7), "efficientnet_v2_m": (85.3, 97.4),
+    "efficientnet_v2_l": (85.7, 97.5),
+}
+
+
 #: Where torchvision publishes its checkpoints.
 TORCHVISION_MODELS = "https://download.pytorch.org/models/"
 #: torchvision's per-channel (RGB) normalization of images scaled to [0, 1].
