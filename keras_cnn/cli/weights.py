@@ -85,8 +85,8 @@ def run_convert(args):
     model = torchvision.from_torchvision(args.model, args.checkpoint)
     entry = torchvision.SUPPORTED[args.model]
     if output.endswith(".keras"):
-        class_names = [name for _, name in
-                       (imagenet.class_index()[i] for i in range(len(imagenet.class_index())))]
+        index = imagenet.class_index()  # {i: (wordnet id, name)}
+        class_names = [index[i][1] for i in range(len(index))]
         preprocessing = dict(torchvision.preprocessing(args.model))
         save_model(model, output, class_names=class_names, preprocess=entry.model,
                    preprocess_mode="torch",

@@ -105,6 +105,17 @@ def global_pool_classifier(x, classes, classifier_activation):
     return classifier(x, classes, classifier_activation)
 
 
+def pooled_head(dropout=0.0):
+    """A `head(x, classes, classifier_activation)` for `build_application`: global average
+    pooling ("avg_pool"), Dropout(dropout) ("top_dropout") where `dropout`, the classifier."""
+    def head(x, classes, classifier_activation):
+        x = backend.layers().GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = backend.layers().Dropout(dropout, name="top_dropout")(x)
+        return classifier(x, classes, classifier_activation)
+    return head
+
+
 def input_shape_for(info, input_shape, input_tensor, include_top, pretrained=None):
     """Validate and complete the input shape, as keras.applications' `obtain_input_shape` does."""
     channels_first = backend.image_data_format() == "channels_first"

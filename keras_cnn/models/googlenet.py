@@ -376,7 +376,6 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
         dropout: dropout rate before the classifier (default 0: the paper removed it).
     """
     applications.check_rate("dropout", dropout)
-    layers = backend.layers()
 
     def features(x):
         x = stem(x, batch_norm=True, lrn=False)
@@ -386,13 +385,8 @@ def _bn_inception(variant, *, dropout=0.0, **kwargs):
                                         name=f"inception_{module}")
         return x
 
-    def head(x, classes, classifier_activation):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="top_dropout")(x)
-        return applications.classifier(x, classes, classifier_activation)
-
-    return applications.build_application(model_info(variant), features, head, **kwargs)
+    return applications.build_application(model_info(variant), features,
+                                          applications.pooled_head(dropout), **kwargs)
 
 
 def _googlenet_torchvision(variant, *, transform_input=True, dropout=TORCHVISION_DROPOUT,
@@ -430,13 +424,8 @@ def _googlenet_torchvision(variant, *, transform_input=True, dropout=TORCHVISION
                                                  name=f"inception_{module}")
         return x
 
-    def head(x, classes, classifier_activation):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="top_dropout")(x)
-        return applications.classifier(x, classes, classifier_activation)
-
-    return applications.build_application(model_info(variant), features, head, **kwargs)
+    return applications.build_application(model_info(variant), features,
+                                          applications.pooled_head(dropout), **kwargs)
 
 
 @register_model("googlenet", options=_googlenet, family="googlenet", paper=GOOGLENET_PAPER,

@@ -314,17 +314,6 @@ def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
     return padded_pool(x, 3, 2, name="pool1_pool", pad_name="pool1_pad")
 
 
-def _head(dropout):
-    layers = backend.layers()
-
-    def head(x, classes, classifier_activation):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="top_dropout")(x)
-        return applications.classifier(x, classes, classifier_activation)
-    return head
-
-
 def _check_pretrained(variant, weights, spec, **layout):
     """Named weights fit only the layout they were trained with."""
     sets = model_info(variant).weight_sets
@@ -402,7 +391,8 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
                     shortcut_kernel=spec.shortcut_kernel if stage > 0 else 1, name=name)
         return x
 
-    model = applications.build_application(model_info(variant), features, _head(spec.dropout),
+    model = applications.build_application(model_info(variant), features,
+                                           applications.pooled_head(spec.dropout),
                                            **kwargs)
     model._keras_cnn_implied_kwargs = implied  # so that to_tf_keras rebuilds the same layout
     return model
@@ -441,7 +431,7 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
         x = batch_norm(x, "post_bn", epsilon=eps)
         return relu(x, "post_relu")
 
-    return applications.build_application(model_info(variant), features, _head(0.0), **kwargs)
+    return applications.build_application(model_info(variant), features, applications.pooled_head(), **kwargs)
 
 
 def build_resnet_options(spec):
