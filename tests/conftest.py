@@ -16,7 +16,6 @@ import pytest  # noqa: E402
 # starts them at once and the short tests fill in around them, instead of one of them
 # starting last and running on one worker while the other idles.
 LONG_FIRST = ("test_mobile.py::test_demo_meets_the_targets",
-              "test_mobile.py::test_per_tensor_int8",
               "test_training.py::test_every_recipe_runs_on_a_tiny_image_folder")
 
 

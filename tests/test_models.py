@@ -72,8 +72,10 @@ def test_count_profile_forward_pass_and_layers(name):
     if info.default_size > FORWARD_MAX_SIZE:
         del model
         model = keras_cnn.create_model(name, input_shape=info.input_shape(FORWARD_MAX_SIZE))
-    y = np.asarray(model(random_images(model.input_shape[1:], batch=2), training=True))
-    assert y.shape == (2, info.num_classes)
+    # (One image: a forward pass costs a third less than with two, and batch statistics are
+    # taken over the image's positions.)
+    y = np.asarray(model(random_images(model.input_shape[1:], batch=1), training=True))
+    assert y.shape == (1, info.num_classes)
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 
