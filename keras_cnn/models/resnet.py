@@ -48,8 +48,8 @@ from typing import Optional
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
-from keras_cnn.layers import (batch_norm, conv_bn_act, padded_pool, squeeze_excite, stochastic_depth,
-                              zero_pad_channels)
+from keras_cnn.layers import (batch_norm, ceil_max_pool, conv_bn_act, padded_pool, squeeze_excite,
+                              stochastic_depth, zero_pad_channels)
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
            "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
@@ -136,7 +136,18 @@ TORCHVISION = {
     "wide_resnet101_2": ("wide_resnet101_2-32ee1156.pth", (78.848, 94.284), 256),
 }
 #: The layout of torchvision's bottleneck ResNets ("v1.5").
-TORCHVISION_LAYOUT = dict(stride_in_1x1=False, use_bias=False, small_input=False)
+TORCHVISION_LAYOUT = dict(stride_in_1x1=False, use_bias=False, small_input=False,
+                          stem_ceil_mode=False)
+
+
+def trained_layout(spec, weights_set):
+    """The family arguments a named set's checkpoint was trained with: torchvision's layout for
+    its sets; for timm's (the legacy SE-ResNets, ported from Caffe) the variant's own with the
+    stem's ceil-mode max pooling; for keras.applications' files the variant's own."""
+    if weights_set.format == "torchvision":
+        return dict(TORCHVISION_LAYOUT)
+    return dict(stride_in_1x1=spec.stride_in_1x1, use_bias=spec.use_bias, small_input=False,
+                stem_ceil_mode=weights_set.format == "timm")
 
 
 def torchvision_sets(variant, imagenet=False):
@@ -297,9 +308,11 @@ def drop_rates(blocks, drop_path_rate):
     return rates
 
 
-def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
-    """ImageNet stem: conv1 (7x7/2, or three 3x3 with `deep`), BN-ReLU if `norm`, 3x3/2 max pool.
-    `small_input`: a 3x3 stride-1 conv1 and no pooling, for 32x32 images."""
+def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False, ceil_mode=False):
+    """ImageNet stem: conv1 (7x7/2, or three 3x3 with `deep`), BN-ReLU if `norm`, 3x3/2 max pool
+    (one pixel of padding each side, or with `ceil_mode` none and the output size rounded up:
+    Caffe's, `ceil_max_pool`). `small_input`: a 3x3 stride-1 conv1 and no pooling, for 32x32
+    images."""
     first_stride = 1 if small_input else 2
     common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
     if deep:
@@ -311,6 +324,8 @@ def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
                         activation="relu" if norm else None, name="conv1", **common)
     if small_input:
         return x
+    if ceil_mode:
+        return ceil_max_pool(x, name="pool1_pool")
     return padded_pool(x, 3, 2, name="pool1_pool", pad_name="pool1_pad")
 
 
@@ -319,11 +334,12 @@ def _check_pretrained(variant, weights, spec, **layout):
     sets = model_info(variant).weight_sets
     if not (isinstance(weights, str) and weights in sets):
         return
-    torchvision = sets[weights].format == "torchvision"
-    if not (spec.weights or torchvision):
+    weights_set = sets[weights]
+    if not (spec.weights or weights_set.format != "keras"):
         return
+    trained_with = trained_layout(spec, weights_set)
     for option, value in layout.items():
-        trained = TORCHVISION_LAYOUT[option] if torchvision else getattr(spec, option, False)
+        trained = trained_with[option]
         if value != trained:
             raise ValueError(f"weights={weights!r} were trained with {option}={trained!r}. "
                              f"Received: {option}={value!r}")
@@ -332,7 +348,7 @@ def _check_pretrained(variant, weights, spec, **layout):
 # --- networks ---------------------------------------------------------------------------------
 
 def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_rate=0.0,
-                 small_input=False, **kwargs):
+                 small_input=False, stem_ceil_mode=None, **kwargs):
     """A post-activation ImageNet residual network (ResNet, ResNeXt, Wide ResNet, SENet) from
     its `ResNetSpec`.
 
@@ -345,6 +361,10 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
             branch with probability drop_path_rate * l / L (default 0).
         small_input: True for 32x32 images: a 3x3 stride-1 stem without max pooling (default
             False).
+        stem_ceil_mode: the stem's 3x3/2 max pooling without padding, its output size rounded
+            up (Caffe's ceil mode, kept by the SE-ResNet ports of Cadene and timm's legacy
+            SE-ResNets) instead of one pixel of padding each side: the same output size, the
+            windows one pixel further. Default None: False, but True with weights="timm".
     """
     applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)
@@ -358,6 +378,11 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
             use_bias = False
             if spec.use_bias:
                 implied["use_bias"] = False
+    if stem_ceil_mode is None:
+        stem_ceil_mode = named is not None and trained_layout(spec, named)["stem_ceil_mode"]
+        if stem_ceil_mode:
+            implied["stem_ceil_mode"] = True
+    applications.check_bool("stem_ceil_mode", stem_ceil_mode)
     if stride_in_1x1 is None:
         stride_in_1x1 = spec.stride_in_1x1
     elif spec.block == "basic":
@@ -367,11 +392,12 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
     use_bias = spec.use_bias if use_bias is None else use_bias
     applications.check_bool("use_bias", use_bias)
     _check_pretrained(variant, kwargs.get("weights"), spec, stride_in_1x1=stride_in_1x1,
-                      use_bias=use_bias, small_input=small_input)
+                      use_bias=use_bias, small_input=small_input, stem_ceil_mode=stem_ceil_mode)
     eps = spec.bn_epsilon
 
     def features(x):
-        x = stem(x, use_bias, eps, deep=spec.deep_stem, small_input=small_input)
+        x = stem(x, use_bias, eps, deep=spec.deep_stem, small_input=small_input,
+                 ceil_mode=stem_ceil_mode)
         for stage, (count, planes) in enumerate(zip(spec.blocks, STAGE_FILTERS)):
             for i in range(count):
                 name = f"conv{stage + 2}_block{i + 1}"
