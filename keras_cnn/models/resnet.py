@@ -363,8 +363,9 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
             False).
         stem_ceil_mode: the stem's 3x3/2 max pooling without padding, its output size rounded
             up (Caffe's ceil mode, kept by the SE-ResNet ports of Cadene and timm's legacy
-            SE-ResNets) instead of one pixel of padding each side: the same output size, the
-            windows one pixel further. Default None: False, but True with weights="timm".
+            SE-ResNets) instead of one pixel of padding each side: at even sizes the same
+            output size, each window one pixel further; at odd sizes one row and column
+            fewer. Default None: False, but True with weights="timm".
     """
     applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)

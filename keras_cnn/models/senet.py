@@ -19,8 +19,9 @@ Layouts follow the authors' Caffe models as ported by Cadene's pretrainedmodels 
   second convolution's output.
 
 The stem's max pooling pads one pixel each side (keras.applications' stem) where Caffe rounds up
-(ceil mode): the same output size, the border windows shifted by one pixel. `stem_ceil_mode=True`
-builds Caffe's pooling (`keras_cnn.layers.ceil_max_pool`).
+(ceil mode): at even sizes (224) the same output size, the windows shifted by one pixel; at odd
+sizes Caffe's has one row and column fewer. `stem_ceil_mode=True` builds Caffe's pooling
+(`keras_cnn.layers.ceil_max_pool`).
 
 Pretrained sets: `weights="timm"` (= "imagenet": neither keras.applications nor torchvision has
 these models) loads timm's checkpoints of its legacy SENets (`legacy_seresnet50` ... `legacy_senet154`, its
