@@ -166,7 +166,7 @@ BUILDS = {
     "resnet18_v2": dict(drop_path_rate=0.1, small_input=True, input_shape=(32, 32, 3)),
     "resnet20_cifar": dict(shortcut="B", drop_path_rate=0.1),
     "resnext50_32x4d": dict(stride_in_1x1=True, small_input=True, input_shape=(32, 32, 3)),
-    "se_resnet18": dict(stem_ceil_mode=True, input_shape=(33, 33, 3)),
+    "se_resnet18": dict(stem_ceil_mode=True, relu_before_se=True, input_shape=(33, 33, 3)),
     "shufflenet_g1": dict(scale=0.5, small_input=True, input_shape=(32, 32, 3)),
     "shufflenet_v2_x0_5": dict(small_input=True, input_shape=(32, 32, 3)),
     "squeezenet1_1": dict(bypass="simple", dropout=0.2, small_input=True,
@@ -268,7 +268,7 @@ def test_registration_checks_the_family_arguments():
 #: Every family argument by kind (test_every_family_argument_has_a_kind keeps the lists complete,
 #: so that a new argument joins the checks below).
 BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn", "minimalistic",
-           "skip_reduction", "small_input", "stddev_rescaling", "stem_ceil_mode", "stride_in_1x1",
+           "relu_before_se", "skip_reduction", "small_input", "stddev_rescaling", "stem_ceil_mode", "stride_in_1x1",
            "torch_padding",
            "transform_input", "use_bias"}
 RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}

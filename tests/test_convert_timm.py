@@ -7,7 +7,8 @@ random BatchNorm statistics and affine parameters, and saves its state dict (.sa
 its logits on two random images; each test converts the file in-process and compares, within
 1e-4 of the logits' scale, as tests/test_convert.py does for torchvision.
 
-Small inputs (64-75 px, where the architecture pools globally) keep the suite fast. SE-ResNeXt-50
+Small inputs (64-75 px, where the architecture pools globally) keep the suite fast; SE-ResNet-18
+at 65 px, an odd size where Caffe's ceil-mode stem pooling gives one row fewer than the padded one. SE-ResNeXt-50
 and SENet-154 are compared with fewer blocks per stage (timm's `layers`, our spec's `blocks`):
 every kind of block and every name pattern is still there; the full-depth SENet-154 and a
 Res2Net width/scale variant are checked for names and shapes only (timm's model on the meta
@@ -41,6 +42,7 @@ SHALLOW = (1, 2, 1, 1)  # blocks per stage of the shallow SE-ResNeXt-50 and SENe
 #: key: (timm name, timm kwargs, input size). The legacy SENets at an odd size too, where
 #: Caffe's ceil-mode stem pooling and the padded one differ in output size.
 REFERENCES = {
+    "legacy_seresnet18": ("legacy_seresnet18", {}, 65),
     "legacy_seresnet50": ("legacy_seresnet50", {}, 64),
     "legacy_seresnext50_32x4d": ("legacy_seresnext50_32x4d", {"layers": list(SHALLOW)}, 65),
     "legacy_senet154": ("legacy_senet154", {"layers": list(SHALLOW)}, 67),
@@ -148,6 +150,10 @@ def test_wrong_architecture_is_refused_and_nothing_is_loaded(timm_reference):
 
 
 def test_options_against_timm_layout_are_refused():
+    with pytest.raises(ValueError, match=r"timm's legacy_seresnet18 has relu_before_se=True"):
+        keras_cnn.from_timm("legacy_seresnet18", {}, relu_before_se=False)
+    with pytest.raises(ValueError, match=r"weights='timm' were trained with relu_before_se=True"):
+        keras_cnn.SEResNet34(weights="timm", relu_before_se=False)
     with pytest.raises(ValueError, match=r"timm's legacy_seresnet50 has stem_ceil_mode=True"):
         keras_cnn.from_timm("legacy_seresnet50", {}, stem_ceil_mode=False)
     with pytest.raises(ValueError, match=r"weights='timm' were trained with stem_ceil_mode=True"):
@@ -181,6 +187,7 @@ def test_named_set_from_the_cache_builds_timm_layout(timm_reference, keras_home,
     model = keras_cnn.SEResNet50(weights="timm", classifier_activation=None,
                                  input_shape=(64, 64, 3))
     assert model._keras_cnn_build.kwargs["stem_ceil_mode"] is True
+    assert "relu_before_se" not in model._keras_cnn_build.kwargs  # (basic blocks only)
     x = np.load(timm_reference / "legacy_seresnet50_images.npy")
     assert_close(np.asarray(model(x, training=False)),
                  np.load(timm_reference / "legacy_seresnet50_logits.npy"))
@@ -190,6 +197,8 @@ def test_named_sets_record_timm_published_figures():
     """Each named set: timm's URL, its top-1/top-5 (results-imagenet.csv) and its evaluation
     transform (pretrained config), and "imagenet" is the same set."""
     expected = {
+        "se_resnet18": ("legacy_seresnet18", 71.742, 256, 224, "bicubic",
+                        "v0.1-weights/seresnet18-4bb0ce65.pth"),
         "se_resnet50": ("legacy_seresnet50", 77.650, 256, 224, "bilinear",
                         "v0.1-cadene/se_resnet50-ce0d4300.pth"),
         "se_resnext101_32x4d": ("legacy_seresnext101_32x4d", 80.274, 256, 224, "bilinear",

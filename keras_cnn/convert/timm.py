@@ -1,10 +1,11 @@
 """timm's ImageNet checkpoints in keras_cnn's models: `from_timm(name, checkpoint)`.
 
 For the models torchvision does not publish: timm's legacy SE-ResNets, SE-ResNeXts and
-SENet-154 (`legacy_seresnet50`, ...), Res2Net (`res2net50_26w_4s` and the other 50-layer widths
+SENet-154 (`legacy_seresnet18` ... `legacy_senet154`), Res2Net (`res2net50_26w_4s` and the other 50-layer widths
 and scales) and Inception v4 (`inception_v4`). Each supported timm model (`SUPPORTED`, by timm's
 own name) maps to a registry model built with the options that give timm's architecture (the
-legacy SENets: `stem_ceil_mode=True`, Caffe's stem max pooling), and to a function naming, for
+legacy SENets: `stem_ceil_mode=True`, Caffe's stem max pooling; SE-ResNet-18/34 also
+`relu_before_se=True`), and to a function naming, for
 every Keras layer with weights, the PyTorch module that holds them ("conv2_block1_se_reduce" <-
 "layer1.0.se_module.fc1"). The tensors are converted by `keras_cnn.convert.state_dict`, every
 one used exactly once, all or nothing, as for torchvision's checkpoints.
@@ -130,6 +131,11 @@ _CAFFE_NOTE = "Caffe's stem max pooling (ceil mode, no padding)"
 
 def _entries():
     entries = []
+    for depth in (18, 34):
+        entries.append(TimmModel(
+            f"legacy_seresnet{depth}", f"se_resnet{depth}", _patterns(_SENET),
+            options=_CAFFE_POOL + (("relu_before_se", True),), head=("last_linear",),
+            note=_CAFFE_NOTE + "; a ReLU before each SE block"))
     for depth in (50, 101, 152):
         entries.append(TimmModel(f"legacy_seresnet{depth}", f"se_resnet{depth}",
                                  _patterns(_SENET), options=_CAFFE_POOL, head=("last_linear",),

@@ -9,7 +9,7 @@ Formats:
 Whatever the format, a file that does not fit leaves the model as it was and raises an error
 naming the file and the first layer that does not match: never a half-loaded model.
 
-Named sets ("imagenet", "torchvision") are described by `WeightsFile`, `WeightsSet` and
+Named sets ("imagenet", "torchvision", "timm") are described by `WeightsFile`, `WeightsSet` and
 `WeightsTable` (a `ModelInfo`'s `weights`). Their files live in `$KERAS_HOME/models` (default
 `~/.keras/models`), the cache keras.applications uses, checked against their published md5/sha256
 (or, for torchvision's checkpoints, the sha256 prefix in their file name, the check torchvision

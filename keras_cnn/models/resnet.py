@@ -146,8 +146,14 @@ def trained_layout(spec, weights_set):
     stem's ceil-mode max pooling; for keras.applications' files the variant's own."""
     if weights_set.format == "torchvision":
         return dict(TORCHVISION_LAYOUT)
+    timm = weights_set.format == "timm"
     return dict(stride_in_1x1=spec.stride_in_1x1, use_bias=spec.use_bias, small_input=False,
-                stem_ceil_mode=weights_set.format == "timm")
+                stem_ceil_mode=timm, relu_before_se=timm and _has_relu_before_se(spec))
+
+
+def _has_relu_before_se(spec):
+    """Whether `relu_before_se` applies to a variant: basic blocks with SE."""
+    return spec.block == "basic" and bool(spec.se_reduction)
 
 
 def torchvision_sets(variant, imagenet=False):
@@ -224,13 +230,17 @@ def merge(skip, residual, se_reduction=None, drop_rate=0.0, activation=True, pro
 
 
 def basic_block(x, filters, strides=1, shortcut_kind="identity", use_bias=False,
-                se_reduction=None, drop_rate=0.0, bn_epsilon=1e-5, name="block"):
+                se_reduction=None, drop_rate=0.0, bn_epsilon=1e-5, relu_before_se=False,
+                name="block"):
     """Two 3x3 convolutions (the first strided), BN after each, ReLU after the first and after
-    the sum (Figure 2 of the paper): ResNet-18/34 and the CIFAR ResNets."""
+    the sum (Figure 2 of the paper): ResNet-18/34 and the CIFAR ResNets. `relu_before_se`: a
+    ReLU after the second BN too, before the SE block (`{name}_2_relu`; timm's legacy
+    SE-ResNet-18/34)."""
     skip = shortcut(x, filters, strides, shortcut_kind, use_bias, bn_epsilon=bn_epsilon, name=name)
     common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
     y = conv_bn_act(x, filters, 3, strides, name=f"{name}_1", **common)
-    y = conv_bn_act(y, filters, 3, activation=None, name=f"{name}_2", **common)
+    y = conv_bn_act(y, filters, 3, activation="relu" if relu_before_se else None,
+                    name=f"{name}_2", **common)
     return merge(skip, y, se_reduction, drop_rate, projected=shortcut_kind == "projection",
                  name=name)
 
@@ -348,7 +358,7 @@ def _check_pretrained(variant, weights, spec, **layout):
 # --- networks ---------------------------------------------------------------------------------
 
 def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_rate=0.0,
-                 small_input=False, stem_ceil_mode=None, **kwargs):
+                 small_input=False, stem_ceil_mode=None, relu_before_se=None, **kwargs):
     """A post-activation ImageNet residual network (ResNet, ResNeXt, Wide ResNet, SENet) from
     its `ResNetSpec`.
 
@@ -366,6 +376,9 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
             SE-ResNets) instead of one pixel of padding each side: at even sizes the same
             output size, each window one pixel further; at odd sizes one row and column
             fewer. Default None: False, but True with weights="timm".
+        relu_before_se: in SE basic blocks, a ReLU after the second convolution's BN, before the
+            SE block (timm's legacy SE-ResNet-18/34). Default None: False, but True with
+            weights="timm".
     """
     applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)
@@ -384,6 +397,11 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
         if stem_ceil_mode:
             implied["stem_ceil_mode"] = True
     applications.check_bool("stem_ceil_mode", stem_ceil_mode)
+    if relu_before_se is None:
+        relu_before_se = named is not None and trained_layout(spec, named)["relu_before_se"]
+        if relu_before_se:
+            implied["relu_before_se"] = True
+    applications.check_bool("relu_before_se", relu_before_se)
     if stride_in_1x1 is None:
         stride_in_1x1 = spec.stride_in_1x1
     elif spec.block == "basic":
@@ -393,7 +411,8 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
     use_bias = spec.use_bias if use_bias is None else use_bias
     applications.check_bool("use_bias", use_bias)
     _check_pretrained(variant, kwargs.get("weights"), spec, stride_in_1x1=stride_in_1x1,
-                      use_bias=use_bias, small_input=small_input, stem_ceil_mode=stem_ceil_mode)
+                      use_bias=use_bias, small_input=small_input, stem_ceil_mode=stem_ceil_mode,
+                      **({"relu_before_se": relu_before_se} if _has_relu_before_se(spec) else {}))
     eps = spec.bn_epsilon
 
     def features(x):
@@ -406,7 +425,7 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
                 if spec.block == "basic":
                     kind = "projection" if strides > 1 or channels(x) != planes else "identity"
                     x = basic_block(x, planes, strides, kind, use_bias, spec.se_reduction,
-                                    rates[stage][i], eps, name=name)
+                                    rates[stage][i], eps, relu_before_se, name=name)
                     continue
                 width = planes * spec.width_per_group // 64 * spec.groups
                 filters = planes * EXPANSION
@@ -463,8 +482,12 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
 
 def build_resnet_options(spec):
     """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments,
-    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride."""
-    return dict(options=build_resnet, exclude=("stride_in_1x1",) if spec.block == "basic" else ())
+    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride, and
+    relu_before_se but for basic blocks with SE."""
+    exclude = ("stride_in_1x1",) if spec.block == "basic" else ()
+    if not _has_relu_before_se(spec):
+        exclude += ("relu_before_se",)
+    return dict(options=build_resnet, exclude=exclude)
 
 
 # --- variants ---------------------------------------------------------------------------------

@@ -24,10 +24,12 @@ sizes Caffe's has one row and column fewer. `stem_ceil_mode=True` builds Caffe's
 (`keras_cnn.layers.ceil_max_pool`).
 
 Pretrained sets: `weights="timm"` (= "imagenet": neither keras.applications nor torchvision has
-these models) loads timm's checkpoints of its legacy SENets (`legacy_seresnet50` ... `legacy_senet154`, its
-port of Cadene's pretrainedmodels), converted by `keras_cnn.convert.timm`. They were trained with the
-Caffe stem pooling, so that set builds `stem_ceil_mode=True` by itself (docs/weights.md).
-SE-ResNet-18/34 have no set: timm's legacy_seresnet18/34 apply a ReLU before the SE block.
+these models) loads timm's checkpoints of its legacy SENets (`legacy_seresnet50` ...
+`legacy_senet154`: its port of Cadene's pretrainedmodels; `legacy_seresnet18/34`: timm's own
+releases), converted by `keras_cnn.convert.timm`. They were trained with the Caffe stem pooling,
+so that set builds `stem_ceil_mode=True` by itself; timm's SE-ResNet-18/34 also apply a ReLU
+after the second convolution of a block, before its SE block, which their set builds too
+(`relu_before_se=True`) (docs/weights.md).
 
 Expected input: RGB images through "torch" preprocessing (pretrainedmodels' ports, timm).
 """
@@ -60,9 +62,14 @@ SPECS = {
                            shortcut_kernel=3, dropout=0.2),
 }
 
-#: timm's ImageNet checkpoints: (timm model, release file, published (top-1, top-5)) from timm's
-#: pretrained configs and results/results-imagenet.csv (224 px, crop 0.875, bilinear).
+#: timm's ImageNet checkpoints: (timm model, release file, published (top-1, top-5)[,
+#: interpolation]) from timm's pretrained configs and results/results-imagenet.csv (224 px, crop
+#: 0.875, bilinear unless given).
 TIMM = {
+    "se_resnet18": ("legacy_seresnet18", "v0.1-weights/seresnet18-4bb0ce65.pth", (71.742, 90.340),
+                    "bicubic"),
+    "se_resnet34": ("legacy_seresnet34", "v0.1-weights/seresnet34-a4004e63.pth",
+                    (74.788, 92.134)),
     "se_resnet50": ("legacy_seresnet50", "v0.1-cadene/se_resnet50-ce0d4300.pth",
                     (77.650, 93.732)),
     "se_resnet101": ("legacy_seresnet101", "v0.1-cadene/se_resnet101-7e38fcc6.pth",
@@ -81,8 +88,9 @@ TIMM = {
 def _timm_sets(variant):
     if variant not in TIMM:
         return {}
-    source, release, accuracy = TIMM[variant]
-    weights_set = timm_weights(source, "in1k", accuracy, release=release)
+    source, release, accuracy, *interpolation = TIMM[variant]
+    weights_set = timm_weights(source, "in1k", accuracy, release=release,
+                               interpolation=(interpolation or ["bilinear"])[0])
     return {"weights": {"imagenet": weights_set, "timm": weights_set}}
 
 
