@@ -13,7 +13,7 @@
     keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
     keras-cnn digits FOLDER [--image-size N]
     keras-cnn weights list [PATTERN]
-    keras-cnn weights convert CHECKPOINT --model NAME --output FILE [--source torchvision]
+    keras-cnn weights convert CHECKPOINT --model NAME --output FILE [--source torchvision|timm]
     keras-cnn demo [--model NAME] [--epochs N] [--output DIR] [--all]
 
 This module sits outside the keras_cnn package on purpose: importing keras_cnn loads TensorFlow
@@ -259,14 +259,15 @@ def build_parser():
                                       "cache", description="each model's named weight sets")
     weights_list.add_argument("pattern", nargs="?", metavar="PATTERN",
                               help='a model name or shell-style pattern, e.g. "resnet*"')
-    convert = actions.add_parser("convert", help="a torchvision checkpoint (.pth, .pt, "
+    convert = actions.add_parser("convert", help="a torchvision or timm checkpoint (.pth, .pt, "
                                  ".safetensors) as a .keras model or a .weights.h5 file",
-                                 description="convert a torchvision checkpoint")
+                                 description="convert a torchvision or timm checkpoint")
     convert.add_argument("checkpoint", metavar="CHECKPOINT", help="a state dict file")
     convert.add_argument("--model", required=True, metavar="NAME",
-                         help="torchvision's name of the checkpoint's model, e.g. resnet50 "
+                         help="the source library's name of the checkpoint's model, e.g. "
+                              "resnet50 (torchvision) or legacy_seresnet50 (timm) "
                               "(docs/weights.md lists them)")
-    convert.add_argument("--source", choices=("torchvision",), default="torchvision",
+    convert.add_argument("--source", choices=("torchvision", "timm"), default="torchvision",
                          help="the library the checkpoint comes from (default: %(default)s)")
     convert.add_argument("--output", required=True, metavar="FILE",
                          help="a .keras file (for predict, evaluate, export, prune, qat) or a "

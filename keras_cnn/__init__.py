@@ -6,6 +6,7 @@
     keras_cnn.list_models("vgg*")
     model = keras_cnn.ResNet18(weights="torchvision")   # torchvision's ImageNet weights
     model = keras_cnn.from_torchvision("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth")
+    model = keras_cnn.from_timm("legacy_seresnet50", "se_resnet50-ce0d4300.pth")
 
 This module is the public front of the package; the code lives in its sub-packages (core, io,
 layers, models, analysis, train, mobile, cli: docs/architecture.md), which never import it.
@@ -13,6 +14,7 @@ layers, models, analysis, train, mobile, cli: docs/architecture.md), which never
 
 from keras_cnn import layers
 from keras_cnn.analysis.profile import profile
+from keras_cnn.convert.timm import from_timm  # also registers weights="timm"
 from keras_cnn.convert.torchvision import from_torchvision  # also registers weights="torchvision"
 from keras_cnn.core import backend, imagenet
 from keras_cnn.core.imagenet import decode_predictions, preprocess_input
@@ -26,7 +28,8 @@ from keras_cnn.train import schedules  # noqa: F401  (registers its schedules fo
 __version__ = "0.1.0"
 
 __all__ = [
-    "ModelInfo", "backend", "copy_weights", "create_model", "decode_predictions", "from_torchvision",
+    "ModelInfo", "backend", "copy_weights", "create_model", "decode_predictions", "from_timm",
+    "from_torchvision",
     "imagenet",
     "layers", "list_models", "load_weights", "model_info", "preprocess_input", "profile", "to_keras",
     "to_tf_keras", *_builders,

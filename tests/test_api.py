@@ -23,7 +23,7 @@ COMMON = {"include_top": True, "weights": None, "input_tensor": None, "input_sha
 
 ACCEPTED_RESNET50 = ("Accepted: include_top, weights, input_tensor, input_shape, pooling, classes, "
                      "classifier_activation, name; family arguments: stride_in_1x1, use_bias, "
-                     "drop_path_rate, small_input.")
+                     "drop_path_rate, small_input, stem_ceil_mode.")
 
 
 def parameters(name):
@@ -66,7 +66,7 @@ def test_signature_examples():
     assert str(inspect.signature(keras_cnn.ResNet50)) == (
         "(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, "
         "classes=1000, classifier_activation='softmax', name=None, stride_in_1x1=None, "
-        "use_bias=None, drop_path_rate=0.0, small_input=False)")
+        "use_bias=None, drop_path_rate=0.0, small_input=False, stem_ceil_mode=None)")
     assert inspect.signature(keras_cnn.LeNet5).parameters["classes"].default == 10
     assert family_arguments("mobilenet_v3_small") == dict(
         alpha=1.0, minimalistic=False, dropout_rate=0.2, include_preprocessing=None,
@@ -109,7 +109,7 @@ def test_docstring_documents_every_argument(name):
 def test_help_shows_the_signature_and_the_family_arguments():
     text = pydoc.render_doc(keras_cnn.ResNet50, renderer=pydoc.plaintext)
     assert "ResNet50(*, include_top=True," in text
-    assert "drop_path_rate=0.0, small_input=False)" in text
+    assert "drop_path_rate=0.0, small_input=False, stem_ceil_mode=None)" in text
     assert "Family arguments:\n        stride_in_1x1: where a bottleneck block strides" in text
     assert "Common arguments (the keras.applications contract):" in text
     assert "classes: number of classes, with include_top=True (default 10)." in (
@@ -166,6 +166,7 @@ BUILDS = {
     "resnet18_v2": dict(drop_path_rate=0.1, small_input=True, input_shape=(32, 32, 3)),
     "resnet20_cifar": dict(shortcut="B", drop_path_rate=0.1),
     "resnext50_32x4d": dict(stride_in_1x1=True, small_input=True, input_shape=(32, 32, 3)),
+    "se_resnet18": dict(stem_ceil_mode=True, relu_before_se=True, input_shape=(33, 33, 3)),
     "shufflenet_g1": dict(scale=0.5, small_input=True, input_shape=(32, 32, 3)),
     "shufflenet_v2_x0_5": dict(small_input=True, input_shape=(32, 32, 3)),
     "squeezenet1_1": dict(bypass="simple", dropout=0.2, small_input=True,
@@ -267,7 +268,8 @@ def test_registration_checks_the_family_arguments():
 #: Every family argument by kind (test_every_family_argument_has_a_kind keeps the lists complete,
 #: so that a new argument joins the checks below).
 BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn", "minimalistic",
-           "skip_reduction", "small_input", "stddev_rescaling", "stride_in_1x1", "torch_padding",
+           "relu_before_se", "skip_reduction", "small_input", "stddev_rescaling", "stem_ceil_mode", "stride_in_1x1",
+           "torch_padding",
            "transform_input", "use_bias"}
 RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
 OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",

@@ -164,6 +164,33 @@ def test_senet154_stem_and_shortcuts():
     assert model.get_layer("top_dropout").rate == 0.2
 
 
+def test_stem_ceil_mode_pools_as_caffe():
+    """stem_ceil_mode=True: no padding, the output size rounded up (Caffe's ceil mode, timm's
+    legacy SE-ResNets); weights="timm" builds it by itself and refuses the other pooling."""
+    # conv1 gives 32x32 (33x33): padded, 16x16 (17x17); Caffe's, 16x16 (16x16)
+    for size, padded_size in ((64, 16), (65, 17)):
+        padded = keras_cnn.ResNet18(include_top=False, input_shape=(size, size, 3))
+        caffe = keras_cnn.ResNet18(stem_ceil_mode=True, include_top=False,
+                                   input_shape=(size, size, 3))
+        names = {layer.name for layer in caffe.layers}
+        assert "pool1_pad" not in names and "pool1_pool_pairs" in names
+        assert padded.get_layer("pool1_pool").output.shape[1] == padded_size
+        assert caffe.get_layer("pool1_pool").output.shape[1] == 16
+        assert padded.count_params() == caffe.count_params()
+    # output i is the max of rows (and columns) 2i, 2i+1, 2i+2 of those that exist
+    model = keras_cnn.ResNet18(stem_ceil_mode=True, include_top=False, input_shape=(16, 16, 3))
+    pool = model.get_layer("pool1_pool")
+    stem = keras.Model(model.input, [model.get_layer("conv1_relu").output, pool.output])
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 16, 16, 3)).astype("float32")
+    before, after = (np.asarray(t) for t in stem(x))
+    assert after.shape[1:3] == (4, 4)  # 8 -> ceil((8 - 3) / 2) + 1
+    for i in range(4):
+        rows = before[0, 2 * i:2 * i + 3]
+        np.testing.assert_array_equal(after[0, i, 3], rows[:, 6:8].max(axis=(0, 1)))
+    with pytest.raises(ValueError, match=r"weights='timm' were trained with stem_ceil_mode=True"):
+        keras_cnn.SENet154(weights="timm", stem_ceil_mode=False)
+
+
 def test_small_input_stem():
     model = keras_cnn.ResNet18(small_input=True, include_top=False, input_shape=(32, 32, 3))
     conv1 = model.get_layer("conv1_conv")

@@ -1,6 +1,6 @@
 """The commands about pretrained weights: `keras-cnn weights list` (the named sets of each model,
 their sources and whether they are in the cache) and `keras-cnn weights convert` (a torchvision
-checkpoint into a model file every other command takes).
+or timm checkpoint into a model file every other command takes).
 """
 
 import fnmatch
@@ -9,7 +9,8 @@ import os
 from keras_cnn.cli.common import PROG, text_table
 from keras_cnn.core import imagenet
 from keras_cnn.core.registry import list_models, model_info
-from keras_cnn.core.weights import KERAS_APPLICATIONS_ACCURACY, WeightsTable, cache_dir
+from keras_cnn.core.weights import (KERAS_APPLICATIONS_ACCURACY, WeightsTable, cache_dir,
+                                    preprocess_mode)
 
 #: the suffixes `weights convert --output` writes
 OUTPUTS = (".keras", ".weights.h5")
@@ -71,7 +72,7 @@ def run_convert(args):
     """Convert a checkpoint of the reference library's model `args.model` and save it: a .keras
     file (with a sidecar giving ImageNet's class names and the checkpoint's preprocessing, for
     predict, evaluate, export, prune, qat) or a .weights.h5 file (for the builder's weights=)."""
-    from keras_cnn.convert import torchvision
+    from keras_cnn.convert import timm, torchvision
     from keras_cnn.io.files import atomic_path
     from keras_cnn.io.saving import save_model
 
@@ -82,16 +83,19 @@ def run_convert(args):
         raise ValueError(f"{output} exists: pass --overwrite to replace it.")
     if not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f"No checkpoint file at {args.checkpoint}.")
-    model = torchvision.from_torchvision(args.model, args.checkpoint)
-    entry = torchvision.SUPPORTED[args.model]
+    library = {"torchvision": torchvision, "timm": timm}[args.source]
+    convert = (torchvision.from_torchvision if args.source == "torchvision"
+               else timm.from_timm)
+    model = convert(args.model, args.checkpoint)
+    entry = library.SUPPORTED[args.model]
     if output.endswith(".keras"):
         index = imagenet.class_index()  # {i: (wordnet id, name)}
         class_names = [index[i][1] for i in range(len(index))]
-        preprocessing = dict(torchvision.preprocessing(args.model))
+        preprocessing = dict(library.preprocessing(args.model))
         save_model(model, output, class_names=class_names, preprocess=entry.model,
-                   preprocess_mode="torch",
+                   preprocess_mode=preprocess_mode(preprocessing.items()),
                    evaluation={"crop_fraction": preprocessing["crop"] / preprocessing["resize"]},
-                   converted_from={"source": "torchvision", "model": args.model,
+                   converted_from={"source": args.source, "model": args.model,
                                    "checkpoint": os.path.abspath(args.checkpoint)})
         use = (f"{PROG} predict IMAGE --model {output}, or {PROG} export {output} "
                "--quantization int8 --data FOLDER")
@@ -103,5 +107,5 @@ def run_convert(args):
         builder = model_info(entry.model).builder.__name__
         use = (f"keras_cnn.{builder}(weights={output!r}"
                f"{', ' + options if options else ''}) in Python")
-    print(f"wrote {output}: torchvision's {args.model} as keras_cnn's {entry.model} "
+    print(f"wrote {output}: {args.source}'s {args.model} as keras_cnn's {entry.model} "
           f"({model.count_params():,} parameters). Use it with {use}.")

@@ -1,3 +1,4 @@
 """Converters of other frameworks' checkpoints into keras_cnn's models: `torchvision` (PyTorch
-state dicts of torchvision's models, `keras_cnn.from_torchvision`) on `state_dict` (reading state
+state dicts of torchvision's models, `keras_cnn.from_torchvision`) and `timm` (timm's checkpoints of
+the models torchvision does not publish, `keras_cnn.from_timm`) on `state_dict` (reading state
 dicts, filling a model all or nothing). docs/weights.md."""

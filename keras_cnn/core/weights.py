@@ -9,7 +9,7 @@ Formats:
 Whatever the format, a file that does not fit leaves the model as it was and raises an error
 naming the file and the first layer that does not match: never a half-loaded model.
 
-Named sets ("imagenet", "torchvision") are described by `WeightsFile`, `WeightsSet` and
+Named sets ("imagenet", "torchvision", "timm") are described by `WeightsFile`, `WeightsSet` and
 `WeightsTable` (a `ModelInfo`'s `weights`). Their files live in `$KERAS_HOME/models` (default
 `~/.keras/models`), the cache keras.applications uses, checked against their published md5/sha256
 (or, for torchvision's checkpoints, the sha256 prefix in their file name, the check torchvision
@@ -17,9 +17,9 @@ itself does). A file missing from the cache is downloaded once, unless `KERAS_CN
 that fails the error says where to put it.
 
 A set whose file is not in a Keras format (torchvision's .pth checkpoints: `WeightsSet.format`
-"torchvision") is converted when it loads, by the converter registered for its format
-(`register_converter`): `keras_cnn.convert.torchvision` registers itself, and `import keras_cnn`
-imports it. (The converters live above the model builders, which cannot import them.)
+"torchvision"; timm's .pth / .safetensors ones: "timm") is converted when it loads, by the
+converter registered for its format (`register_converter`): `keras_cnn.convert.torchvision` and
+`keras_cnn.convert.timm` register themselves, and `import keras_cnn` imports them. (The converters live above the model builders, which cannot import them.)
 """
 
 import dataclasses
@@ -164,6 +164,55 @@ def torchvision_preprocessing(resize=256, crop=224, interpolation="bilinear"):
     `torchvision_weights`)."""
     return (("resize", resize), ("crop", crop), ("interpolation", interpolation),
             ("mean", TORCHVISION_MEAN), ("std", TORCHVISION_STD))
+
+
+#: Where timm publishes its checkpoints: the Hugging Face Hub (`timm/{model}.{tag}`, one
+#: model.safetensors per repository), and for its oldest ones (the legacy SE-ResNets) GitHub
+#: releases of its repository.
+HUGGING_FACE_HUB = "https://huggingface.co/"
+TIMM_RELEASES = "https://github.com/rwightman/pytorch-image-models/releases/download/"
+#: timm's IMAGENET_INCEPTION_MEAN / _STD: pixels in [0, 1] mapped to [-1, 1].
+INCEPTION_MEAN, INCEPTION_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def timm_weights(source, tag, accuracy, release=None, input_size=224, crop_pct=0.875,
+                 interpolation="bilinear", mean=TORCHVISION_MEAN, std=TORCHVISION_STD):
+    """The `WeightsSet` of timm's ImageNet checkpoint of its model `source`
+    ("legacy_seresnet50") with pretrained tag `tag` ("in1k"), with the (top-1, top-5)
+    `accuracy` timm publishes (results/results-imagenet.csv) and the evaluation transform of its
+    pretrained config: resize the short side to floor(input_size / crop_pct) (`interpolation`),
+    center crop `input_size`, scale to [0, 1], normalize with `mean` and `std`.
+
+    The file is `release` (a path under `TIMM_RELEASES`, "v0.1-cadene/se_resnet50-ce0d4300.pth":
+    its sha256 prefix in the name, torch.hub's convention, checked as torchvision's are) or, by
+    default, the Hub's `timm/{source}.{tag}/model.safetensors`, cached as
+    "timm-{source}.{tag}.safetensors" (no hash is published with it: none is checked). One file
+    serves both builds: without the top, the classifier's tensors are left out."""
+    if release is None:
+        fname = f"timm-{source}.{tag}.safetensors"
+        origin = f"{HUGGING_FACE_HUB}timm/{source}.{tag}/resolve/main/model.safetensors"
+        entry = WeightsFile(fname, origin, None)
+    else:
+        fname = release.rsplit("/", 1)[1]
+        entry = WeightsFile(fname, TIMM_RELEASES + release,
+                            fname.rsplit(".", 1)[0].rsplit("-", 1)[1])
+    preprocessing = (("resize", math.floor(input_size / crop_pct)), ("crop", input_size),
+                     ("interpolation", interpolation), ("mean", tuple(mean)), ("std", tuple(std)))
+    return WeightsSet(top=entry, notop=entry, format="timm", source=source,
+                      accuracy=tuple(accuracy), preprocessing=preprocessing,
+                      description=f"timm {source}.{tag} ImageNet weights "
+                                  f"(top-1 {accuracy[0]}%, top-5 {accuracy[1]}%)")
+
+
+def preprocess_mode(preprocessing):
+    """`imagenet.preprocess_input`'s mode that gives a converted set's normalization (its
+    `preprocessing`, (key, value) pairs): "tf" for mean = std = 0.5 (pixels to [-1, 1]: timm's
+    Inception checkpoints), else "torch" (ImageNet's mean and std)."""
+    values = dict(preprocessing)
+    if (tuple(values.get("mean", ())) == INCEPTION_MEAN
+            and tuple(values.get("std", ())) == INCEPTION_STD):
+        return "tf"
+    return "torch"
 
 
 _CONVERTERS = {}

@@ -24,13 +24,18 @@ has a gamma (epsilon 1e-3), as in the PyTorch ports (Cadene's pretrainedmodels, 
 published count, 42,679,816 without BN statistics, it matches; with TF-slim's gamma-less BN it
 would be 42,648,232.
 
+Inception v4's `weights="timm"` (= "imagenet": keras.applications has no Inception v4) loads
+timm's inception_v4.tf_in1k checkpoint (Google's TF-slim weights, ported by Cadene), converted by
+`keras_cnn.convert.timm`; the same layout, no option needed (docs/weights.md).
+
 Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to [-1, 1]).
 """
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import (KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info,
                                      register_model)
-from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
+from keras_cnn.core.weights import (INCEPTION_MEAN, INCEPTION_STD, TF_KERNELS,
+                                    keras_applications_weights, timm_weights)
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, branch, conv_bn_act, multi_branch
 
 __all__ = ["InceptionV3", "InceptionV4"]
@@ -263,6 +268,11 @@ def _inception_v4(variant, *, dropout=0.2, **kwargs):
 
 _COMMON = dict(family="inception", default_size=299, min_size=75)
 
+#: timm's inception_v4.tf_in1k (top-1, top-5 from timm's results-imagenet.csv; 299 px, crop
+#: 0.875, bicubic, [-1, 1])
+TIMM_V4 = timm_weights("inception_v4", "tf_in1k", (80.144, 94.982), input_size=299,
+                       interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD)
+
 
 @register_model(
     "inception_v3", options=_inception_v3, paper=PAPER_V3, **_COMMON,
@@ -284,7 +294,8 @@ def InceptionV3(**kwargs):
                   "beta counted, moving statistics not)",
     macs=12_304_930_000,
     macs_source="osmr/imgclsmob (pytorchcv) model table, FLOPs/2 column (= multiply-accumulates), "
-                "InceptionV4 from Cadene's pretrainedmodels",)
+                "InceptionV4 from Cadene's pretrainedmodels",
+    weights={"imagenet": TIMM_V4, "timm": TIMM_V4})
 def InceptionV4(**kwargs):
     """Inception v4 (Figure 9 of the paper)."""
     return _inception_v4("inception_v4", **kwargs)

@@ -32,12 +32,18 @@ Family keyword arguments: `scale` (groups per block, an integer >= 2; default 4)
 `base_width` (the `w` of "26w", a positive integer; default 26). Other values change the
 parameter count; only the default has a published one.
 
+Pretrained sets: `weights="timm"` (= "imagenet") loads timm's res2net50_26w_4s.in1k checkpoint
+(the authors' weights), converted by `keras_cnn.convert.timm`; the same layout, no option needed.
+`keras_cnn.from_timm` also converts timm's res2net50_26w_6s / 26w_8s / 48w_2s / 14w_8s into this
+builder with their `scale` and `base_width` (docs/weights.md).
+
 Expected input: RGB images through `preprocess_input` (torch mode: [0, 1], ImageNet mean and
 standard deviation), as for the authors' PyTorch models.
 """
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.weights import timm_weights
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
 
 __all__ = ["Res2Net50"]
@@ -107,6 +113,12 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
     applications.check_value("base_width", base_width,
                              applications.is_int(base_width) and base_width >= 1,
                              "a positive integer (the channels per group at planes=64)")
+    weights = kwargs.get("weights")
+    if isinstance(weights, str) and weights in model_info(variant).weight_sets:
+        for option, value in (("scale", scale), ("base_width", base_width)):
+            if value != config[option]:
+                raise ValueError(f"weights={weights!r} were trained with {option}="
+                                 f"{config[option]!r}. Received: {option}={value!r}")
 
     def features(x):
         x = conv_bn_act(x, 64, 7, strides=2, name="conv1", **CONV)
@@ -122,11 +134,17 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
                                           applications.global_pool_classifier, **kwargs)
 
 
+#: timm's res2net50_26w_4s.in1k (top-1, top-5 from timm's results-imagenet.csv; 224 px, crop
+#: 0.875, bilinear)
+TIMM = timm_weights("res2net50_26w_4s", "in1k", (77.994, 93.860))
+
+
 @register_model("res2net50_26w_4s", options=_res2net, family="res2net", paper=PAPER,
                 default_size=224, min_size=1, params=25_699_120,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="Gao et al. Table 1 (25.70M); exact count of the authors' "
                               "res2net50_26w_4s (Res2Net-PretrainedModels)",
+                weights={"imagenet": TIMM, "timm": TIMM},
                 macs=4_200_000_000,
                 macs_source="Gao et al. Table 1 (4.2 GFLOPs, counting multiply-accumulates), "
                             "224x224")

@@ -48,8 +48,8 @@ from typing import Optional
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
-from keras_cnn.layers import (batch_norm, conv_bn_act, padded_pool, squeeze_excite, stochastic_depth,
-                              zero_pad_channels)
+from keras_cnn.layers import (batch_norm, ceil_max_pool, conv_bn_act, padded_pool, squeeze_excite,
+                              stochastic_depth, zero_pad_channels)
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
            "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
@@ -136,7 +136,24 @@ TORCHVISION = {
     "wide_resnet101_2": ("wide_resnet101_2-32ee1156.pth", (78.848, 94.284), 256),
 }
 #: The layout of torchvision's bottleneck ResNets ("v1.5").
-TORCHVISION_LAYOUT = dict(stride_in_1x1=False, use_bias=False, small_input=False)
+TORCHVISION_LAYOUT = dict(stride_in_1x1=False, use_bias=False, small_input=False,
+                          stem_ceil_mode=False)
+
+
+def trained_layout(spec, weights_set):
+    """The family arguments a named set's checkpoint was trained with: torchvision's layout for
+    its sets; for timm's (the legacy SE-ResNets, ported from Caffe) the variant's own with the
+    stem's ceil-mode max pooling; for keras.applications' files the variant's own."""
+    if weights_set.format == "torchvision":
+        return dict(TORCHVISION_LAYOUT)
+    timm = weights_set.format == "timm"
+    return dict(stride_in_1x1=spec.stride_in_1x1, use_bias=spec.use_bias, small_input=False,
+                stem_ceil_mode=timm, relu_before_se=timm and _has_relu_before_se(spec))
+
+
+def _has_relu_before_se(spec):
+    """Whether `relu_before_se` applies to a variant: basic blocks with SE."""
+    return spec.block == "basic" and bool(spec.se_reduction)
 
 
 def torchvision_sets(variant, imagenet=False):
@@ -213,13 +230,17 @@ def merge(skip, residual, se_reduction=None, drop_rate=0.0, activation=True, pro
 
 
 def basic_block(x, filters, strides=1, shortcut_kind="identity", use_bias=False,
-                se_reduction=None, drop_rate=0.0, bn_epsilon=1e-5, name="block"):
+                se_reduction=None, drop_rate=0.0, bn_epsilon=1e-5, relu_before_se=False,
+                name="block"):
     """Two 3x3 convolutions (the first strided), BN after each, ReLU after the first and after
-    the sum (Figure 2 of the paper): ResNet-18/34 and the CIFAR ResNets."""
+    the sum (Figure 2 of the paper): ResNet-18/34 and the CIFAR ResNets. `relu_before_se`: a
+    ReLU after the second BN too, before the SE block (`{name}_2_relu`; timm's legacy
+    SE-ResNet-18/34)."""
     skip = shortcut(x, filters, strides, shortcut_kind, use_bias, bn_epsilon=bn_epsilon, name=name)
     common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
     y = conv_bn_act(x, filters, 3, strides, name=f"{name}_1", **common)
-    y = conv_bn_act(y, filters, 3, activation=None, name=f"{name}_2", **common)
+    y = conv_bn_act(y, filters, 3, activation="relu" if relu_before_se else None,
+                    name=f"{name}_2", **common)
     return merge(skip, y, se_reduction, drop_rate, projected=shortcut_kind == "projection",
                  name=name)
 
@@ -297,9 +318,11 @@ def drop_rates(blocks, drop_path_rate):
     return rates
 
 
-def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
-    """ImageNet stem: conv1 (7x7/2, or three 3x3 with `deep`), BN-ReLU if `norm`, 3x3/2 max pool.
-    `small_input`: a 3x3 stride-1 conv1 and no pooling, for 32x32 images."""
+def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False, ceil_mode=False):
+    """ImageNet stem: conv1 (7x7/2, or three 3x3 with `deep`), BN-ReLU if `norm`, 3x3/2 max pool
+    (one pixel of padding each side, or with `ceil_mode` none and the output size rounded up:
+    Caffe's, `ceil_max_pool`). `small_input`: a 3x3 stride-1 conv1 and no pooling, for 32x32
+    images."""
     first_stride = 1 if small_input else 2
     common = dict(padding="torch", use_bias=use_bias, bn_epsilon=bn_epsilon)
     if deep:
@@ -311,6 +334,8 @@ def stem(x, use_bias, bn_epsilon, norm=True, deep=False, small_input=False):
                         activation="relu" if norm else None, name="conv1", **common)
     if small_input:
         return x
+    if ceil_mode:
+        return ceil_max_pool(x, name="pool1_pool")
     return padded_pool(x, 3, 2, name="pool1_pool", pad_name="pool1_pad")
 
 
@@ -319,11 +344,12 @@ def _check_pretrained(variant, weights, spec, **layout):
     sets = model_info(variant).weight_sets
     if not (isinstance(weights, str) and weights in sets):
         return
-    torchvision = sets[weights].format == "torchvision"
-    if not (spec.weights or torchvision):
+    weights_set = sets[weights]
+    if not (spec.weights or weights_set.format != "keras"):
         return
+    trained_with = trained_layout(spec, weights_set)
     for option, value in layout.items():
-        trained = TORCHVISION_LAYOUT[option] if torchvision else getattr(spec, option, False)
+        trained = trained_with[option]
         if value != trained:
             raise ValueError(f"weights={weights!r} were trained with {option}={trained!r}. "
                              f"Received: {option}={value!r}")
@@ -332,7 +358,7 @@ def _check_pretrained(variant, weights, spec, **layout):
 # --- networks ---------------------------------------------------------------------------------
 
 def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_rate=0.0,
-                 small_input=False, **kwargs):
+                 small_input=False, stem_ceil_mode=None, relu_before_se=None, **kwargs):
     """A post-activation ImageNet residual network (ResNet, ResNeXt, Wide ResNet, SENet) from
     its `ResNetSpec`.
 
@@ -345,6 +371,14 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
             branch with probability drop_path_rate * l / L (default 0).
         small_input: True for 32x32 images: a 3x3 stride-1 stem without max pooling (default
             False).
+        stem_ceil_mode: the stem's 3x3/2 max pooling without padding, its output size rounded
+            up (Caffe's ceil mode, kept by the SE-ResNet ports of Cadene and timm's legacy
+            SE-ResNets) instead of one pixel of padding each side: at even sizes the same
+            output size, each window one pixel further; at odd sizes one row and column
+            fewer. Default None: False, but True with weights="timm".
+        relu_before_se: in SE basic blocks, a ReLU after the second convolution's BN, before the
+            SE block (timm's legacy SE-ResNet-18/34). Default None: False, but True with
+            weights="timm".
     """
     applications.check_bool("small_input", small_input)
     rates = drop_rates(spec.blocks, drop_path_rate)
@@ -358,6 +392,16 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
             use_bias = False
             if spec.use_bias:
                 implied["use_bias"] = False
+    if stem_ceil_mode is None:
+        stem_ceil_mode = named is not None and trained_layout(spec, named)["stem_ceil_mode"]
+        if stem_ceil_mode:
+            implied["stem_ceil_mode"] = True
+    applications.check_bool("stem_ceil_mode", stem_ceil_mode)
+    if relu_before_se is None:
+        relu_before_se = named is not None and trained_layout(spec, named)["relu_before_se"]
+        if relu_before_se:
+            implied["relu_before_se"] = True
+    applications.check_bool("relu_before_se", relu_before_se)
     if stride_in_1x1 is None:
         stride_in_1x1 = spec.stride_in_1x1
     elif spec.block == "basic":
@@ -367,11 +411,13 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
     use_bias = spec.use_bias if use_bias is None else use_bias
     applications.check_bool("use_bias", use_bias)
     _check_pretrained(variant, kwargs.get("weights"), spec, stride_in_1x1=stride_in_1x1,
-                      use_bias=use_bias, small_input=small_input)
+                      use_bias=use_bias, small_input=small_input, stem_ceil_mode=stem_ceil_mode,
+                      **({"relu_before_se": relu_before_se} if _has_relu_before_se(spec) else {}))
     eps = spec.bn_epsilon
 
     def features(x):
-        x = stem(x, use_bias, eps, deep=spec.deep_stem, small_input=small_input)
+        x = stem(x, use_bias, eps, deep=spec.deep_stem, small_input=small_input,
+                 ceil_mode=stem_ceil_mode)
         for stage, (count, planes) in enumerate(zip(spec.blocks, STAGE_FILTERS)):
             for i in range(count):
                 name = f"conv{stage + 2}_block{i + 1}"
@@ -379,7 +425,7 @@ def build_resnet(variant, spec, *, stride_in_1x1=None, use_bias=None, drop_path_
                 if spec.block == "basic":
                     kind = "projection" if strides > 1 or channels(x) != planes else "identity"
                     x = basic_block(x, planes, strides, kind, use_bias, spec.se_reduction,
-                                    rates[stage][i], eps, name=name)
+                                    rates[stage][i], eps, relu_before_se, name=name)
                     continue
                 width = planes * spec.width_per_group // 64 * spec.groups
                 filters = planes * EXPANSION
@@ -436,8 +482,12 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
 
 def build_resnet_options(spec):
     """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments,
-    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride."""
-    return dict(options=build_resnet, exclude=("stride_in_1x1",) if spec.block == "basic" else ())
+    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride, and
+    relu_before_se but for basic blocks with SE."""
+    exclude = ("stride_in_1x1",) if spec.block == "basic" else ()
+    if not _has_relu_before_se(spec):
+        exclude += ("relu_before_se",)
+    return dict(options=build_resnet, exclude=exclude)
 
 
 # --- variants ---------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates
 
 
 def _meta(params, macs):
-    return dict(options=build_resnet, family="resnext", paper=PAPER, default_size=224, min_size=1,
+    return dict(options=build_resnet, exclude=("relu_before_se",), family="resnext", paper=PAPER,
+                default_size=224, min_size=1,
                 params=params,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="torchvision resnext50_32x4d / resnext101_32x8d / resnext101_64x4d",

@@ -19,12 +19,23 @@ Layouts follow the authors' Caffe models as ported by Cadene's pretrainedmodels 
   second convolution's output.
 
 The stem's max pooling pads one pixel each side (keras.applications' stem) where Caffe rounds up
-(ceil mode): the same output size, the border windows shifted by one pixel.
+(ceil mode): at even sizes (224) the same output size, the windows shifted by one pixel; at odd
+sizes Caffe's has one row and column fewer. `stem_ceil_mode=True` builds Caffe's pooling
+(`keras_cnn.layers.ceil_max_pool`).
 
-Expected input: RGB images through "torch" preprocessing (pretrainedmodels' ports).
+Pretrained sets: `weights="timm"` (= "imagenet": neither keras.applications nor torchvision has
+these models) loads timm's checkpoints of its legacy SENets (`legacy_seresnet50` ...
+`legacy_senet154`: its port of Cadene's pretrainedmodels; `legacy_seresnet18/34`: timm's own
+releases), converted by `keras_cnn.convert.timm`. They were trained with the Caffe stem pooling,
+so that set builds `stem_ceil_mode=True` by itself; timm's SE-ResNet-18/34 also apply a ReLU
+after the second convolution of a block, before its SE block, which their set builds too
+(`relu_before_se=True`) (docs/weights.md).
+
+Expected input: RGB images through "torch" preprocessing (pretrainedmodels' ports, timm).
 """
 
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
+from keras_cnn.core.weights import timm_weights
 from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, build_resnet_options
 
 __all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
@@ -51,6 +62,38 @@ SPECS = {
                            shortcut_kernel=3, dropout=0.2),
 }
 
+#: timm's ImageNet checkpoints: (timm model, release file, published (top-1, top-5)[,
+#: interpolation]) from timm's pretrained configs and results/results-imagenet.csv (224 px, crop
+#: 0.875, bilinear unless given).
+TIMM = {
+    "se_resnet18": ("legacy_seresnet18", "v0.1-weights/seresnet18-4bb0ce65.pth", (71.742, 90.340),
+                    "bicubic"),
+    "se_resnet34": ("legacy_seresnet34", "v0.1-weights/seresnet34-a4004e63.pth",
+                    (74.788, 92.134)),
+    "se_resnet50": ("legacy_seresnet50", "v0.1-cadene/se_resnet50-ce0d4300.pth",
+                    (77.650, 93.732)),
+    "se_resnet101": ("legacy_seresnet101", "v0.1-cadene/se_resnet101-7e38fcc6.pth",
+                     (78.370, 94.264)),
+    "se_resnet152": ("legacy_seresnet152", "v0.1-cadene/se_resnet152-d17c99b7.pth",
+                     (78.662, 94.370)),
+    "se_resnext50_32x4d": ("legacy_seresnext50_32x4d",
+                           "v0.1-weights/legacy_se_resnext50_32x4d-f3651bad.pth", (79.080, 94.428)),
+    "se_resnext101_32x4d": ("legacy_seresnext101_32x4d",
+                            "v0.1-weights/legacy_se_resnext101_32x4d-37725eac.pth",
+                            (80.274, 95.032)),
+    "senet154": ("legacy_senet154", "v0.1-weights/legacy_senet154-e9eb9fe6.pth", (81.320, 95.502)),
+}
+
+
+def _timm_sets(variant):
+    if variant not in TIMM:
+        return {}
+    source, release, accuracy, *interpolation = TIMM[variant]
+    weights_set = timm_weights(source, "in1k", accuracy, release=release,
+                               interpolation=(interpolation or ["bilinear"])[0])
+    return {"weights": {"imagenet": weights_set, "timm": weights_set}}
+
+
 _PM = "Cadene's pretrainedmodels"
 _FLOPS = "Hu et al. 2018, Table 2 (GFLOPs counted as multiply-adds)"
 
@@ -59,7 +102,7 @@ def _meta(variant, params, source=_PM, macs=None):
     return dict(build_resnet_options(SPECS[variant]), family="senet", paper=PAPER,
                 default_size=224, min_size=1, params=params,
                 params_convention=WITHOUT_BN_STATISTICS, params_source=source, macs=macs,
-                macs_source=_FLOPS if macs else "")
+                macs_source=_FLOPS if macs else "", **_timm_sets(variant))
 
 
 _OURS = "exact count of torchvision's basic-block ResNet with SE (reduction 16) in every block"

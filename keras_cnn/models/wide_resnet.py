@@ -75,7 +75,8 @@ _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates
 
 
 def _imagenet_meta(params, macs):
-    return dict(options=build_resnet, family="wide_resnet", paper=PAPER, default_size=224,
+    return dict(options=build_resnet, exclude=("relu_before_se",), family="wide_resnet",
+                paper=PAPER, default_size=224,
                 min_size=1, params=params,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="torchvision wide_resnet50_2/101_2", macs=macs, macs_source=_TV)

@@ -29,7 +29,7 @@ import os
 import keras
 import numpy as np
 
-from keras_cnn.core import imagenet
+from keras_cnn.core import imagenet, weights as weights_lib
 from keras_cnn.core.registry import create_model, model_info
 from keras_cnn.io.files import write_atomically
 from keras_cnn.io.saving import save_model
@@ -94,11 +94,12 @@ def freeze(model, until):
 def preprocessing_for(name, weights=None):
     """The input scaling (inputs in [0, 255]) that registry model `name`'s pretrained `weights`
     expect, and its sidecar mode: (the family's `preprocess_input`, None), or, for a named set
-    converted from torchvision, (`imagenet.preprocess_input` in "torch" mode, "torch"); (None,
-    None) where the family has none."""
+    converted from torchvision or timm, (`imagenet.preprocess_input` in the set's mode, the
+    mode: "torch", or "tf" for timm's Inception v4); (None, None) where the family has none."""
     weights_set = model_info(name).weight_sets.get(weights) if isinstance(weights, str) else None
-    if weights_set is not None and weights_set.format == "torchvision":
-        return functools.partial(imagenet.preprocess_input, mode="torch"), "torch"
+    if weights_set is not None and weights_set.format in ("torchvision", "timm"):
+        mode = weights_lib.preprocess_mode(weights_set.preprocessing)
+        return functools.partial(imagenet.preprocess_input, mode=mode), mode
     module = importlib.import_module(model_info(name).builder.__module__)
     return getattr(module, "preprocess_input", None), None
 
