@@ -248,17 +248,21 @@ def test_weights_list_shows_the_timm_sets(capsys):  # (KERAS_HOME: an empty fold
 
 
 def test_weights_convert_timm_checkpoint(timm_reference, tmp_path, capsys):
-    output = tmp_path / "res2net.weights.h5"
+    """keras-cnn weights convert --source timm: a .weights.h5 file for the builder, which the
+    command says to build with timm's layout."""
+    output = tmp_path / "seresnet18.weights.h5"
     status, out, err = run_cli(capsys, "weights", "convert",
-                               str(timm_reference / "res2net50_26w_4s.safetensors"), "--model",
-                               "res2net50_26w_4s", "--source", "timm", "--output", str(output))
+                               str(timm_reference / "legacy_seresnet18.safetensors"), "--model",
+                               "legacy_seresnet18", "--source", "timm", "--output", str(output))
     assert status == 0, err
-    assert "timm's res2net50_26w_4s as keras_cnn's res2net50_26w_4s" in out
-    model = keras_cnn.Res2Net50(weights=str(output), classifier_activation=None,
-                                input_shape=(64, 64, 3))
-    x = np.load(timm_reference / "res2net50_26w_4s_images.npy")
+    assert "timm's legacy_seresnet18 as keras_cnn's se_resnet18" in out
+    assert (f"keras_cnn.SEResNet18(weights={str(output)!r}, stem_ceil_mode=True, "
+            "relu_before_se=True) in Python") in out
+    model = keras_cnn.SEResNet18(weights=str(output), stem_ceil_mode=True, relu_before_se=True,
+                                 classifier_activation=None, input_shape=(65, 65, 3))
+    x = np.load(timm_reference / "legacy_seresnet18_images.npy")
     assert_close(np.asarray(model(x, training=False)),
-                 np.load(timm_reference / "res2net50_26w_4s_logits.npy"))
+                 np.load(timm_reference / "legacy_seresnet18_logits.npy"))
 
 
 def test_docs_table_is_the_generated_one():

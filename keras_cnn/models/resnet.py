@@ -137,7 +137,7 @@ TORCHVISION = {
 }
 #: The layout of torchvision's bottleneck ResNets ("v1.5").
 TORCHVISION_LAYOUT = dict(stride_in_1x1=False, use_bias=False, small_input=False,
-                          stem_ceil_mode=False)
+                          stem_ceil_mode=False, relu_before_se=False)
 
 
 def trained_layout(spec, weights_set):
