@@ -15,39 +15,22 @@ torch) or .safetensors (timm's Hugging Face Hub files, read with safetensors).
 
 The same conversion serves the builders' `weights="timm"` named sets (a `WeightsSet` of format
 "timm", whose `source` is timm's model name): importing this module registers it with
-`keras_cnn.core.weights`. docs/weights.md lists the supported names.
+`keras_cnn.core.weights`. docs/weights.md lists the supported names. What this module holds is the
+table; the conversion, `from_timm` and the named sets are `library.Library`'s, as for
+torchvision's checkpoints.
 """
 
-import dataclasses
-import difflib
-import os
 import re
-from typing import Callable
 
-from keras_cnn.convert.state_dict import Assignment, read_state_dict
-from keras_cnn.convert.torchvision import _match
+from keras_cnn.convert.library import ConvertedModel, Library, by_patterns
 from keras_cnn.core import weights as weights_lib
-from keras_cnn.core.registry import model_info
 
 __all__ = ["SUPPORTED", "TimmModel", "convert_state_dict", "from_timm", "preprocessing",
            "supported_models"]
 
 
-@dataclasses.dataclass(frozen=True)
-class TimmModel:
-    """How one timm model maps to keras_cnn."""
-
-    name: str                    # timm's name, e.g. "legacy_seresnet50"
-    model: str                   # the registry's, e.g. "se_resnet50"
-    layer_prefix: Callable       # (Keras layer name) -> the PyTorch module's prefix, or None
-    options: tuple = ()          # ((family argument, value), ...) giving timm's layout
-    head: tuple = ("fc",)        # prefixes of the classifier's tensors (left out without top)
-    epsilon: float = 1e-5        # the checkpoint's BatchNorm epsilon
-    note: str = ""
-
-    @property
-    def builder_options(self):
-        return dict(self.options)
+#: One timm model's mapping (the same kind of entry as every library's).
+TimmModel = ConvertedModel
 
 
 # --- SE-ResNet, SE-ResNeXt, SENet-154 (timm's senet.py, Cadene's layout) ---------------------
@@ -100,7 +83,7 @@ _V4_INDEX = {module: index for index, module in enumerate(_V4_MODULES, start=3)}
 _V4_SINGLE = {("mixed_3a", 1): "conv", ("mixed_5a", 0): "conv"}
 
 
-def _inception_v4(layer):
+def _inception_v4(layer, model):
     found = re.fullmatch(r"stem_(\d)_(conv|bn)", layer)
     if found:
         return f"features.{int(found[1]) - 1}.{found[2]}"
@@ -121,10 +104,6 @@ def _inception_v4(layer):
     return f"{base}.branch{branch}.{step - 1}.{part}"
 
 
-def _patterns(patterns):
-    return lambda layer: _match(patterns, layer)
-
-
 _CAFFE_POOL = (("stem_ceil_mode", True),)
 _CAFFE_NOTE = "Caffe's stem max pooling (ceil mode, no padding)"
 
@@ -133,65 +112,40 @@ def _entries():
     entries = []
     for depth in (18, 34):
         entries.append(TimmModel(
-            f"legacy_seresnet{depth}", f"se_resnet{depth}", _patterns(_SENET),
+            f"legacy_seresnet{depth}", f"se_resnet{depth}", by_patterns(_SENET),
             options=_CAFFE_POOL + (("relu_before_se", True),), head=("last_linear",),
             note=_CAFFE_NOTE + "; a ReLU before each SE block"))
     for depth in (50, 101, 152):
         entries.append(TimmModel(f"legacy_seresnet{depth}", f"se_resnet{depth}",
-                                 _patterns(_SENET), options=_CAFFE_POOL, head=("last_linear",),
+                                 by_patterns(_SENET), options=_CAFFE_POOL, head=("last_linear",),
                                  note=_CAFFE_NOTE + "; stride in the first 1x1 (Caffe)"))
     for depth in (50, 101):
         entries.append(TimmModel(f"legacy_seresnext{depth}_32x4d", f"se_resnext{depth}_32x4d",
-                                 _patterns(_SENET), options=_CAFFE_POOL, head=("last_linear",),
+                                 by_patterns(_SENET), options=_CAFFE_POOL, head=("last_linear",),
                                  note=_CAFFE_NOTE))
-    entries.append(TimmModel("legacy_senet154", "senet154", _patterns(_SENET),
+    entries.append(TimmModel("legacy_senet154", "senet154", by_patterns(_SENET),
                              options=_CAFFE_POOL, head=("last_linear",), note=_CAFFE_NOTE))
-    entries.append(TimmModel("res2net50_26w_4s", "res2net50_26w_4s", _patterns(_RES2NET)))
+    entries.append(TimmModel("res2net50_26w_4s", "res2net50_26w_4s", by_patterns(_RES2NET)))
     for width, scale in ((26, 6), (26, 8), (48, 2), (14, 8)):
         entries.append(TimmModel(
-            f"res2net50_{width}w_{scale}s", "res2net50_26w_4s", _patterns(_RES2NET),
+            f"res2net50_{width}w_{scale}s", "res2net50_26w_4s", by_patterns(_RES2NET),
             options=(("base_width", width), ("scale", scale)),
             note=f"Res2Net-50 {width}w x {scale}s: Res2Net50's builder with base_width={width}, "
                  f"scale={scale}; no named set"))
     entries.append(TimmModel("inception_v4", "inception_v4", _inception_v4,
                              head=("last_linear",), epsilon=1e-3))
-    return {entry.name: entry for entry in entries}
+    return entries
 
 
-SUPPORTED = _entries()
-
-
-def supported_models():
-    """timm's names of the models `from_timm` converts, sorted."""
-    return sorted(SUPPORTED)
-
-
-def _entry(name):
-    if name not in SUPPORTED:
-        close = difflib.get_close_matches(str(name), SUPPORTED, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"No converter for the timm model {name!r}.{hint} Supported: "
-                         f"{', '.join(supported_models())}.")
-    return SUPPORTED[name]
-
-
-def convert_state_dict(model, name, state_dict, include_top=True, source="the state dict"):
-    """Load timm model `name`'s `state_dict` ({name: array or tensor}, or a checkpoint's path)
-    into `model`, a keras_cnn model built with that entry's options, all or nothing. Without the
-    top, the checkpoint's classifier tensors are left out."""
-    entry = _entry(name)
-    if not isinstance(state_dict, dict):
-        source = os.fspath(state_dict)
-    state = read_state_dict(state_dict)
-    skip = () if include_top else entry.head
-    assignment = Assignment(model, state, torch_epsilon=entry.epsilon, skip=skip, source=source)
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        prefix = entry.layer_prefix(layer.name)
-        if prefix is not None:  # (a layer no tensor fills is reported by apply())
-            assignment.layer(layer.name, prefix)
-    return assignment.apply()
+LIBRARY = Library("timm", _entries(),
+                  lambda name: weights_lib.timm_weights(name, "", (0, 0)).preprocessing,
+                  crop_in_table=True)
+SUPPORTED = LIBRARY.supported
+supported_models = LIBRARY.supported_models
+convert_state_dict = LIBRARY.convert_state_dict
+named_set = LIBRARY.named_set
+preprocessing = LIBRARY.preprocessing
+markdown_table = LIBRARY.markdown_table
 
 
 def from_timm(name, checkpoint, *, classifier_activation="softmax", **kwargs):
@@ -207,70 +161,4 @@ def from_timm(name, checkpoint, *, classifier_activation="softmax", **kwargs):
 
     >>> model = keras_cnn.from_timm("inception_v4", "model.safetensors")
     """
-    entry = _entry(name)
-    if "weights" in kwargs:
-        raise TypeError("from_timm() loads the checkpoint itself: it takes no weights argument.")
-    state = read_state_dict(checkpoint)  # before building: a bad file fails fast
-    source = "the state dict" if isinstance(checkpoint, dict) else os.fspath(checkpoint)
-    for option, value in entry.options:
-        if option in kwargs and kwargs[option] != value:
-            raise ValueError(f"timm's {name} has {option}={value!r}. Received: "
-                             f"{option}={kwargs[option]!r}")
-    if entry.model != entry.name:  # named as timm names it
-        kwargs.setdefault("name", entry.name)
-    builder = model_info(entry.model).builder
-    model = builder(weights=None, classifier_activation=classifier_activation,
-                    **{**entry.builder_options, **kwargs})
-    convert_state_dict(model, name, state, include_top=kwargs.get("include_top", True),
-                       source=source)
-    return model
-
-
-def _load_named_set(model, path, weights_set, include_top):
-    """The loader of `weights="timm"` (registered with core.weights)."""
-    convert_state_dict(model, weights_set.source, path, include_top=include_top)
-
-
-def named_set(name):
-    """The registry's `WeightsSet` of timm model `name` ("timm" set of its registry model), or
-    None."""
-    info = model_info(_entry(name).model)
-    weights_set = info.weight_sets.get("timm")
-    return weights_set if weights_set is not None and weights_set.source == name else None
-
-
-def preprocessing(name):
-    """How the published accuracy of timm model `name` was measured ((key, value), ...: resize,
-    crop, interpolation, mean, std): its named set's, or timm's usual ImageNet transform (224 px,
-    crop 0.875, bilinear, ImageNet mean and std) where the registry has no set for it."""
-    weights_set = named_set(name)
-    return (weights_set.preprocessing if weights_set is not None
-            else weights_lib.timm_weights(name, "", (0, 0)).preprocessing)
-
-
-def markdown_table():
-    """The table of docs/weights.md: every supported timm name, the registry model and options
-    it maps to, its named set and published ImageNet accuracy."""
-    rows = ["| timm | keras_cnn model | options (timm's layout) | named set | "
-            "top-1 / top-5 (%) | eval resize / crop | checkpoint |",
-            "|---|---|---|---|---:|---:|---|"]
-    for name in supported_models():
-        entry = SUPPORTED[name]
-        options = ", ".join(f"`{k}={v!r}`" for k, v in entry.options) or "(default)"
-        weights_set = named_set(name)
-        if weights_set is None:
-            sets, accuracy, resize, fname = "none (from_timm only)", "", "", ""
-        else:
-            info = model_info(entry.model)
-            aliases = [k for k, v in info.weights if v is weights_set]
-            sets = " = ".join(f'`"{k}"`' for k in aliases)
-            accuracy = f"{weights_set.accuracy[0]:.3f} / {weights_set.accuracy[1]:.3f}"
-            pre = dict(weights_set.preprocessing)
-            resize = f"{pre['resize']} / {pre['crop']}"
-            fname = f"[{weights_set.top.fname}]({weights_set.top.origin})"
-        rows.append(f"| {name} | {entry.model} | {options} | {sets} | {accuracy} | {resize} | "
-                    f"{fname} |")
-    return "\n".join(rows) + "\n"
-
-
-weights_lib.register_converter("timm", _load_named_set)
+    return LIBRARY.from_checkpoint(name, checkpoint, classifier_activation, **kwargs)

@@ -11,53 +11,22 @@ classifiers (aux1.*, aux2.*), which torchvision's own inference model leaves out
 
 The same conversion serves the builders' `weights="torchvision"` named sets (a `WeightsSet` of
 format "torchvision", whose `source` is torchvision's model name): importing this module registers
-it with `keras_cnn.core.weights`. docs/weights.md lists the supported names.
+it with `keras_cnn.core.weights`. docs/weights.md lists the supported names. What this module holds
+is the table; the conversion, `from_torchvision` and the named sets are `library.Library`'s, the
+same for timm's checkpoints.
 """
 
-import dataclasses
-import difflib
-import os
 import re
-from typing import Callable, Optional
 
-from keras_cnn.convert.state_dict import Assignment, read_state_dict
+from keras_cnn.convert.library import ConvertedModel, Library, by_patterns, match
 from keras_cnn.core import weights as weights_lib
-from keras_cnn.core.registry import model_info
 
 __all__ = ["SUPPORTED", "TorchvisionModel", "convert_state_dict", "from_torchvision",
            "preprocessing", "supported_models"]
 
 
-@dataclasses.dataclass(frozen=True)
-class TorchvisionModel:
-    """How one torchvision model maps to keras_cnn."""
-
-    name: str                    # torchvision's name, e.g. "resnet50"
-    model: str                   # the registry's, e.g. "resnet50"
-    layer_prefix: Callable       # (Keras layer name, model) -> the PyTorch module's prefix, or
-                                 # None
-    options: tuple = ()          # ((family argument, value), ...) giving torchvision's layout
-    head: tuple = ("fc",)        # prefixes of the classifier's tensors (left out without top)
-    epsilon: float = 1e-5        # torchvision's BatchNorm epsilon for this model
-    rename: Optional[Callable] = None  # normalizes a checkpoint's tensor names
-    dropped: tuple = ()          # prefixes of tensors our model has no layer for, left out on
-                                 # purpose whether the checkpoint has them or not (googlenet's
-                                 # training-only auxiliary classifiers)
-    note: str = ""
-
-    @property
-    def builder_options(self):
-        return dict(self.options)
-
-
-def _match(patterns, layer):
-    """The prefix of the first of `patterns` ((regex, template or function), ...) that matches
-    Keras layer name `layer` in full; None if none does."""
-    for pattern, template in patterns:
-        found = re.fullmatch(pattern, layer)
-        if found:
-            return template(found) if callable(template) else found.expand(template)
-    return None
+#: One torchvision model's mapping (the same kind of entry as every library's).
+TorchvisionModel = ConvertedModel
 
 
 # --- SqueezeNet ---------------------------------------------------------------------------------
@@ -72,7 +41,7 @@ _FIRE_PART = {"squeeze1x1": "squeeze", "expand1x1": "expand1x1", "expand3x3": "e
 
 def _squeezenet(name):
     index = dict(zip(range(2, 10), _FIRE_INDEX[name]))
-    return lambda layer, model: _match((
+    return lambda layer, model: match((
         (r"conv1", "features.0"),
         (r"conv10", "classifier.1"),
         (r"fire(\d)_(squeeze1x1|expand1x1|expand3x3)",
@@ -107,10 +76,6 @@ _RESNET = (
      lambda m: f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.{m[4]}{m[3]}"),
 )
 _TORCHVISION_RESNET = (("stride_in_1x1", False), ("use_bias", False))
-
-
-def _patterns(patterns):
-    return lambda layer, model: _match(patterns, layer)
 
 
 # --- MobileNetV2, MobileNetV3 -------------------------------------------------------------------
@@ -259,16 +224,16 @@ def _entries():
     ]
     for scale in ("0_5", "1_0", "1_5", "2_0"):
         entries.append(TorchvisionModel(f"shufflenet_v2_x{scale}", f"shufflenet_v2_x{scale}",
-                                        _patterns(_SHUFFLENET_V2)))
+                                        by_patterns(_SHUFFLENET_V2)))
     for depth in (18, 34):
-        entries.append(TorchvisionModel(f"resnet{depth}", f"resnet{depth}", _patterns(_RESNET)))
+        entries.append(TorchvisionModel(f"resnet{depth}", f"resnet{depth}", by_patterns(_RESNET)))
     for depth in (50, 101, 152):
         entries.append(TorchvisionModel(
-            f"resnet{depth}", f"resnet{depth}", _patterns(_RESNET), options=_TORCHVISION_RESNET,
+            f"resnet{depth}", f"resnet{depth}", by_patterns(_RESNET), options=_TORCHVISION_RESNET,
             note="ResNet v1.5: stride in the 3x3, no convolution biases"))
     for name in ("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2",
                  "wide_resnet101_2"):
-        entries.append(TorchvisionModel(name, name, _patterns(_RESNET)))
+        entries.append(TorchvisionModel(name, name, by_patterns(_RESNET)))
     entries.append(TorchvisionModel(
         "mobilenet_v2", "mobilenet_v2", _mobilenet_v2, options=(("torch_padding", True),),
         head=("classifier.1",), note="PyTorch's symmetric padding of strided convolutions"))
@@ -280,7 +245,7 @@ def _entries():
             note="PyTorch's symmetric padding; no Rescaling layer (torchvision normalizes the "
                  "input)"))
     entries.append(TorchvisionModel(
-        "googlenet", "googlenet_torchvision", _patterns(_GOOGLENET), epsilon=1e-3,
+        "googlenet", "googlenet_torchvision", by_patterns(_GOOGLENET), epsilon=1e-3,
         dropped=_GOOGLENET_AUXILIARY,
         note="BN GoogLeNet ported from TensorFlow: a 3x3 for the 5x5 branch, ceil-mode max "
              "pools, transform_input; the auxiliary classifiers' tensors (aux1.*, aux2.*) are "
@@ -294,75 +259,25 @@ def _entries():
                                             head=("classifier.6",)))
     for depth in (121, 169, 201):
         entries.append(TorchvisionModel(f"densenet{depth}", f"densenet{depth}",
-                                        _patterns(_DENSENET), head=("classifier",),
+                                        by_patterns(_DENSENET), head=("classifier",),
                                         rename=_densenet_rename))
     entries.append(TorchvisionModel(
-        "densenet161", "densenet121", _patterns(_DENSENET), head=("classifier",),
+        "densenet161", "densenet121", by_patterns(_DENSENET), head=("classifier",),
         rename=_densenet_rename,
         options=(("growth_rate", 48), ("blocks", (6, 12, 36, 24)), ("stem_filters", 96)),
         note="DenseNet-161 (k=48): DenseNet121's builder with growth_rate=48, blocks=(6, 12, 36, "
              "24), stem_filters=96; no named set"))
-    return {entry.name: entry for entry in entries}
+    return entries
 
 
-SUPPORTED = _entries()
-
-
-def supported_models():
-    """torchvision's names of the models `from_torchvision` converts, sorted."""
-    return sorted(SUPPORTED)
-
-
-def _entry(name):
-    if name not in SUPPORTED:
-        close = difflib.get_close_matches(str(name), SUPPORTED, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"No converter for the torchvision model {name!r}.{hint} Supported: "
-                         f"{', '.join(supported_models())}.")
-    return SUPPORTED[name]
-
-
-def convert_state_dict(model, name, state_dict, include_top=True, source="the state dict"):
-    """Load torchvision model `name`'s `state_dict` ({name: array or tensor}, or a checkpoint's
-    path) into `model`, a keras_cnn model built with that entry's options, all or nothing.
-    Without the top, the checkpoint's classifier tensors are left out; the entry's `dropped`
-    tensors (googlenet's auxiliary classifiers) always are."""
-    entry = _entry(name)
-    if not isinstance(state_dict, dict):
-        source = os.fspath(state_dict)
-    state = read_state_dict(state_dict)
-    if entry.rename is not None:
-        state = {entry.rename(k): v for k, v in state.items()}
-    skip = entry.dropped + (() if include_top else entry.head)
-    assignment = Assignment(model, state, torch_epsilon=entry.epsilon, skip=skip, source=source)
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        prefix = entry.layer_prefix(layer.name, model)
-        if prefix is None:
-            continue  # reported by apply(): no tensor fills it
-        options = {}
-        if type(layer).__name__ == "Dense":
-            options["flatten_from"] = _flattened_shape(model, layer)
-        assignment.layer(layer.name, prefix, **options)
-    return assignment.apply()
-
-
-def _flattened_shape(model, dense):
-    """The (H, W, C) feature maps a Dense layer's input was flattened from (through Dropout
-    layers), or None if it was not fed by a Flatten."""
-    layer = dense
-    while True:
-        inbound = layer._inbound_nodes[0].input_tensors if layer._inbound_nodes else []
-        if len(inbound) != 1:
-            return None
-        layer = inbound[0]._keras_history.operation
-        kind = type(layer).__name__
-        if kind == "Flatten":
-            shape = tuple(layer.input.shape[1:])
-            return shape if len(shape) == 3 else None
-        if kind != "Dropout":
-            return None
+LIBRARY = Library("torchvision", _entries(),
+                  lambda name: weights_lib.torchvision_preprocessing())
+SUPPORTED = LIBRARY.supported
+supported_models = LIBRARY.supported_models
+convert_state_dict = LIBRARY.convert_state_dict
+named_set = LIBRARY.named_set
+preprocessing = LIBRARY.preprocessing
+markdown_table = LIBRARY.markdown_table
 
 
 def from_torchvision(name, checkpoint, *, classifier_activation="softmax", **kwargs):
@@ -378,70 +293,4 @@ def from_torchvision(name, checkpoint, *, classifier_activation="softmax", **kwa
 
     >>> model = keras_cnn.from_torchvision("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth")
     """
-    entry = _entry(name)
-    if "weights" in kwargs:
-        raise TypeError("from_torchvision() loads the checkpoint itself: it takes no weights "
-                        "argument.")
-    state = read_state_dict(checkpoint)  # before building: a bad file fails fast
-    source = "the state dict" if isinstance(checkpoint, dict) else os.fspath(checkpoint)
-    for option, value in entry.options:
-        if option in kwargs and kwargs[option] != value:
-            raise ValueError(f"torchvision's {name} has {option}={value!r}. Received: "
-                             f"{option}={kwargs[option]!r}")
-    if entry.model != entry.name:  # e.g. alexnet -> alexnet_owt: named as torchvision names it
-        kwargs.setdefault("name", entry.name)
-    builder = model_info(entry.model).builder  # (create_model's own first argument is "name")
-    model = builder(weights=None, classifier_activation=classifier_activation,
-                    **{**entry.builder_options, **kwargs})
-    convert_state_dict(model, name, state, include_top=kwargs.get("include_top", True),
-                       source=source)
-    return model
-
-
-def _load_named_set(model, path, weights_set, include_top):
-    """The loader of `weights="torchvision"` (registered with core.weights)."""
-    convert_state_dict(model, weights_set.source, path, include_top=include_top)
-
-
-def named_set(name):
-    """The registry's `WeightsSet` of torchvision model `name` ("torchvision" set of its
-    registry model), or None."""
-    info = model_info(_entry(name).model)
-    weights_set = info.weight_sets.get("torchvision")
-    return weights_set if weights_set is not None and weights_set.source == name else None
-
-
-def preprocessing(name):
-    """How the published accuracy of torchvision model `name` was measured ((key, value), ...:
-    resize, crop, interpolation, mean, std): its named set's, or torchvision's usual transform
-    where the registry has no set for it."""
-    weights_set = named_set(name)
-    return (weights_set.preprocessing if weights_set is not None
-            else weights_lib.torchvision_preprocessing())
-
-
-def markdown_table():
-    """The table of docs/weights.md: every supported torchvision name, the registry model and
-    options it maps to, its named set and published ImageNet accuracy."""
-    rows = ["| torchvision | keras_cnn model | options (torchvision's layout) | named set | "
-            "top-1 / top-5 (%) | eval resize | checkpoint |",
-            "|---|---|---|---|---:|---:|---|"]
-    for name in supported_models():
-        entry = SUPPORTED[name]
-        options = ", ".join(f"`{k}={v!r}`" for k, v in entry.options) or "(default)"
-        weights_set = named_set(name)
-        if weights_set is None:
-            sets, accuracy, resize, fname = "none (from_torchvision only)", "", "", ""
-        else:
-            info = model_info(entry.model)
-            aliases = [k for k, v in info.weights if v is weights_set]
-            sets = " = ".join(f'`"{k}"`' for k in aliases)
-            accuracy = f"{weights_set.accuracy[0]:.3f} / {weights_set.accuracy[1]:.3f}"
-            resize = str(dict(weights_set.preprocessing)["resize"])
-            fname = f"[{weights_set.top.fname}]({weights_set.top.origin})"
-        rows.append(f"| {name} | {entry.model} | {options} | {sets} | {accuracy} | {resize} | "
-                    f"{fname} |")
-    return "\n".join(rows) + "\n"
-
-
-weights_lib.register_converter("torchvision", _load_named_set)
+    return LIBRARY.from_checkpoint(name, checkpoint, classifier_activation, **kwargs)
