@@ -83,11 +83,9 @@ def run_convert(args):
         raise ValueError(f"{output} exists: pass --overwrite to replace it.")
     if not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f"No checkpoint file at {args.checkpoint}.")
-    library = {"torchvision": torchvision, "timm": timm}[args.source]
-    convert = (torchvision.from_torchvision if args.source == "torchvision"
-               else timm.from_timm)
-    model = convert(args.model, args.checkpoint)
-    entry = library.SUPPORTED[args.model]
+    library = {"torchvision": torchvision, "timm": timm}[args.source].LIBRARY
+    model = library.from_checkpoint(args.model, args.checkpoint)
+    entry = library.entry(args.model)
     if output.endswith(".keras"):
         index = imagenet.class_index()  # {i: (wordnet id, name)}
         class_names = [index[i][1] for i in range(len(index))]
