@@ -103,6 +103,24 @@ def import_torchvision():
     return torchvision.models
 
 
+def he_scaled(model, seed=1, biases=False):
+    """`model` (PyTorch) with He-scaled normal Conv2d and Linear weights (and, with `biases`,
+    their biases uniform in [-0.5, 0.5)): with the libraries' own initialization the logits
+    hardly depend on the image."""
+    import math
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator)
+                                    * math.sqrt(2 / fan_in))
+                if biases and module.bias is not None:
+                    module.bias.copy_(torch.rand(module.bias.shape, generator=generator) - 0.5)
+    return model
+
+
 def randomized(model, seed=0):
     """`model` in eval mode with random BatchNorm statistics and affine parameters."""
     import torch

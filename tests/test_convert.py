@@ -14,7 +14,6 @@ Nothing is downloaded: the named-set tests place files in the test's empty KERAS
 
 import dataclasses
 import hashlib
-import math
 import sys
 
 import numpy as np
@@ -27,7 +26,7 @@ from keras_cnn.core import registry, weights as weights_lib
 
 torch = pytest.importorskip("torch")
 
-from helpers import import_torchvision, randomized, run_cli  # noqa: E402 (after torch)
+from helpers import he_scaled, import_torchvision, randomized, run_cli  # noqa: E402 (after torch)
 
 
 def torch_outputs(model, images):
@@ -79,14 +78,7 @@ def reference_model(name, **kwargs):
     BatchNorm statistics, in eval mode."""
     models = import_torchvision()
     model = models.get_model(name, weights=None, **{**TORCHVISION_KWARGS.get(name, {}), **kwargs})
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator)
-                                    * math.sqrt(2 / fan_in))
-    return randomized(model)
+    return randomized(he_scaled(model))
 
 
 def torchvision_params(name, reference):

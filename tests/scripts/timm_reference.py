@@ -22,9 +22,11 @@ meta device: no memory, no initialization). No TensorFlow here; no network (pret
 """
 
 import json
-import math
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import he_scaled, randomized  # noqa: E402  (tests/helpers: NumPy, pytest)
 
 
 def import_timm():
@@ -47,27 +49,6 @@ def import_timm():
     return timm
 
 
-def randomize(model, torch):
-    conv_generator = torch.Generator().manual_seed(1)
-    bn_generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=conv_generator)
-                                    * math.sqrt(2 / fan_in))
-                if module.bias is not None:
-                    module.bias.copy_(torch.rand(module.bias.shape, generator=conv_generator)
-                                      - 0.5)
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(torch.rand(size, generator=bn_generator) - 0.5)
-                module.running_var.copy_(torch.rand(size, generator=bn_generator) + 0.5)
-                module.weight.copy_(torch.rand(size, generator=bn_generator) + 0.5)
-                module.bias.copy_(torch.rand(size, generator=bn_generator) - 0.5)
-    return model.eval()
-
-
 def main(output, requests):
     import numpy as np
     import torch
@@ -85,7 +66,8 @@ def main(output, requests):
                 json.dump({"shapes": shapes}, f)
             continue
         torch.manual_seed(0)
-        model = randomize(timm.create_model(name, pretrained=False, **kwargs), torch)
+        model = randomized(he_scaled(timm.create_model(name, pretrained=False, **kwargs),
+                                   biases=True))
         size = request["size"]
         images = np.random.default_rng(0).uniform(-1, 1, (2, size, size, 3)).astype("float32")
         with torch.no_grad():
