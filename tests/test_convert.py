@@ -14,6 +14,7 @@ Nothing is downloaded: the named-set tests place files in the test's empty KERAS
 
 import dataclasses
 import hashlib
+import shutil
 import sys
 
 import numpy as np
@@ -298,7 +299,7 @@ def _published_as(name, path, monkeypatch):
 
 
 def test_named_set_from_the_cache_is_hash_checked_and_converted(keras_home, tmp_path,
-                                                                 monkeypatch):
+                                                                 monkeypatch, capsys):
     models = import_torchvision()
     reference = randomized(models.squeezenet1_1(weights=None))
     saved = tmp_path / "saved.pth"
@@ -316,6 +317,31 @@ def test_named_set_from_the_cache_is_hash_checked_and_converted(keras_home, tmp_
                                     input_shape=(64, 64, 3))
     assert len(notop.get_weights()) == len(model.get_weights()) - 2  # conv10 left out
 
+    # converted once: each build's weights are cached as .weights.h5, and load from there
+    # without the checkpoint and without torch
+    converted = sorted(p.name for p in (keras_home / "models" / "converted").iterdir())
+    stem = fname[:-len(".pth")]
+    assert [n.rsplit("-", 1)[0] for n in converted] == [stem, f"{stem}_notop"], converted
+    assert all(n.endswith(".weights.h5") for n in converted)
+    cached.unlink()
+    status, out, _ = run_cli(capsys, "weights", "list", "squeezenet1_1")
+    assert status == 0 and out.splitlines()[3].endswith("58.18  no, converted"), out
+    with monkeypatch.context() as without_torch:
+        without_torch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+        again = keras_cnn.SqueezeNet1_1(weights="torchvision", classifier_activation=None,
+                                        input_shape=(64, 64, 3))
+    for mine, loaded in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(loaded, mine)
+    # a damaged converted file is converted again from the checkpoint, and replaced
+    damaged = keras_home / "models" / "converted" / converted[0]
+    damaged.write_bytes(b"torn")
+    cached.write_bytes(saved.read_bytes())
+    again = keras_cnn.SqueezeNet1_1(weights="torchvision", classifier_activation=None,
+                                    input_shape=(64, 64, 3))
+    assert_close(np.asarray(again(x)), torch_outputs(reference, x))
+    assert damaged.stat().st_size > 1000
+
+    shutil.rmtree(keras_home / "models" / "converted")
     cached.write_bytes(saved.read_bytes() + b"x")  # not the published file any more
     with pytest.raises(ValueError, match=r"is corrupt or not the published one: its sha256 is "
                                          r"[0-9a-f]{64}, expected it to start with"):

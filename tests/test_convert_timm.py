@@ -181,7 +181,7 @@ def test_named_set_from_the_cache_builds_timm_layout(timm_reference, keras_home,
     entry = weights_lib.WeightsFile(fname, "https://example.invalid/" + fname, prefix)
     mine = dataclasses.replace(published, top=entry, notop=entry)
     monkeypatch.setitem(registry._REGISTRY, "se_resnet50", dataclasses.replace(
-        info, weights=tuple((k, mine if k == "timm" else v) for k, v in info.weights)))
+        info, weights=tuple((k, mine if v is published else v) for k, v in info.weights)))
     (keras_home / "models").mkdir()
     (keras_home / "models" / fname).write_bytes(saved.read_bytes())
     model = keras_cnn.SEResNet50(weights="timm", classifier_activation=None,
@@ -191,6 +191,16 @@ def test_named_set_from_the_cache_builds_timm_layout(timm_reference, keras_home,
     x = np.load(timm_reference / "legacy_seresnet50_images.npy")
     assert_close(np.asarray(model(x, training=False)),
                  np.load(timm_reference / "legacy_seresnet50_logits.npy"))
+    # timm's name for the checkpoint, "timm:<tag>", is the same set (here from the converted
+    # weights the first load cached); another tag is refused, naming the published ones
+    tagged = keras_cnn.SEResNet50(weights="timm:in1k", classifier_activation=None,
+                                  input_shape=(64, 64, 3))
+    for mine, loaded in zip(model.get_weights(), tagged.get_weights()):
+        np.testing.assert_array_equal(loaded, mine)
+    with pytest.raises(ValueError, match=r"weights must be None, a named set \('imagenet', "
+                                         r"'timm', 'timm:in1k'\) or the path to an existing "
+                                         r"weights file. Received: weights='timm:in21k'"):
+        keras_cnn.SEResNet50(weights="timm:in21k")
 
 
 def test_named_sets_record_timm_published_figures():
@@ -212,6 +222,7 @@ def test_named_sets_record_timm_published_figures():
         sets = keras_cnn.model_info(model).weight_sets
         weights_set = sets["timm"]
         assert sets["imagenet"] is weights_set
+        assert sets[f"timm:{'tf_in1k' if model == 'inception_v4' else 'in1k'}"] is weights_set
         assert weights_set.format == "timm" and weights_set.source == source
         assert weights_set.accuracy[0] == top1
         pre = dict(weights_set.preprocessing)
@@ -240,11 +251,12 @@ def test_finetuning_from_timm_sets_scales_as_they_were_trained():
 def test_weights_list_shows_the_timm_sets(capsys):  # (KERAS_HOME: an empty folder)
     status, out, _ = run_cli(capsys, "weights", "list", "se_resnet50")
     assert status == 0
-    assert out.splitlines()[2:4] == [
-        "se_resnet50  imagenet  timm legacy_seresnet50  77.65  no",
-        "se_resnet50  timm      timm legacy_seresnet50  77.65  no"]
+    assert out.splitlines()[2:5] == [
+        "se_resnet50  imagenet   timm legacy_seresnet50  77.65  no",
+        "se_resnet50  timm       timm legacy_seresnet50  77.65  no",
+        "se_resnet50  timm:in1k  timm legacy_seresnet50  77.65  no"]
     status, out, _ = run_cli(capsys, "weights", "list", "inception_v4")
-    assert status == 0 and "inception_v4  timm      timm inception_v4  80.14  no" in out
+    assert status == 0 and "inception_v4  timm:tf_in1k  timm inception_v4  80.14  no" in out
 
 
 def test_weights_convert_timm_checkpoint(timm_reference, tmp_path, capsys):

@@ -12,13 +12,17 @@ and the table of docs/weights.md.
 
 import dataclasses
 import difflib
+import hashlib
 import os
 import re
+import warnings
 from typing import Callable, Optional
 
 from keras_cnn.convert.state_dict import Assignment, read_state_dict
+from keras_cnn.core import backend
 from keras_cnn.core import weights as weights_lib
 from keras_cnn.core.registry import model_info
+from keras_cnn.io.files import atomic_path
 
 __all__ = ["ConvertedModel", "Library", "by_patterns", "match"]
 
@@ -133,9 +137,22 @@ class Library:
                                 source=source)
         return model
 
-    def _load_named_set(self, model, path, weights_set, include_top):
-        """The loader of the named sets of this library's format (core.weights)."""
+    def _load_named_set(self, model, checkpoint, weights_set, include_top):
+        """The loader of the named sets of this library's format (core.weights): the converted
+        weights from the cache (`converted_path`) if they are there; else the checkpoint
+        (`checkpoint`, a `WeightsFile`: hash-checked, downloaded if missing) converted, then
+        saved there, so that a set is converted once and loads without torch afterwards."""
+        cached = converted_path(checkpoint, model, include_top)
+        if cached is not None and os.path.isfile(cached):
+            try:
+                weights_lib.load_weights(model, cached)
+                return
+            except ValueError:  # unreadable (not ours): converted again and replaced below
+                pass
+        path = weights_lib.resolve(checkpoint)
         self.convert_state_dict(model, weights_set.source, path, include_top=include_top)
+        if cached is not None:
+            _save_converted(model, cached)
 
     def named_set(self, name):
         """The registry's `WeightsSet` of model `name` (the library's set of its registry
@@ -177,6 +194,32 @@ class Library:
             rows.append(f"| {name} | {entry.model} | {options} | {sets} | {accuracy} | {size} | "
                         f"{fname} |")
         return "\n".join(rows) + "\n"
+
+
+def converted_path(checkpoint, model, include_top):
+    """Where the weights converted from published `checkpoint` (a `WeightsFile`) into `model`
+    are cached: `$KERAS_HOME/models/converted/{checkpoint's stem}[_notop]-{layout}.weights.h5`,
+    the layout a digest of the model's variables' paths and shapes, so that another build (other
+    options, other layer names) never loads a file made for another. None for a tf_keras model
+    (it loads legacy .h5 files only, and is converted each time)."""
+    if backend.backend_of(model) != "keras":
+        return None
+    layout = "\n".join(f"{v.path} {tuple(v.shape)}" for v in model.weights)
+    digest = hashlib.sha256(layout.encode()).hexdigest()[:12]
+    stem = checkpoint.fname.rsplit(".", 1)[0] + ("" if include_top else "_notop")
+    return os.path.join(weights_lib.cache_dir(), "converted", f"{stem}-{digest}.weights.h5")
+
+
+def _save_converted(model, path):
+    """Save `model`'s converted weights at `path` whole or not at all (a file that cannot be
+    written, e.g. a read-only cache, is a warning: the model is loaded anyway)."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_path(path) as temporary:
+            model.save_weights(temporary)
+    except OSError as error:
+        warnings.warn(f"Could not cache the converted weights at {path} ({error}): they will "
+                      "be converted again next time.", stacklevel=3)
 
 
 def _flattened_shape(dense):

@@ -63,6 +63,7 @@ class WeightsSet:
     source: str = ""         # the converter's name for the checkpoint's model ("squeezenet1_1")
     accuracy: tuple = ()     # published ImageNet (top-1, top-5) in %, where known
     preprocessing: tuple = ()  # ((key, value), ...): how the published accuracy was measured
+    tag: str = ""            # timm's pretrained tag ("in1k", "tf_in1k"): weights="timm:<tag>"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,10 +199,17 @@ def timm_weights(source, tag, accuracy, release=None, input_size=224, crop_pct=0
                             fname.rsplit(".", 1)[0].rsplit("-", 1)[1])
     preprocessing = (("resize", math.floor(input_size / crop_pct)), ("crop", input_size),
                      ("interpolation", interpolation), ("mean", tuple(mean)), ("std", tuple(std)))
-    return WeightsSet(top=entry, notop=entry, format="timm", source=source,
+    return WeightsSet(top=entry, notop=entry, format="timm", source=source, tag=tag,
                       accuracy=tuple(accuracy), preprocessing=preprocessing,
                       description=f"timm {source}.{tag} ImageNet weights "
                                   f"(top-1 {accuracy[0]}%, top-5 {accuracy[1]}%)")
+
+
+def timm_sets(weights_set):
+    """The named sets of a model whose ImageNet weights are timm's `weights_set` (neither
+    keras.applications nor torchvision publishes any): "imagenet", "timm" and "timm:<tag>"
+    (timm's name for the checkpoint: `weights="timm:in1k"`), all the same set."""
+    return {"imagenet": weights_set, "timm": weights_set, f"timm:{weights_set.tag}": weights_set}
 
 
 def preprocess_mode(preprocessing):
@@ -219,8 +227,9 @@ _CONVERTERS = {}
 
 
 def register_converter(format, load):
-    """Register `load(model, path, weights_set, include_top)`, which loads a named set of
-    `format` (a `WeightsSet.format`) from its file at `path` into `model`, all or nothing."""
+    """Register `load(model, weights_file, weights_set, include_top)`, which loads a named set
+    of `format` (a `WeightsSet.format`) from its published `weights_file` (a `WeightsFile`, for
+    `resolve`) into `model`, all or nothing."""
     _CONVERTERS[format] = load
 
 
@@ -320,8 +329,7 @@ def _convert(model, weights_set, include_top):
     if load is None:
         raise ValueError(f"No converter is registered for {weights_set.format!r} weights: "
                          f"import keras_cnn (or keras_cnn.convert.{weights_set.format}) first.")
-    path = resolve(weights_set.top if include_top else weights_set.notop)
-    load(model, path, weights_set, include_top)
+    load(model, weights_set.top if include_top else weights_set.notop, weights_set, include_top)
     return model
 
 

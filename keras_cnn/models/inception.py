@@ -35,7 +35,8 @@ from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import (KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info,
                                      register_model)
 from keras_cnn.core.weights import (INCEPTION_MEAN, INCEPTION_STD, TF_KERNELS,
-                                    keras_applications_weights, timm_weights)
+                                    keras_applications_weights, timm_sets,
+                                    timm_weights)
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, branch, conv_bn_act, multi_branch
 
 __all__ = ["InceptionV3", "InceptionV4"]
@@ -295,7 +296,7 @@ def InceptionV3(**kwargs):
     macs=12_304_930_000,
     macs_source="osmr/imgclsmob (pytorchcv) model table, FLOPs/2 column (= multiply-accumulates), "
                 "InceptionV4 from Cadene's pretrainedmodels",
-    weights={"imagenet": TIMM_V4, "timm": TIMM_V4})
+    weights=timm_sets(TIMM_V4))
 def InceptionV4(**kwargs):
     """Inception v4 (Figure 9 of the paper)."""
     return _inception_v4("inception_v4", **kwargs)

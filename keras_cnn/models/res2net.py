@@ -43,7 +43,7 @@ standard deviation), as for the authors' PyTorch models.
 
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
-from keras_cnn.core.weights import timm_weights
+from keras_cnn.core.weights import timm_sets, timm_weights
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
 
 __all__ = ["Res2Net50"]
@@ -144,7 +144,7 @@ TIMM = timm_weights("res2net50_26w_4s", "in1k", (77.994, 93.860))
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="Gao et al. Table 1 (25.70M); exact count of the authors' "
                               "res2net50_26w_4s (Res2Net-PretrainedModels)",
-                weights={"imagenet": TIMM, "timm": TIMM},
+                weights=timm_sets(TIMM),
                 macs=4_200_000_000,
                 macs_source="Gao et al. Table 1 (4.2 GFLOPs, counting multiply-accumulates), "
                             "224x224")

@@ -35,7 +35,7 @@ Expected input: RGB images through "torch" preprocessing (pretrainedmodels' port
 """
 
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
-from keras_cnn.core.weights import timm_weights
+from keras_cnn.core.weights import timm_sets, timm_weights
 from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, build_resnet_options
 
 __all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
@@ -91,7 +91,7 @@ def _timm_sets(variant):
     source, release, accuracy, *interpolation = TIMM[variant]
     weights_set = timm_weights(source, "in1k", accuracy, release=release,
                                interpolation=(interpolation or ["bilinear"])[0])
-    return {"weights": {"imagenet": weights_set, "timm": weights_set}}
+    return {"weights": timm_sets(weights_set)}
 
 
 _PM = "Cadene's pretrainedmodels"
