@@ -384,6 +384,35 @@ def test_named_sets_are_torchvision_published_ones():
         assert preprocessing["interpolation"] == transforms.interpolation.value
 
 
+@pytest.mark.parametrize("name", ["squeezenet1_1", "resnext101_64x4d"])  # resize 256, 232
+def test_named_set_preprocessing_is_torchvision_transform(name, tmp_path):
+    """What `keras-cnn predict` / `evaluate` do to an image for a model converted from a named
+    set (the crop and the scaling its sidecar records: `weights convert`) equals the published
+    weights' own transform (`weights.transforms()`) on a test image as big as its resize step
+    (both resizes are then the identity: torchvision's PIL and our TensorFlow bilinear pixels
+    differ)."""
+    from PIL import Image
+    from keras_cnn.io import artifacts
+    from keras_cnn.train import data, recipes
+
+    weights_set = tv.named_set(name)
+    pre = dict(weights_set.preprocessing)
+    pixels = np.random.default_rng(0).integers(0, 256, (pre["resize"], pre["resize"], 3),
+                                               dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "image.png")
+    transform = import_torchvision().get_model_weights(name).IMAGENET1K_V1.transforms()
+    with Image.open(tmp_path / "image.png") as image:
+        theirs = transform(image.convert("RGB")).numpy().transpose(1, 2, 0)
+
+    image = data.decode_image(str(tmp_path / "image.png"), 3)
+    cropped = recipes.evaluation_transform(pre["crop"], pre["crop"] / pre["resize"])(image)
+    sidecar = {"preprocess": tv.SUPPORTED[name].model,
+               "preprocess_mode": weights_lib.preprocess_mode(weights_set.preprocessing)}
+    ours = np.asarray(artifacts.preprocess_function(sidecar)(cropped))
+    assert ours.shape == theirs.shape == (224, 224, 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
 def test_old_densenet_checkpoint_names_are_renamed():
     """torchvision's published DenseNet files say "norm.1" for "norm1" (as its loader fixes)."""
     rename = tv.SUPPORTED["densenet121"].rename

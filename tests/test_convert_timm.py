@@ -51,6 +51,9 @@ REFERENCES = {
 }
 #: names and shapes only (timm's model on the meta device)
 META = ("legacy_senet154", "res2net50_48w_2s")
+#: timm's evaluation transforms compared with the named sets' (every distinct one: bilinear and
+#: bicubic at 224 px with ImageNet's mean and std, Inception v4's 299 px in [-1, 1])
+TRANSFORMS = ("legacy_seresnet50", "legacy_seresnet18", "res2net50_26w_4s", "inception_v4")
 
 
 def timm_available():
@@ -69,6 +72,8 @@ def timm_reference(tmp_path_factory):
     requests = [dict(key=key, name=name, kwargs=kwargs, size=size)
                 for key, (name, kwargs, size) in REFERENCES.items()]
     requests += [dict(key=f"meta_{name}", name=name, meta=True) for name in META]
+    requests += [dict(key=f"transform_{name}", name=name, transform=True)
+                 for name in TRANSFORMS]
     (folder / "requests.json").write_text(json.dumps(requests))
     done = subprocess.run([sys.executable, str(SCRIPT), str(folder), str(folder / "requests.json")],
                           capture_output=True, text=True, timeout=900)
@@ -236,6 +241,34 @@ def test_named_sets_record_timm_published_figures():
         assert timm_convert.named_set(source) is weights_set
     assert dict(keras_cnn.model_info("inception_v4").weight_sets["timm"].preprocessing)[
         "mean"] == (0.5, 0.5, 0.5)
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_named_set_preprocessing_is_timm_evaluation_transform(name, timm_reference):
+    """What `keras-cnn predict` / `evaluate` do to an image for a model converted from a named
+    set (the crop and the scaling its sidecar records: `weights convert`) equals timm's own
+    evaluation transform on a test image, which is as big as the transform's resize step (both
+    resizes are then the identity: timm resizes with PIL, we with TensorFlow, whose bicubic and
+    antialiased bilinear pixels differ)."""
+    from keras_cnn.io import artifacts
+    from keras_cnn.train import data, recipes
+
+    weights_set = timm_convert.named_set(name)
+    pre = dict(weights_set.preprocessing)
+    config = json.loads((timm_reference / f"transform_{name}.json").read_text())["config"]
+    assert (pre["crop"], pre["interpolation"]) == (config["input_size"][-1],
+                                                   config["interpolation"])
+    assert (list(pre["mean"]), list(pre["std"])) == (config["mean"], config["std"])
+    assert pre["resize"] == int(config["input_size"][-1] / config["crop_pct"])
+
+    image = data.decode_image(str(timm_reference / f"transform_{name}.png"), 3)
+    cropped = recipes.evaluation_transform(pre["crop"], pre["crop"] / pre["resize"])(image)
+    sidecar = {"preprocess": timm_convert.SUPPORTED[name].model,
+               "preprocess_mode": weights_lib.preprocess_mode(weights_set.preprocessing)}
+    ours = np.asarray(artifacts.preprocess_function(sidecar)(cropped))
+    theirs = np.load(timm_reference / f"transform_{name}_transformed.npy")
+    assert ours.shape == theirs.shape == (pre["crop"], pre["crop"], 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
 def test_finetuning_from_timm_sets_scales_as_they_were_trained():

@@ -18,7 +18,17 @@ that hardly depend on the image); then, in OUTPUT_DIR:
     {key}.json            {"params": its parameter count}
 
 For a meta request, {key}.json holds {"shapes": {tensor name: shape}} (timm's model on the
-meta device: no memory, no initialization). No TensorFlow here; no network (pretrained=False).
+meta device: no memory, no initialization). For {"key", "name", "transform": true}, the
+evaluation transform of the model's pretrained config (timm's `resolve_data_config` and
+`create_transform`, as timm's validate.py builds it) on a test image:
+
+    {key}.png             a random RGB image (seed 0) as big as the transform's resize step
+                          (resize x resize: the resize is then the identity, and what is compared
+                          is the crop and the normalization)
+    {key}_transformed.npy the transform's output, HWC float32
+    {key}.json            {"config": the resolved data config}
+
+No TensorFlow here; no network (pretrained=False).
 """
 
 import json
@@ -58,6 +68,9 @@ def main(output, requests):
     torch.set_num_threads(1)
     for request in requests:
         key, name, kwargs = request["key"], request["name"], request.get("kwargs", {})
+        if request.get("transform"):
+            _transform(timm, output, key, name)
+            continue
         if request.get("meta"):
             with torch.device("meta"):
                 model = timm.create_model(name, pretrained=False, **kwargs)
@@ -78,6 +91,29 @@ def main(output, requests):
         np.save(os.path.join(output, f"{key}_logits.npy"), logits)
         with open(os.path.join(output, f"{key}.json"), "w") as f:
             json.dump({"params": sum(p.numel() for p in model.parameters())}, f)
+
+
+def _transform(timm, output, key, name):
+    import math
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False)
+    config = timm.data.resolve_data_config({}, model=model)
+    transform = timm.data.create_transform(**config)
+    side = math.floor(config["input_size"][-1] / config["crop_pct"])
+    pixels = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    path = os.path.join(output, f"{key}.png")
+    Image.fromarray(pixels).save(path)
+    with Image.open(path) as image:
+        transformed = transform(image.convert("RGB")).numpy().transpose(1, 2, 0)
+    np.save(os.path.join(output, f"{key}_transformed.npy"), transformed.astype("float32"))
+    with open(os.path.join(output, f"{key}.json"), "w") as f:
+        json.dump({"config": {k: list(v) if isinstance(v, tuple) else v
+                              for k, v in config.items()}}, f)
 
 
 if __name__ == "__main__":
