@@ -49,6 +49,13 @@ def predict(model, x):
     return np.asarray(model(x, training=False))
 
 
+def relative_difference(ours, theirs):
+    """max |ours - theirs| / max(1, max |theirs|): a converted model's logits against the
+    reference library's (tests/weights_table.py records the bound each parity test asserts)."""
+    return float(np.abs(np.asarray(ours) - np.asarray(theirs)).max()
+                 / max(1.0, float(np.abs(theirs).max())))
+
+
 def write_legacy_h5(model, path):
     """`model`'s weights in the legacy .h5 layout keras.applications publishes its files in."""
     import h5py

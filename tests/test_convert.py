@@ -27,7 +27,9 @@ from keras_cnn.core import registry, weights as weights_lib
 
 torch = pytest.importorskip("torch")
 
-from helpers import he_scaled, import_torchvision, randomized, run_cli  # noqa: E402 (after torch)
+from helpers import (he_scaled, import_torchvision, randomized, relative_difference,  # noqa: E402
+                     run_cli)  # (after torch)
+from weights_table import PARITY  # noqa: E402
 
 
 def torch_outputs(model, images):
@@ -39,9 +41,10 @@ def images(size, batch=2, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (batch, size, size, 3)).astype("float32")
 
 
-def assert_close(ours, theirs):
-    scale = max(1.0, float(np.abs(theirs).max()))
-    assert np.abs(ours - theirs).max() <= 1e-4 * scale, (np.abs(ours - theirs).max(), scale)
+def assert_close(ours, theirs, bound=1e-4):
+    """The logits agree within `bound` of their scale (helpers.relative_difference)."""
+    difference = relative_difference(ours, theirs)
+    assert difference < bound, (difference, bound)
 
 
 # Every supported model is compared on random images at the size given (64x64 where the
@@ -102,12 +105,19 @@ def test_converted_model_computes_torchvision_outputs(name, tmp_path):
     model = keras_cnn.from_torchvision(name, path, classifier_activation=None,
                                        input_shape=(size, size, 3))
     theirs = torch_outputs(reference, x)
-    assert_close(np.asarray(model(x, training=False)), theirs)
+    # within the bound the README's table of weights gives (tests/weights_table.py)
+    assert_close(np.asarray(model(x, training=False)), theirs, PARITY["torchvision", name][0])
     # the comparison sees the images
     assert np.abs(theirs[0] - theirs[1]).max() > 1e-3 * np.abs(theirs).max()
     # torchvision's architecture, parameter for parameter
     assert (registry.count_params(model, registry.WITHOUT_BN_STATISTICS)
             == torchvision_params(name, reference))
+
+
+def test_parity_table_gives_the_compared_models_and_sizes():
+    """The README's table of weights (tests/weights_table.py) says what this file compares."""
+    assert COMPARED == {name: size for (library, name), (_, size, _) in PARITY.items()
+                        if library == "torchvision"}
 
 
 @pytest.mark.parametrize("size", [15, 75])

@@ -34,7 +34,8 @@ from keras_cnn.models import resnet, senet
 pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
-from helpers import run_cli  # noqa: E402
+from helpers import relative_difference, run_cli  # noqa: E402
+from weights_table import PARITY  # noqa: E402
 
 SCRIPT = Path(__file__).parent / "scripts" / "timm_reference.py"
 SHALLOW = (1, 2, 1, 1)  # blocks per stage of the shallow SE-ResNeXt-50 and SENet-154
@@ -81,9 +82,10 @@ def timm_reference(tmp_path_factory):
     return folder
 
 
-def assert_close(ours, theirs):
-    scale = max(1.0, float(np.abs(theirs).max()))
-    assert np.abs(ours - theirs).max() <= 1e-4 * scale, (np.abs(ours - theirs).max(), scale)
+def assert_close(ours, theirs, bound=1e-4):
+    """The logits agree within `bound` of their scale (helpers.relative_difference)."""
+    difference = relative_difference(ours, theirs)
+    assert difference < bound, (difference, bound)
 
 
 def shallow_model(variant, size):
@@ -118,12 +120,21 @@ def test_converted_model_computes_timm_outputs(key, timm_reference):
     model = converted(key, timm_reference)
     x = np.load(timm_reference / f"{key}_images.npy")
     theirs = np.load(timm_reference / f"{key}_logits.npy")
-    assert_close(np.asarray(model(x, training=False)), theirs)
+    # within the bound the README's table of weights gives (tests/weights_table.py)
+    assert_close(np.asarray(model(x, training=False)), theirs, PARITY["timm", key][0])
     # the comparison sees the images: the two images' logits differ
     assert np.abs(theirs[0] - theirs[1]).max() > 1e-3 * np.abs(theirs).max()
     # timm's architecture, parameter for parameter
     params = json.loads((timm_reference / f"{key}.json").read_text())["params"]
     assert registry.count_params(model, registry.WITHOUT_BN_STATISTICS) == params
+
+
+def test_parity_table_gives_the_compared_models_and_sizes():
+    """The README's table of weights (tests/weights_table.py) says what this file compares."""
+    assert {key: size for key, (_, _, size) in REFERENCES.items()} == {
+        name: size for (library, name), (_, size, _) in PARITY.items() if library == "timm"}
+    assert {key for key, (_, kwargs, _) in REFERENCES.items() if kwargs} == {
+        name for (library, name), (_, _, note) in PARITY.items() if library == "timm" and note}
 
 
 @pytest.mark.parametrize("name", META)

@@ -171,3 +171,31 @@ def test_preprocess_input_matches_keras_applications(mode):
     np.testing.assert_allclose(keras_cnn.preprocess_input(x.copy(), mode=mode), expected)
     with pytest.raises(ValueError, match="mode must be one of caffe, tf, torch"):
         keras_cnn.preprocess_input(x, mode="bgr")
+
+
+# --- the README's table of every model's pretrained weights ----------------------------------
+
+def test_readme_weights_table_is_the_generated_one():
+    """Rewrite it with `python tests/weights_table.py` when a named set or a bound changes."""
+    import weights_table
+    with open(weights_table.README) as f:
+        assert weights_table.readme_section(f.read()) == weights_table.markdown()
+
+
+def test_every_named_set_has_a_parity_test():
+    """Each converted set is compared numerically with its library's model, or maps the same
+    way as a sibling that is (every tensor of every supported name is checked by the
+    tensor-map tests); each keras.applications set's model is compared with keras.applications'
+    model in its family's tests."""
+    import weights_table
+    for name in keras_cnn.list_models():
+        for set_name, weights_set in keras_cnn.model_info(name).weights:
+            if weights_set.format == "keras":
+                value = weights_table.KERAS_APPLICATIONS[name]
+                assert value in ("exact", 1e-5) or weights_table.KERAS_APPLICATIONS[value] in (
+                    "exact", 1e-5), name
+                continue
+            key = (weights_set.format, weights_set.source)
+            assert key in weights_table.PARITY or (
+                (key[0], weights_table.SIBLINGS[key]) in weights_table.PARITY), (name, set_name)
+    assert len(weights_table.rows()) >= 73  # every model with weights, a row per distinct set
