@@ -222,12 +222,13 @@ def test_torchvision_checkpoint_journey(tmp_path, capsys, monkeypatch):
     """A torchvision checkpoint as a user downloads it (here torchvision's ShuffleNet v2 0.5x with
     random weights): listed, converted by `weights convert` into a .keras file that predicts
     torchvision's class; one of another model refused with nothing written; and the "torchvision"
-    named set (its download stood in for by the same file) fine-tuned on photos, exported to
-    int8 and run, each command in a fresh process on the file the one before wrote."""
+    named set (its download stood in for by the same file), converted once, then fine-tuned on
+    photos from the cached conversion, exported to int8 and run, each command in a fresh process
+    on the file the one before wrote."""
+    import keras
     import torch
     models = import_torchvision()
     from keras_cnn.core import imagenet, weights as weights_lib
-    from keras_cnn.train import transfer
 
     name = "shufflenet_v2_x0_5"
     reference = randomized(models.get_model(name, weights=None))
@@ -264,15 +265,30 @@ def test_torchvision_checkpoint_journey(tmp_path, capsys, monkeypatch):
                        "shufflenet.keras", cwd=tmp_path, env=env, status=2)
     assert "shufflenet.keras exists: pass --overwrite" in err
 
-    # keras-cnn finetune shufflenet_v2_x0_5 --weights torchvision, its file already fetched
+    # the "torchvision" named set, converted once: here by a build in this process, its
+    # download stood in for by the same file; the conversion is cached as .weights.h5 ...
     published = model_info(name).weight_sets["torchvision"].top.fname
     real_resolve = weights_lib.resolve
     monkeypatch.setattr(weights_lib, "resolve", lambda f: str(checkpoint)
                         if f.fname == published else real_resolve(f))
+    monkeypatch.setenv("KERAS_HOME", env["KERAS_HOME"])
+    backbone = model_info(name).builder(weights="torchvision", include_top=False,
+                                        input_shape=(64, 64, 3))
+    out, _ = keras_cnn("weights", "list", name, cwd=tmp_path, env=env)
+    assert out.splitlines()[2].split()[-2:] == ["no,", "converted"], out
+    # ... so that `keras-cnn finetune --weights torchvision`, in a fresh process, offline and
+    # without the checkpoint, starts from the same weights
     photos = write_image_folder(tmp_path / "photos", {"cat": 8, "dog": 8}, size=(72, 72))
     run = tmp_path / "run"
-    transfer.run(name, photos, weights="torchvision", head_epochs=1, epochs=0, image_size=64,
-                 batch_size=8, output_dir=str(run), verbose=0)
+    keras_cnn("finetune", name, "--weights", "torchvision", "--data", photos, "--head-epochs",
+              "1", "--epochs", "0", "--image-size", "64", "--batch-size", "8", "--output", run,
+              cwd=tmp_path, env=env)
+    finetuned = keras.saving.load_model(run / "final.keras", compile=False)
+    frozen = [layer.name for layer in backbone.layers if layer.weights][:3]  # (head-only phase)
+    for layer in frozen:
+        for mine, tuned in zip(backbone.get_layer(layer).get_weights(),
+                               finetuned.get_layer(layer).get_weights()):
+            np.testing.assert_array_equal(tuned, mine)
     info = artifacts.read_sidecar(run / "final.keras")
     assert (info["preprocess"], info["preprocess_mode"]) == (name, "torch")
     keras_cnn("export", run / "final.keras", "--quantization", "int8", "--data", photos,
