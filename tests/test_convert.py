@@ -480,6 +480,18 @@ def test_weights_convert_to_weights_file_loads_into_the_builder(squeezenet_state
     assert np.array_equal(keras_cnn.SqueezeNet1_1(weights=str(output)).predict(x, verbose=0),
                           keras_cnn.from_torchvision("squeezenet1_1", squeezenet_state)
                           .predict(x, verbose=0))
+    # fine-tuning from the file scales images as torchvision did (its sidecar says how), and
+    # the file fits the backbone without the top
+    from keras_cnn.train import transfer
+    scale, mode = transfer.preprocessing_for("squeezenet1_1", str(output))
+    assert mode == "torch"
+    np.testing.assert_allclose(scale(np.full((1, 1, 1, 3), 255.0)),
+                               [[[[(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225]]]],
+                               rtol=1e-6)
+    backbone = transfer.transfer_model("squeezenet1_1", classes=2, weights=str(output),
+                                       input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(backbone.get_layer("conv1").get_weights()[0],
+                                  squeezenet_state["features.0.weight"].transpose(2, 3, 1, 0))
 
 
 def test_weights_list_of_one_model_and_of_none(capsys):  # (KERAS_HOME: an empty folder)

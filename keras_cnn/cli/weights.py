@@ -85,6 +85,7 @@ def run_convert(args):
     file (with a sidecar giving ImageNet's class names and the checkpoint's preprocessing, for
     predict, evaluate, export, prune, qat) or a .weights.h5 file (for the builder's weights=)."""
     from keras_cnn.convert import timm, torchvision
+    from keras_cnn.io.artifacts import write_sidecar
     from keras_cnn.io.files import atomic_path
     from keras_cnn.io.saving import save_model
 
@@ -113,6 +114,11 @@ def run_convert(args):
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         with atomic_path(output) as temporary:
             model.save_weights(temporary)
+        # the scaling the weights expect, for `keras-cnn finetune --weights FILE`
+        write_sidecar(output, {"preprocess_mode": preprocess_mode(
+            library.preprocessing(args.model)), "converted_from": {
+                "source": args.source, "model": args.model,
+                "checkpoint": os.path.abspath(args.checkpoint)}})
         options = ", ".join(f"{k}={v!r}" for k, v in entry.options)
         builder = model_info(entry.model).builder.__name__
         use = (f"keras_cnn.{builder}(weights={output!r}"

@@ -31,6 +31,7 @@ import numpy as np
 
 from keras_cnn.core import imagenet, weights as weights_lib
 from keras_cnn.core.registry import create_model, model_info
+from keras_cnn.io import artifacts
 from keras_cnn.io.files import write_atomically
 from keras_cnn.io.saving import save_model
 from keras_cnn.train import recipes, runs, schedules, training
@@ -94,12 +95,18 @@ def freeze(model, until):
 def preprocessing_for(name, weights=None):
     """The input scaling (inputs in [0, 255]) that registry model `name`'s pretrained `weights`
     expect, and its sidecar mode: (the family's `preprocess_input`, None), or, for a named set
-    converted from torchvision or timm, (`imagenet.preprocess_input` in the set's mode, the
-    mode: "torch", or "tf" for timm's Inception v4); (None, None) where the family has none."""
+    converted from torchvision or timm, or a weights file `keras-cnn weights convert` wrote (its
+    sidecar names the mode), (`imagenet.preprocess_input` in that mode, the mode: "torch", or
+    "tf" for timm's Inception v4); (None, None) where the family has none."""
     weights_set = model_info(name).weight_sets.get(weights) if isinstance(weights, str) else None
     if weights_set is not None and weights_set.format in ("torchvision", "timm"):
         mode = weights_lib.preprocess_mode(weights_set.preprocessing)
         return functools.partial(imagenet.preprocess_input, mode=mode), mode
+    if weights_set is None and weights is not None:
+        # a weights file converted by `keras-cnn weights convert` says its scaling in a sidecar
+        mode = artifacts.read_sidecar(weights).get("preprocess_mode")
+        if mode is not None:
+            return functools.partial(imagenet.preprocess_input, mode=mode), mode
     module = importlib.import_module(model_info(name).builder.__module__)
     return getattr(module, "preprocess_input", None), None
 
