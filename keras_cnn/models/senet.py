@@ -36,7 +36,8 @@ Expected input: RGB images through "torch" preprocessing (pretrainedmodels' port
 
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
 from keras_cnn.core.weights import timm_weights
-from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, build_resnet_options
+from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, build_resnet_options,
+                                     resnet_features)
 
 __all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
            "SEResNeXt50_32x4d", "SEResNeXt101_32x4d", "SENet154"]
@@ -100,7 +101,7 @@ _FLOPS = "Hu et al. 2018, Table 2 (GFLOPs counted as multiply-adds)"
 
 def _meta(variant, params, source=_PM, macs=None):
     return dict(build_resnet_options(SPECS[variant]), family="senet", paper=PAPER,
-                default_size=224, min_size=1, params=params,
+                default_size=224, min_size=1, params=params, features=resnet_features(SPECS[variant]),
                 params_convention=WITHOUT_BN_STATISTICS, params_source=source, macs=macs,
                 macs_source=_FLOPS if macs else "", **_timm_sets(variant))
 
