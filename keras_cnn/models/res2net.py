@@ -42,7 +42,8 @@ standard deviation), as for the authors' PyTorch models.
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
+from keras_cnn.core.registry import (WITHOUT_BN_STATISTICS, Feature, model_info,
+                                     register_model)
 from keras_cnn.core.weights import timm_weights
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
 

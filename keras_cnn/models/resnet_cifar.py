@@ -21,7 +21,8 @@ import contextlib
 import sys
 
 from keras_cnn.core import applications
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
+from keras_cnn.core.registry import (WITHOUT_BN_STATISTICS, Feature, model_info,
+                                     register_model)
 from keras_cnn.layers import conv_bn_act
 from keras_cnn.models.resnet import basic_block, channels, drop_rates
 

@@ -101,7 +101,8 @@ _FLOPS = "Hu et al. 2018, Table 2 (GFLOPs counted as multiply-adds)"
 
 def _meta(variant, params, source=_PM, macs=None):
     return dict(build_resnet_options(SPECS[variant]), family="senet", paper=PAPER,
-                default_size=224, min_size=1, params=params, features=resnet_features(SPECS[variant]),
+                default_size=224, min_size=1, params=params,
+                features=resnet_features(SPECS[variant]),
                 params_convention=WITHOUT_BN_STATISTICS, params_source=source, macs=macs,
                 macs_source=_FLOPS if macs else "", **_timm_sets(variant))
 

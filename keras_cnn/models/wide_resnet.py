@@ -20,7 +20,8 @@ from keras_cnn.layers import batch_norm, padded_conv
 from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, channels, drop_rates,
                                      preact_basic_block, relu, resnet_features,
                                      torchvision_sets)
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
+from keras_cnn.core.registry import (WITHOUT_BN_STATISTICS, Feature, model_info,
+                                     register_model)
 
 __all__ = ["WideResNet16_8", "WideResNet28_10", "WideResNet40_4", "WideResNet50_2",
            "WideResNet101_2"]
