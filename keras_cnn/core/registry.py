@@ -96,6 +96,19 @@ class FeatureInfo:
     channels: int
 
 
+def chain_features(strides, outputs, last):
+    """The feature table of a plain chain of blocks (MobileNet, EfficientNet): `strides` of the
+    stem and each block, `outputs` the layer that ends each, `last` the body's last layer. The
+    block before each stride-2 block, and `last`, named stage1, stage2, ... ."""
+    table, reduction = [], 1
+    for i, stride in enumerate(strides):
+        reduction *= stride
+        if i + 1 < len(strides) and strides[i + 1] > 1:
+            table.append((outputs[i], reduction))
+    table.append((last, reduction))
+    return tuple(Feature(f"stage{i + 1}", layer, r) for i, (layer, r) in enumerate(table))
+
+
 _REGISTRY = {}
 
 
