@@ -45,8 +45,8 @@ class ModelInfo:
     input_channels: int = 3
     num_classes: int = 1000      # default `classes` (the published counts use it)
     flatten_top: bool = False    # the classifier flattens, so include_top cannot take None sizes
-    static_shape: bool = False   # the body itself needs static height/width (channel shuffle's
-                                 # Reshape), so input_shape defaults to the paper's size
+    static_shape: bool = False   # the body itself needs static height/width, so input_shape
+                                 # defaults to the paper's size (no registered model now)
     weights: tuple = ()          # ((name, WeightsSet or WeightsTable), ...)
     description: str = ""
     features: object = ()        # the stage outputs (`backbone`): a tuple of `Feature`s, or a
