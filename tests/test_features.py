@@ -5,6 +5,7 @@ and the layers that let ShuffleNet and NASNet take inputs of any size (docs/feat
 Each model is built once, with an unknown height and width, and called at two sizes: building
 costs per layer, so the sizes are the smallest the model allows."""
 
+import os
 import re
 
 import numpy as np
@@ -21,6 +22,23 @@ from keras_cnn.layers.blocks import channel_shuffle
 from helpers import SHALLOW, grouped, random_images
 
 ALL = keras_cnn.list_models()
+ALL_VARIANTS = os.environ.get("KERAS_CNN_ALL_VARIANTS") == "1"
+# Variants whose table comes from the same code as a cheaper model of their family (block counts,
+# widths), and whose build alone takes 10-150 s: their stage outputs are built and checked with
+# KERAS_CNN_ALL_VARIANTS=1 (every model's table is checked without a build below). Kept: each
+# family's representative and every other table code path (ResNet v2, SENet-154's deep stem,
+# the CIFAR ResNets, Inception v4, Inception-ResNet v1/v2, ...).
+HEAVY = ("convnext_base", "convnext_large", "convnext_small", "convnext_xlarge", "densenet169",
+         "densenet201", "densenet264", "efficientnet_b1", "efficientnet_b3", "efficientnet_b4",
+         "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_b1",
+         "efficientnet_v2_b3", "efficientnet_v2_l", "efficientnet_v2_m", "efficientnet_v2_s",
+         "resnet101", "resnet101_v2", "resnet110_cifar", "resnet1202_cifar", "resnet152",
+         "resnet152_v2", "resnet200", "resnext101_32x8d", "resnext101_64x4d",
+         "resnext50_32x4d", "se_resnet101", "se_resnet152", "se_resnext101_32x4d",
+         "se_resnext50_32x4d", "wide_resnet101_2")
+STAGE_MODELS = ALL if ALL_VARIANTS else [n for n in ALL if n not in HEAVY]
+# fewer repeated cells, every kind of cell still there (helpers.SHALLOW)
+LIGHT = {**SHALLOW, **({} if ALL_VARIANTS else {"nasnet_large": dict(num_blocks=1)})}
 
 
 def any_size(info):
@@ -57,16 +75,20 @@ TIMM = {
 
 # --- every model's stage outputs --------------------------------------------------------------
 
-@pytest.mark.parametrize("name", grouped(ALL))
+def test_heavy_variants_are_registered_models():
+    assert set(HEAVY) <= set(ALL)
+
+
+@pytest.mark.parametrize("name", grouped(STAGE_MODELS))
 def test_stage_outputs_have_the_tables_strides_and_channels(name):
     """One build with unknown height and width, called at two sizes `step` apart (`step`: the
     largest reduction): every output's size grows by exactly step / reduction, which is what its
     stride means whatever the padding, and its channels are the ones feature_info gives."""
     info = keras_cnn.model_info(name)
-    table = info.feature_table(**SHALLOW.get(name, {}))
+    table = info.feature_table(**LIGHT.get(name, {}))
     step = table[-1].reduction
     sizes = (max(info.min_size, step), max(info.min_size, step) + step)
-    model = keras_cnn.backbone(name, input_shape=any_size(info), **SHALLOW.get(name, {}))
+    model = keras_cnn.backbone(name, input_shape=any_size(info), **LIGHT.get(name, {}))
     assert model.name == f"{name}_features"
     assert [(f.index, f.name, f.layer, f.reduction) for f in model.feature_info] == [
         (i, f.name, f.layer, f.reduction) for i, f in enumerate(table)]
@@ -282,3 +304,15 @@ def test_any_size_shufflenet_converts_to_integer_only_int8(name, tmp_path):
         y = dequantize_output(interpreter.get_tensor(out["index"]), out)
         assert y.shape == (1, 10) and np.all(np.isfinite(y))
         np.testing.assert_allclose(y.sum(), 1.0, atol=0.1)  # softmax, int8 steps of 1/256
+
+
+def test_backbone_under_tf_keras():
+    """Inside backend.use("tf_keras") the backbone is a tf_keras model (for tfmot), any-size
+    ShuffleNet layers included."""
+    with backend.use("tf_keras"):
+        model = keras_cnn.backbone("shufflenet_v2_x0_5", out_indices=(2, 4))
+    assert isinstance(model, tf_keras.Model)
+    assert [(f.name, f.reduction, f.channels) for f in model.feature_info] == [
+        ("stage2", 8, 48), ("conv5", 32, 1024)]
+    outputs = model(random_images((40, 48, 3), batch=1))
+    assert [tuple(y.shape) for y in outputs] == [(1, 5, 6, 48), (1, 2, 2, 1024)]
