@@ -41,9 +41,8 @@ Expected input: RGB images through `preprocess_input` (torch mode: [0, 1], Image
 standard deviation), as for the authors' PyTorch models.
 """
 
-from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import (WITHOUT_BN_STATISTICS, Feature, model_info,
-                                     register_model)
+from keras_cnn.core import applications, backend, imagenet, registry
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import timm_weights
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
 
@@ -144,8 +143,8 @@ def res2net_features(variant):
     """features= of a Res2Net: the stem's ReLU (stride 2, before the max pool) and each stage's
     last block (strides 4 to 32), as ResNet's."""
     stages = CONFIGS[variant]["stages"]
-    return (Feature("stem", "conv1_relu", 2),
-            *(Feature(f"stage{i + 1}", f"conv{i + 2}_block{blocks}_out", 4 * 2 ** i)
+    return (registry.Feature("stem", "conv1_relu", 2),
+            *(registry.Feature(f"stage{i + 1}", f"conv{i + 2}_block{blocks}_out", 4 * 2 ** i)
               for i, (_, blocks, _) in enumerate(stages)))
 
 

@@ -481,13 +481,13 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
 
 
 def build_resnet_options(spec):
-    """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments,
-    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride, and
+    """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments
+    and its stage outputs (`resnet_features`), but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride, and
     relu_before_se but for basic blocks with SE."""
     exclude = ("stride_in_1x1",) if spec.block == "basic" else ()
     if not _has_relu_before_se(spec):
         exclude += ("relu_before_se",)
-    return dict(options=build_resnet, exclude=exclude)
+    return dict(options=build_resnet, exclude=exclude, features=resnet_features(spec))
 
 
 # --- stage outputs (keras_cnn.backbone) --------------------------------------------------------

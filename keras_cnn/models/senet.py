@@ -36,8 +36,7 @@ Expected input: RGB images through "torch" preprocessing (pretrainedmodels' port
 
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
 from keras_cnn.core.weights import timm_weights
-from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, build_resnet_options,
-                                     resnet_features)
+from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, build_resnet_options
 
 __all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
            "SEResNeXt50_32x4d", "SEResNeXt101_32x4d", "SENet154"]
@@ -102,7 +101,6 @@ _FLOPS = "Hu et al. 2018, Table 2 (GFLOPs counted as multiply-adds)"
 def _meta(variant, params, source=_PM, macs=None):
     return dict(build_resnet_options(SPECS[variant]), family="senet", paper=PAPER,
                 default_size=224, min_size=1, params=params,
-                features=resnet_features(SPECS[variant]),
                 params_convention=WITHOUT_BN_STATISTICS, params_source=source, macs=macs,
                 macs_source=_FLOPS if macs else "", **_timm_sets(variant))
 
