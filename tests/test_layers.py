@@ -75,8 +75,10 @@ def test_channel_shuffle_permutation():
 def test_channel_shuffle_errors():
     with pytest.raises(ValueError, match="groups must divide the channels"):
         kl.channel_shuffle(keras.Input((4, 4, 10)), 3)
-    with pytest.raises(ValueError, match="needs static spatial dimensions"):
-        kl.channel_shuffle(keras.Input((None, None, 12)), 3)
+    # an unknown height or width takes keras_cnn's ChannelShuffle layer (tests/test_features.py)
+    inputs = keras.Input((None, None, 12))
+    any_size = keras.Model(inputs, kl.channel_shuffle(inputs, 3, name="s"))
+    assert [type(layer).__name__ for layer in any_size.layers[1:]] == ["ChannelShuffle"]
 
 
 def test_squeeze_excite():

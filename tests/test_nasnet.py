@@ -86,11 +86,15 @@ def test_imagenet_table_is_keras_applications_one():
                              rf'file_hash="{f.file_hash}"', source)
 
 
-def test_input_must_be_static_and_defaults_to_the_paper_size():
-    assert keras_cnn.NASNetMobile(include_top=False).input_shape == (None, 224, 224, 3)
-    with pytest.raises(ValueError, match=r"nasnet_mobile needs a static input_shape.*"
-                                         r"Received: input_shape=\(None, None, 3\)"):
-        keras_cnn.NASNetMobile(include_top=False, input_shape=(None, None, 3))
+def test_any_size_without_the_top_pads_at_run_time():
+    """Without the top the default input is any size; its strided layers' "same" padding is a
+    SamePadding2D layer computing at run time what a static build's ZeroPadding2D does
+    (tests/test_features.py compares the two builds' outputs at an odd size)."""
+    model = keras_cnn.NASNetMobile(include_top=False, num_blocks=1)
+    assert model.input_shape == (None, None, None, 3)
+    assert type(model.get_layer("reduction_pad_1_stem_1")).__name__ == "SamePadding2D"
+    static = keras_cnn.NASNetMobile(include_top=False, num_blocks=1, input_shape=(32, 32, 3))
+    assert type(static.get_layer("reduction_pad_1_stem_1")).__name__ == "ZeroPadding2D"
 
 
 def test_structure_does_not_depend_on_the_input_size():

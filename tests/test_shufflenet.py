@@ -191,12 +191,16 @@ def test_bad_groups_and_scale():
         keras_cnn.ShuffleNetV2(scale=0.25)
 
 
-def test_static_shape():
+def test_any_size_without_the_top():
+    """Without the top the default input is any size (ChannelShuffle / ChannelSplit layers); a
+    static size keeps the built-in Reshape layers."""
     features = keras_cnn.ShuffleNetV2_x0_5(include_top=False)
-    assert features.input_shape == (None, 224, 224, 3)
-    assert features.output_shape == (None, 7, 7, 1024)
-    with pytest.raises(ValueError, match="needs a static input_shape"):
-        keras_cnn.ShuffleNetG3(include_top=False, input_shape=(None, None, 3))
+    assert features.input_shape == (None, None, None, 3)
+    assert features.output_shape == (None, None, None, 1024)
+    assert predict(features, random_images((224, 224, 3), batch=1)).shape == (1, 7, 7, 1024)
+    assert type(features.get_layer("stage2_unit2_shuffle_merge")).__name__ == "ChannelShuffle"
+    static = keras_cnn.ShuffleNetG3(include_top=False, input_shape=(64, 64, 3))
+    assert type(static.get_layer("stage2_unit2_shuffle_merge")).__name__ == "Reshape"
 
 
 @pytest.mark.parametrize("name,last", [("shufflenet_g8", "stage4_unit4_relu"),

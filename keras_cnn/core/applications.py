@@ -156,8 +156,7 @@ def input_shape_for(info, input_shape, input_tensor, include_top, pretrained=Non
                              f"{info.name}. Received: input_shape={input_shape}")
     if info.static_shape and None in spatial:
         raise ValueError(f"{info.name} needs a static input_shape (its layers depend on the "
-                         "height and width, e.g. a channel shuffle's Reshape or NASNet's "
-                         f"padding). Received: input_shape={input_shape}")
+                         f"height and width). Received: input_shape={input_shape}")
     if include_top and info.flatten_top:
         if None in spatial:
             raise ValueError(f"With include_top=True, {info.name} flattens its features into "

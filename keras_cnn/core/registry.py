@@ -45,10 +45,18 @@ class ModelInfo:
     input_channels: int = 3
     num_classes: int = 1000      # default `classes` (the published counts use it)
     flatten_top: bool = False    # the classifier flattens, so include_top cannot take None sizes
-    static_shape: bool = False   # the body itself needs static height/width (channel shuffle's
-                                 # Reshape), so input_shape defaults to the paper's size
+    static_shape: bool = False   # the body itself needs static height/width, so input_shape
+                                 # defaults to the paper's size (no registered model now)
     weights: tuple = ()          # ((name, WeightsSet or WeightsTable), ...)
     description: str = ""
+    features: object = ()        # the stage outputs (`backbone`): a tuple of `Feature`s, or a
+                                 # function of the family arguments returning one
+
+    def feature_table(self, **family_kwargs):
+        """The model's stage outputs (a tuple of `Feature`), for a build with `family_kwargs`
+        (the family arguments that move or rename them, e.g. small_input or blocks)."""
+        table = self.features(**family_kwargs) if callable(self.features) else self.features
+        return tuple(table)
 
     @property
     def weight_sets(self):
@@ -61,6 +69,44 @@ class ModelInfo:
         if backend.image_data_format() == "channels_first":
             return (self.input_channels, size, size)
         return (size, size, self.input_channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+    """One stage output of a model, as a family's feature table gives it.
+
+    name: the stage ("stem", "stage1", ...); layer: the builder's layer whose output it is (the
+    last layer at that resolution: the feature map just before a downsampling, or the body's
+    last); reduction: how many input pixels one feature pixel steps over (its stride, timm's
+    "reduction")."""
+
+    name: str
+    layer: str
+    reduction: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureInfo:
+    """One output of a `backbone`: its `Feature` and its channels (timm's `feature_info`)."""
+
+    index: int        # its index in the model's feature table (what out_indices selects)
+    name: str
+    layer: str
+    reduction: int
+    channels: int
+
+
+def chain_features(strides, outputs, last):
+    """The feature table of a plain chain of blocks (MobileNet, EfficientNet): `strides` of the
+    stem and each block, `outputs` the layer that ends each, `last` the body's last layer. The
+    block before each stride-2 block, and `last`, named stage1, stage2, ... ."""
+    table, reduction = [], 1
+    for i, stride in enumerate(strides):
+        reduction *= stride
+        if i + 1 < len(strides) and strides[i + 1] > 1:
+            table.append((outputs[i], reduction))
+    table.append((last, reduction))
+    return tuple(Feature(f"stage{i + 1}", layer, r) for i, (layer, r) in enumerate(table))
 
 
 _REGISTRY = {}
@@ -232,12 +278,94 @@ def model_info(name):
     return _REGISTRY[key]
 
 
-def create_model(name, **kwargs):
+def create_model(name, *, features_only=False, out_indices=None, **kwargs):
     """Build the registered model `name` with the builder's keyword arguments.
 
+    With `features_only=True`, the model's stage outputs instead: `backbone(name, out_indices,
+    **kwargs)`.
+
     >>> model = keras_cnn.create_model("vgg16", weights=None, classes=10, input_shape=(64, 64, 3))
+    >>> features = keras_cnn.create_model("resnet50", features_only=True, out_indices=(1, 2, 3, 4))
     """
+    if features_only not in (True, False):
+        raise ValueError(f"features_only must be True or False. Received: "
+                         f"features_only={features_only!r}")
+    if features_only:
+        return backbone(name, out_indices=out_indices, **kwargs)
+    if out_indices is not None:
+        raise ValueError("out_indices selects stage outputs: it needs features_only=True. "
+                         f"Received: out_indices={out_indices!r} with features_only=False")
     return model_info(name).builder(**kwargs)
+
+
+#: The builder arguments a backbone sets itself (it has no top and returns feature maps).
+_BACKBONE_FIXED = ("include_top", "pooling", "classes", "classifier_activation")
+
+
+def backbone(name, out_indices=None, **kwargs):
+    """The stage outputs of the registered model `name`: a Keras model whose outputs (a list)
+    are the feature maps its family's feature table names, finest first, as timm's
+    `features_only=True` (the feature map before each downsampling, and the body's last).
+
+    The model is built without the top by its builder, with the other keyword arguments
+    (`weights=`, `input_shape=` (default: any height and width where the model allows it),
+    `input_tensor=`, `name=`, family arguments), so pretrained weights load as they do without
+    the top; then its stage layers become the outputs. `out_indices` (default: all) selects
+    them by index into the table (negative indices count from the end). The returned model has
+    `feature_info`: a tuple of `FeatureInfo` (index, name, layer, reduction, channels), one per
+    output.
+
+    >>> features = keras_cnn.backbone("resnet50", out_indices=(1, 2, 3, 4))
+    >>> [(f.name, f.reduction, f.channels) for f in features.feature_info]
+    [('stage1', 4, 256), ('stage2', 8, 512), ('stage3', 16, 1024), ('stage4', 32, 2048)]
+    """
+    info = model_info(name)
+    fixed = [k for k in _BACKBONE_FIXED if k in kwargs]
+    if fixed:
+        raise TypeError(f"backbone() builds {info.name} without its top and returns its feature "
+                        f"maps: it takes no {', '.join(fixed)}. Received: "
+                        + ", ".join(f"{k}={kwargs[k]!r}" for k in fixed))
+    if not info.features:
+        raise ValueError(f"{info.name} has no feature table: register it with features=.")
+    # the table of this build, checked before building anything
+    family = {k: v for k, v in kwargs.items() if k not in applications.COMMON_ARGS}
+    table = info.feature_table(**family)
+    indices = _check_out_indices(info.name, out_indices, len(table))
+    model = info.builder(include_top=False, **kwargs)
+    implied = {k: v for k, v in model._keras_cnn_build.kwargs.items()
+               if k not in applications.COMMON_ARGS}
+    if implied != family:  # family arguments the builder derived (e.g. from the weights)
+        table = info.feature_table(**implied)
+    chosen = [table[i] for i in indices]
+    outputs = [model.get_layer(feature.layer).output for feature in chosen]
+    axis = 1 if backend.image_data_format() == "channels_first" else -1
+    features = backend.keras().Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs,
+                                     outputs, name=kwargs.get("name") or f"{info.name}_features")
+    features.feature_info = tuple(
+        FeatureInfo(index=i, name=f.name, layer=f.layer, reduction=f.reduction,
+                    channels=int(out.shape[axis]))
+        for i, f, out in zip(indices, chosen, outputs))
+    return features
+
+
+def _check_out_indices(name, out_indices, count):
+    """`out_indices` as a sorted tuple of indices in [0, count), or a ValueError naming what was
+    received and the valid range."""
+    if out_indices is None:
+        return tuple(range(count))
+    valid_range = f"0 to {count - 1}, or -{count} to -1 from the end"
+    message = (f"out_indices must be a non-empty sequence of distinct indices of {name}'s "
+               f"{count} stage outputs ({valid_range}). Received: out_indices={out_indices!r}")
+    if isinstance(out_indices, int) and not isinstance(out_indices, bool):
+        out_indices = (out_indices,)
+    if (not isinstance(out_indices, (tuple, list)) or not out_indices
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in out_indices)
+            or not all(-count <= i < count for i in out_indices)):
+        raise ValueError(message)
+    resolved = [i % count for i in out_indices]
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(message)
+    return tuple(sorted(resolved))
 
 
 def count_params(model, convention=KERAS_CONVENTION):

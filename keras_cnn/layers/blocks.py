@@ -7,6 +7,7 @@ quantization-aware training and integer TFLite conversion. Every layer gets a na
 
 from keras_cnn.core import backend
 from keras_cnn.layers.activations import hard_sigmoid, hard_swish
+from keras_cnn.layers.any_size import channel_shuffle_any_size
 from keras_cnn.layers.batch_norm import batch_norm
 
 
@@ -211,7 +212,11 @@ def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="
 
 def channel_shuffle(x, groups, name="shuffle"):
     """ShuffleNet's channel shuffle: view the channels as (groups, channels // groups), transpose
-    to (channels // groups, groups), flatten back. Needs static spatial dimensions."""
+    to (channels // groups, groups), flatten back. With a static height and width, built-in
+    layers (Reshape `{name}_split`, Permute `{name}_transpose`, Reshape `{name}_merge`, which
+    tfmot's quantization-aware training knows); where either is unknown, one `ChannelShuffle`
+    layer (keras_cnn.layers.any_size), which computes the same, named `{name}_merge` as the
+    static build's last layer so that the shuffled tensor has one name in both."""
     layers = backend.layers()
     channels_first = backend.image_data_format() == "channels_first"
     if channels_first:
@@ -221,8 +226,7 @@ def channel_shuffle(x, groups, name="shuffle"):
     if groups < 1 or channels % groups:
         raise ValueError(f"groups must divide the channels ({channels}). Received: groups={groups}")
     if height is None or width is None:
-        raise ValueError("channel_shuffle needs static spatial dimensions (Reshape cannot infer two "
-                         f"unknown sizes). Received a tensor of shape {tuple(x.shape)}.")
+        return channel_shuffle_any_size(x, groups, name=f"{name}_merge")
     per_group = channels // groups
     if channels_first:
         x = layers.Reshape((groups, per_group, height, width), name=f"{name}_split")(x)

@@ -27,7 +27,7 @@ for the torchvision weights, torchvision's normalization (docs/weights.md).
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import grouped_conv, local_response_norm
 
@@ -118,7 +118,18 @@ def _alexnet(variant, spec, *, towers=1, dropout=0.5, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
+# The stage outputs (keras_cnn.backbone): the last layer before each max pooling (CONV1 at stride
+# 4, CONV2 at 8, CONV5 at 16; ZFNet's CONV1 at 2 and its LRN after the first pooling at 4) and
+# the last pooling (stride 32), the feature map the FC layers flatten.
+FEATURES = (Feature("conv1", "conv1", 4), Feature("conv2", "conv2", 8),
+            Feature("conv5", "conv5", 16), Feature("pool5", "pool5", 32))
+ZFNET_FEATURES = (Feature("conv1", "conv1", 2), Feature("norm1", "norm1", 4),
+                  Feature("conv2", "conv2", 8), Feature("conv5", "conv5", 16),
+                  Feature("pool5", "pool5", 32))
+
+
 @register_model("alexnet", options=_alexnet, family="alexnet", paper=ALEXNET_PAPER,
+                features=FEATURES,
                 default_size=227, min_size=67, flatten_top=True, params=62_378_344,
                 params_source="course notes' AlexNet table (96-256-384-384-256, FC 4096-4096-1000), "
                               "with biases",
@@ -129,6 +140,7 @@ def AlexNet(**kwargs):
 
 
 @register_model("alexnet_two_tower", options=_alexnet, exclude=("towers",),  # grouped already
+                features=FEATURES,
                 family="alexnet", paper=ALEXNET_PAPER, default_size=227, min_size=67,
                 flatten_top=True, params=60_965_224,
                 params_source="single tower minus the cross-GPU kernels of CONV2, CONV4, CONV5 "
@@ -145,6 +157,7 @@ _OWT_WEIGHTS = torchvision_weights("alexnet", "alexnet-owt-7be5be79.pth", (56.52
 
 
 @register_model("alexnet_owt", options=_alexnet, exclude=("towers",),  # one tower
+                features=FEATURES,
                 family="alexnet", paper=OWT_PAPER, default_size=224, min_size=63,
                 flatten_top=True, params=61_100_840, params_source="torchvision alexnet",
                 macs=714_000_000,
@@ -158,6 +171,7 @@ def AlexNetOWT(**kwargs):
 
 
 @register_model("zfnet", options=_alexnet, exclude=("towers",),  # no layer to group
+                features=ZFNET_FEATURES,
                 family="alexnet", paper=ZFNET_PAPER, default_size=224, min_size=53,
                 flatten_top=True, params=62_357_608,
                 params_source="Zeiler & Fergus Figure 3 layout (7x7/2 CONV1, 96-256-384-384-256, "

@@ -33,7 +33,7 @@ the identity, as in keras.applications).
 import numpy as np
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
 from keras_cnn.layers import layer_scale, stochastic_depth
 
@@ -197,8 +197,18 @@ _MACS_SOURCE = ("Liu et al. 2022, Tables 1-2 (FLOPs there count multiply-accumul
                 "224x224; the authors' README for XL")
 
 
+def convnext_features(variant):
+    """features= of `variant`: each stage's last block (its residual Add; strides 4 to 32), as
+    timm's. Not the next downsampling block's LayerNorm (the first layer of the next stage: a
+    normalized copy), nor the no-top model's head LayerNorm after the last stage."""
+    depths = CONFIGS[variant]["depths"]
+    return tuple(Feature(f"stage{s + 1}", f"{variant}_stage_{s}_block_{depth - 1}_add", 4 * 2 ** s)
+                 for s, depth in enumerate(depths))
+
+
 def _meta(variant, params, macs, pretraining):
     return dict(_COMMON, params=params, macs=macs, macs_source=_MACS_SOURCE,
+                features=convnext_features(variant),
                 params_source=f"keras.applications.{_BUILDER_NAMES[variant]} (count_params; "
                               "the paper rounds it)",
                 weights={"imagenet": _imagenet(variant, pretraining)})

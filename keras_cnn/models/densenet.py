@@ -33,7 +33,7 @@ ImageNet mean, divided by its standard deviation).
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.applications import (check_positive_int, check_rate, check_value, is_int,
                                     is_number)
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import batch_norm, conv_bn_act, padded_conv, padded_pool
 
@@ -182,6 +182,24 @@ def _densenet(variant, config, *, growth_rate=None, compression=0.5, bottleneck=
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
+def densenet_features(config):
+    """`register_model`'s features= of configuration `config`: each dense block's output (its
+    last concatenation, before the transition's pooling; the last block's after the final
+    BN-ReLU, "relu"), as timm's; ImageNet adds the stem's ReLU (stride 2, before the max pool).
+    `blocks` (a family argument) renames them."""
+    cfg = DENSENET_CONFIGS[config]
+
+    def table(blocks=None, **_):
+        blocks = cfg["blocks"] if blocks is None else blocks
+        first = 4 if cfg["stem"] == "imagenet" else 1
+        stages = [Feature(f"block{i + 1}", f"conv{i + 2}_block{count}_concat", first * 2 ** i)
+                  for i, count in enumerate(blocks[:-1])]
+        stages.append(Feature(f"block{len(blocks)}", "relu", first * 2 ** (len(blocks) - 1)))
+        stem = [Feature("stem", "conv1_relu", 2)] if cfg["stem"] == "imagenet" else []
+        return (*stem, *stages)
+    return table
+
+
 # ImageNet: conv 7x7/2 and max pool 3x3/2, then three 2x2 pools: 29x29 is the smallest input
 # that leaves a 1x1 feature map (28x28 leaves none).
 _IMAGENET = dict(options=_densenet, family="densenet", paper=PAPER, default_size=224, min_size=29)
@@ -189,6 +207,7 @@ _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates
 
 
 @register_model("densenet121", params=8_062_504, params_source="keras.applications.DenseNet121",
+                features=densenet_features("121"),
                 macs=2_830_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["121"],
                                                       "torchvision": TORCHVISION["121"]},
                 **_IMAGENET)
@@ -198,6 +217,7 @@ def DenseNet121(**kwargs):
 
 
 @register_model("densenet169", params=14_307_880, params_source="keras.applications.DenseNet169",
+                features=densenet_features("169"),
                 macs=3_360_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["169"],
                                                       "torchvision": TORCHVISION["169"]},
                 **_IMAGENET)
@@ -207,6 +227,7 @@ def DenseNet169(**kwargs):
 
 
 @register_model("densenet201", params=20_242_984, params_source="keras.applications.DenseNet201",
+                features=densenet_features("201"),
                 macs=4_290_000_000, macs_source=_TV, weights={"imagenet": IMAGENET["201"],
                                                       "torchvision": TORCHVISION["201"]},
                 **_IMAGENET)
@@ -216,6 +237,7 @@ def DenseNet201(**kwargs):
 
 
 @register_model("densenet264", params=33_736_232,
+                features=densenet_features("264"),
                 params_source="exact count of Huang et al. Table 1's DenseNet-264 (k=32, "
                               "blocks 6-12-64-48) in the keras.applications layout",
                 **_IMAGENET)
@@ -225,6 +247,7 @@ def DenseNet264(**kwargs):
 
 
 @register_model("densenet_bc100_cifar", options=_densenet, family="densenet", paper=PAPER,
+                features=densenet_features("bc100_cifar"),
                 default_size=32, min_size=4, num_classes=10, params=769_162,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="Huang et al. Table 2 (DenseNet-BC L=100, k=12: 0.8M); exact count "

@@ -48,7 +48,7 @@ import math
 
 from keras_cnn.core import backend
 from keras_cnn.core.applications import build_application, check_bool, check_rate
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import chain_features, model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
 from keras_cnn.layers import conv_bn_act, make_divisible, squeeze_excite, stochastic_depth
 
@@ -280,6 +280,36 @@ def _efficientnet(variant, *, small_input=False, stddev_rescaling=None, dropout_
     return model
 
 
+# --- stage outputs (keras_cnn.backbone) --------------------------------------------------------
+
+def block_features(stages, width, depth, small_input, round_width, block_output):
+    """The feature table of an EfficientNet body: the last block before each stride-2 block (its
+    Add where it has a shortcut, else `block_output(stage, name)`, its projection) and the body's
+    last layer, top_activation. Not the next block's expansion activation, which is at the same
+    resolution but a different (expanded) tensor. `round_width(filters, width)` rounds the
+    channels, to know which blocks have a shortcut."""
+    strides, outputs = [1 if small_input else 2], ["stem_activation"]
+    for s, stage in enumerate(stages, start=1):
+        filters_in = round_width(stage.filters_in, width)
+        filters_out = round_width(stage.filters_out, width)
+        for j in range(round_repeats(stage.repeats, depth)):
+            stride, name = stage.strides if j == 0 else 1, f"block{s}{chr(ord('a') + j)}"
+            shortcut = stride == 1 and (filters_in if j == 0 else filters_out) == filters_out
+            outputs.append(f"{name}_add" if shortcut else block_output(stage, name))
+            strides.append(stride)
+    return chain_features(strides, outputs, "top_activation")
+
+
+def efficientnet_features(variant):
+    """features= of EfficientNet `variant` ("b0" .. "b7"); small_input moves every stride."""
+    coefficients = COEFFICIENTS[variant]
+
+    def table(small_input=False, **_):
+        return block_features(BASE_STAGES, coefficients.width, coefficients.depth, small_input,
+                              round_filters, lambda stage, name: f"{name}_project_bn")
+    return table
+
+
 _PAPER_MACS = ("Tan & Le 2019, Table 2 (FLOPS column, which counts multiply-adds; rounded), at "
                "the default resolution")
 
@@ -291,6 +321,7 @@ _ROUNDED = ("Table 2's figure is below this layout's count (keras.applications' 
 def _meta(variant, params, macs, macs_note=""):
     return dict(options=_efficientnet, family="efficientnet", paper=PAPER, macs_note=macs_note,
                 default_size=COEFFICIENTS[variant].resolution, min_size=1,
+                features=efficientnet_features(variant),
                 params=params, params_source=f"keras.applications.EfficientNet{variant.upper()} "
                                              "(count_params, with its preprocessing layers)",
                 macs=macs, macs_source=_PAPER_MACS, weights={"imagenet": _imagenet(variant)})

@@ -36,8 +36,8 @@ from keras_cnn.core import backend
 from keras_cnn.core.applications import build_application, check_bool, check_rate
 from keras_cnn.layers import conv_bn_act, squeeze_excite
 from keras_cnn.models.efficientnet import (CONV_INITIALIZER, IMAGENET_MEAN_RGB,
-                                           IMAGENET_STDDEV_RGB, classifier_head, mbconv_block,
-                                           residual, round_repeats)
+                                           IMAGENET_STDDEV_RGB, block_features, classifier_head,
+                                           mbconv_block, residual, round_repeats)
 from keras_cnn.core.registry import model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
 
@@ -225,12 +225,27 @@ def _mbconv_v2(x, filters_in, filters_out, **kwargs):
                         dwconv_name="dwconv2", **kwargs)
 
 
+def efficientnet_v2_features(variant):
+    """features= of EfficientNetV2 `variant`: EfficientNet's rule (`block_features`); a
+    Fused-MBConv block without expansion ends in its convolution's activation."""
+    spec = VARIANTS[variant]
+
+    def output(stage, name):
+        return f"{name}_project_activation" if stage.expand_ratio == 1 else f"{name}_project_bn"
+
+    def table(small_input=False, **_):
+        return block_features(STAGES[spec.stages], spec.width, spec.depth, small_input,
+                              round_filters, output)
+    return table
+
+
 _TV_MACS = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 
 
 def _meta(variant, params, macs=None):
     return dict(options=_efficientnet_v2, family="efficientnet_v2", paper=PAPER,
                 default_size=VARIANTS[variant].resolution, min_size=1, params=params,
+                features=efficientnet_v2_features(variant),
                 params_source=f"keras.applications.EfficientNetV2{variant.upper()} "
                               "(count_params, with its preprocessing layers)",
                 macs=macs, macs_source=_TV_MACS if macs else "",

@@ -43,7 +43,7 @@ Expected input: 32x32 RGB images (CIFAR), scaled as for training; there is no pr
 """
 
 from keras_cnn.core import applications, backend
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
 from keras_cnn.layers import batch_norm
 
 __all__ = ["FractalNet20"]
@@ -144,7 +144,22 @@ def _fractalnet(variant, *, columns=None, dropout=None, **kwargs):
                                           applications.global_pool_classifier, **kwargs)
 
 
+def fractalnet_features(variant):
+    """features= of `variant`: each block's output, its last join (strides 2 to 32). A block
+    pools every column before that join, so no single layer holds the block at full resolution:
+    the block's output is the first single feature map at each stride."""
+    cfg = CONFIGS[variant]
+
+    def table(columns=None, **_):
+        columns = cfg["columns"] if columns is None else columns
+        return tuple(Feature(f"block{b}", f"block{b}_join{columns - 1}" if columns > 1
+                             else f"block{b}_col1_pool", 2 ** b)
+                     for b in range(1, len(cfg["channels"]) + 1))
+    return table
+
+
 @register_model("fractalnet20", options=_fractalnet, family="fractalnet", paper=PAPER,
+                features=fractalnet_features("fractalnet20"),
                 default_size=32, min_size=32, num_classes=10, params=33_714_314,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of the paper's 20-layer CIFAR configuration as the "

@@ -109,7 +109,7 @@ mode="torch")`, docs/weights.md).
 import os
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
 from keras_cnn.core.weights import TORCHVISION_MEAN, TORCHVISION_STD, torchvision_weights
 from keras_cnn.layers import ceil_max_pool, conv_bn_act, local_response_norm, multi_branch
 
@@ -428,7 +428,27 @@ def _googlenet_torchvision(variant, *, transform_input=True, dropout=TORCHVISION
                                           applications.pooled_head(dropout), **kwargs)
 
 
+# The stage outputs (keras_cnn.backbone): the last layer before each stride-2 pooling (conv1's ReLU
+# at stride 2, conv2's at 4 (GoogLeNet's LRN after it where lrn=True), inception (3b) at 8, (4e) at
+# 16) and the last module, (5b), at 32. BN-Inception reduces inside its modules (3c) and (4e),
+# so its stride-16 output is (4d).
+def googlenet_features(lrn=True, **_):
+    """features= of GoogLeNet (its conv2 stage ends with the LRN where `lrn`)."""
+    return (Feature("stem", "conv1_relu", 2),
+            Feature("conv2", "conv2_norm" if lrn else "conv2_relu", 4),
+            Feature("inception3", "inception_3b", 8), Feature("inception4", "inception_4e", 16),
+            Feature("inception5", "inception_5b", 32))
+
+
+TORCHVISION_FEATURES = googlenet_features(lrn=False)
+BN_INCEPTION_FEATURES = (
+    Feature("stem", "conv1_relu", 2), Feature("conv2", "conv2_relu", 4),
+    Feature("inception3", "inception_3b", 8), Feature("inception4", "inception_4d", 16),
+    Feature("inception5", "inception_5b", 32))
+
+
 @register_model("googlenet", options=_googlenet, family="googlenet", paper=GOOGLENET_PAPER,
+                features=googlenet_features,
                 default_size=224, min_size=1, params=6_998_552,
                 params_source="exact count of Table 1 (with biases, no auxiliary classifiers; "
                               "13,378,280 with aux_logits=True)",
@@ -448,6 +468,7 @@ _TORCHVISION_WEIGHTS = torchvision_weights("googlenet", "googlenet-1378be20.pth"
 
 
 @register_model("googlenet_torchvision", options=_googlenet_torchvision, family="googlenet",
+                features=TORCHVISION_FEATURES,
                 paper=GOOGLENET_PAPER, default_size=224, min_size=15, params=6_624_904,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="torchvision googlenet (without its auxiliary classifiers; "
@@ -463,6 +484,7 @@ def GoogLeNetTorchvision(**kwargs):
 
 
 @register_model("bn_inception", options=_bn_inception, family="googlenet",
+                features=BN_INCEPTION_FEATURES,
                 paper=BN_INCEPTION_PAPER, default_size=224, min_size=1, params=11_285_224,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of Figure 5 of Ioffe & Szegedy (conv without bias, "

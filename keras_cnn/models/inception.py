@@ -32,8 +32,8 @@ Expected input: RGB images through `preprocess_input` (tf mode: pixels scaled to
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import (KERAS_CONVENTION, WITHOUT_BN_STATISTICS, model_info,
-                                     register_model)
+from keras_cnn.core.registry import (KERAS_CONVENTION, WITHOUT_BN_STATISTICS, Feature,
+                                     model_info, register_model)
 from keras_cnn.core.weights import (INCEPTION_MEAN, INCEPTION_STD, TF_KERNELS,
                                     keras_applications_weights, timm_sets,
                                     timm_weights)
@@ -275,8 +275,21 @@ TIMM_V4 = timm_weights("inception_v4", "tf_in1k", (80.144, 94.982), input_size=2
                        interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD)
 
 
+# The stage outputs (keras_cnn.backbone): the last layer at each resolution. The stem's third
+# convolution (stride 2) and sixth (stride 4; the stem's stride-1 "valid" convolutions shrink the
+# map by a few pixels without changing its stride), then the last module before each reduction
+# module (strides 8 and 16) and the last module (stride 32).
+V3_FEATURES = (Feature("stem", "stem_3_relu", 2), Feature("stem2", "stem_6_relu", 4),
+               Feature("mixed_a", "mixed2", 8), Feature("mixed_b", "mixed7", 16),
+               Feature("mixed_c", "mixed10", 32))
+V4_FEATURES = (Feature("stem", "stem_3_relu", 2), Feature("stem2", "mixed_4a", 4),
+               Feature("inception_a", "mixed_5e", 8), Feature("inception_b", "mixed_6h", 16),
+               Feature("inception_c", "mixed_7d", 32))
+
+
 @register_model(
     "inception_v3", options=_inception_v3, paper=PAPER_V3, **_COMMON,
+    features=V3_FEATURES,
     params=23_851_784, params_convention=KERAS_CONVENTION,
     params_source="keras.applications.InceptionV3 (model.count_params())",
     macs=5_713_000_000,
@@ -290,6 +303,7 @@ def InceptionV3(**kwargs):
 
 @register_model(
     "inception_v4", options=_inception_v4, paper=PAPER_V4, **_COMMON,
+    features=V4_FEATURES,
     params=42_679_816, params_convention=WITHOUT_BN_STATISTICS,
     params_source="timm inception_v4 / Cadene pretrainedmodels inceptionv4 (42.68M; BN gamma and "
                   "beta counted, moving statistics not)",

@@ -29,7 +29,7 @@ from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.layers import AVG_3x3, MAX_3x3_S2, batch_norm, branch, multi_branch
 from keras_cnn.models.inception import (CONV_KWARGS, PAPER_V4, STEM_V3, VALID,
                                         pooled_classifier, reduction_a)
-from keras_cnn.core.registry import KERAS_CONVENTION, model_info, register_model
+from keras_cnn.core.registry import KERAS_CONVENTION, Feature, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 
 __all__ = ["InceptionResNetV1", "InceptionResNetV2"]
@@ -139,8 +139,20 @@ _COMMON = dict(options=_inception_resnet, family="inception_resnet", paper=PAPER
                default_size=299, min_size=75)
 
 
+# The stage outputs (keras_cnn.backbone): the stem's third convolution (stride 2) and sixth
+# (stride 4), the last Inception-ResNet-A and -B blocks before the reduction modules (strides 8
+# and 16), and the last layer (stride 32: v1's last block, v2's conv_7b).
+V1_FEATURES = (Feature("stem", "stem_3_relu", 2), Feature("stem2", "stem_6_relu", 4),
+               Feature("block35", "block35_5_ac", 8), Feature("block17", "block17_10_ac", 16),
+               Feature("block8", "block8_5_add", 32))
+V2_FEATURES = (Feature("stem", "stem_3_relu", 2), Feature("stem2", "stem_6_relu", 4),
+               Feature("block35", "block35_10_ac", 8), Feature("block17", "block17_20_ac", 16),
+               Feature("conv_7b", "conv_7b_ac", 32))
+
+
 @register_model(
     "inception_resnet_v1", **_COMMON,
+    features=V1_FEATURES,
     params=22_769_848, params_convention=KERAS_CONVENTION,
     params_source="exact count of the paper's Inception-ResNet-v1 (Figures 7, 10-15) as built "
                   "here (BN without gamma); the paper gives no parameter count",
@@ -152,6 +164,7 @@ def InceptionResNetV1(**kwargs):
 
 @register_model(
     "inception_resnet_v2", **_COMMON,
+    features=V2_FEATURES,
     params=55_873_736, params_convention=KERAS_CONVENTION,
     params_source="keras.applications.InceptionResNetV2 (model.count_params())",
     macs=13_188_640_000,

@@ -13,7 +13,7 @@ Expected input: grey-scale images scaled to [0, 1] (`preprocess_input`), 32x32 b
 import numpy as np
 
 from keras_cnn.core import applications, backend
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.layers import connection_table_conv
 
 __all__ = ["LeNet5", "LeNet5C3Table"]
@@ -67,8 +67,12 @@ def _lenet(variant, *, c3_table=False, activation="tanh", subsampling="avg", **k
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
+#: The stage outputs (keras_cnn.backbone): C1 and C3, before the subsamplings S2 and S4 (strides
+#: 1 and 2), and S4 (stride 4), the last feature map before C5.
+FEATURES = (Feature("c1", "c1", 1), Feature("c3", "c3", 2), Feature("s4", "s4", 4))
+
 _COMMON = dict(options=_lenet, family="lenet", paper=PAPER, default_size=32, min_size=16,
-               input_channels=1, num_classes=10, flatten_top=True)
+               input_channels=1, num_classes=10, flatten_top=True, features=FEATURES)
 
 
 @register_model("lenet5", **_COMMON, params=61_706,

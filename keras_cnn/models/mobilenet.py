@@ -53,7 +53,7 @@ import warnings
 from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.applications import (check_bool, check_positive_int, check_positive_number,
                                          check_rate)
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import chain_features, model_info, register_model
 from keras_cnn.core.weights import WeightsTable, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import (batch_norm, correct_pad, hard_swish, make_divisible, padded_conv,
                               squeeze_excite)
@@ -533,6 +533,49 @@ def _mobilenet_v3(variant, config, *, alpha=1.0, minimalistic=False, dropout_rat
     return model
 
 
+# --- stage outputs (keras_cnn.backbone) --------------------------------------------------------
+# The last block before each stride-2 block (its Add where it has a shortcut, else its projection's
+# BN; v1: its pointwise ReLU), and the body's last layer (v2, v3: the wide 1x1 convolution's
+# activation, as keras.applications' model without the top ends). Not the next block's
+# expansion ReLU, which is at the same resolution but a different (expanded) tensor.
+
+def v1_features(alpha=1.0, small_input=False, **_):
+    """features= of MobileNet v1."""
+    strides = _small_input_strides([V1_STEM[1]] + [s for _, s in V1_BLOCKS], small_input)
+    outputs = ["conv1_relu"] + [f"conv_pw_{i}_relu" for i in range(1, len(V1_BLOCKS) + 1)]
+    return chain_features(strides, outputs, outputs[-1])
+
+
+def v2_features(alpha=1.0, small_input=False, **_):
+    """features= of MobileNetV2."""
+    blocks = [(c, s if i == 0 else 1) for t, c, n, s in V2_STAGES for i in range(n)]
+    strides = _small_input_strides([V2_STEM[1]] + [s for _, s in blocks], small_input)
+    outputs, channels = ["Conv1_relu"], make_divisible(V2_STEM[0] * alpha)
+    for block_id, ((c, _), stride) in enumerate(zip(blocks, strides[1:])):
+        filters = make_divisible(int(c * alpha))
+        prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
+        outputs.append(prefix + ("add" if stride == 1 and channels == filters else "project_BN"))
+        channels = filters
+    return chain_features(strides, outputs, "out_relu")
+
+
+def v3_features(config, default_minimalistic=False):
+    """features= of MobileNetV3 `config` ("large" or "small")."""
+    def table(alpha=1.0, minimalistic=default_minimalistic, small_input=False, **_):
+        rows, _ = V3_CONFIGS[config]
+        strides = _small_input_strides([V3_STEM[1]] + [row[3] for row in rows], small_input)
+        top = "relu" if minimalistic else V3_ACTIVATIONS["HS"]
+        outputs, channels = [f"conv_{top}"], V3_STEM[0]
+        for block_id, (row, stride) in enumerate(zip(rows, strides[1:])):
+            filters = make_divisible(row[1] * alpha)
+            prefix = f"expanded_conv_{block_id}_" if block_id else "expanded_conv_"
+            outputs.append(prefix + ("add" if stride == 1 and channels == filters
+                                     else "project_bn"))
+            channels = filters
+        return chain_features(strides, outputs, f"conv_1_{top}")
+    return table
+
+
 # --- registered variants ---------------------------------------------------------------------
 
 _KERAS = "keras.applications.{}(weights=None).count_params() (Keras convention)"
@@ -540,6 +583,7 @@ _TF_KERAS_V3 = "tf_keras.applications.mobilenet_v3 docstring table (the TF-slim 
 
 
 @register_model("mobilenet", options=_mobilenet_v1, family="mobilenet", paper=PAPER_V1,
+                features=v1_features,
                 default_size=224, min_size=31, params=4_253_864,
                 params_source=_KERAS.format("MobileNet"),
                 macs=569_000_000, macs_source="Howard et al. 2017, Table 8 (1.0 MobileNet-224)",
@@ -550,6 +594,7 @@ def MobileNet(**kwargs):
 
 
 @register_model("mobilenet_v2", options=_mobilenet_v2, family="mobilenet", paper=PAPER_V2,
+                features=v2_features,
                 default_size=224, min_size=31, params=3_538_984,
                 params_source=_KERAS.format("MobileNetV2"),
                 macs=300_000_000, macs_source="Sandler et al. 2018, Table 4 (MobileNetV2 1.0)",
@@ -566,6 +611,7 @@ def _v3_meta(config, params, macs, macs_source, minimalistic=False, macs_note=""
     builder = f"MobileNetV3{config.title()}" + ("(minimalistic=True, " if minimalistic else "(")
     return dict(options=_mobilenet_v3, exclude=("minimalistic",) if minimalistic else (),
                 family="mobilenet", paper=PAPER_V3, default_size=224, min_size=31,
+                features=v3_features(config, minimalistic),
                 params=params, params_source=f"keras.applications.{builder}weights=None)"
                                              ".count_params() (Keras convention)",
                 macs=macs, macs_source=macs_source, macs_note=macs_note, weights=weights)

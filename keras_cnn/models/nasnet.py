@@ -25,8 +25,10 @@ keras.applications leaves unnamed (ReLUs, the factorized reduction's padding/cro
 get names here in the same pattern.
 
 Input size: strided convolutions are padded explicitly (as TensorFlow's "same" padding does),
-which depends on whether the size is odd or even, so the height and width must be static
-(`static_shape`; the default input is the paper's size, also with include_top=False).
+which depends on whether the size is odd or even: with a static input size by ZeroPadding2D
+layers (keras.applications'), and with an unknown height or width (include_top=False builds
+with `input_shape=(None, None, 3)` by default) by keras_cnn's `SamePadding2D` layers, which
+compute the same padding at run time (`same_pad`).
 keras.applications asks for at least 32x32. Here the choice between the factorized reduction and
 a plain projection is taken from the cell graph (a state that crossed a reduction cell is
 reduced), not by comparing shapes, so the structure and weights are the same at every size and
@@ -37,9 +39,9 @@ Expected input: RGB images through `preprocess_input` ("tf" mode: scaled to [-1,
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.core.weights import keras_applications_weights
-from keras_cnn.layers import batch_norm, correct_pad, padded_conv
+from keras_cnn.layers import batch_norm, correct_pad, padded_conv, same_padding
 
 __all__ = ["NASNetLarge", "NASNetMobile"]
 
@@ -81,6 +83,17 @@ IMAGENET = {config: keras_applications_weights(
             for config, hashes in _HASHES.items()}
 
 
+def same_pad(x, kernel_size, name):
+    """`x` padded as TensorFlow's "same" would for a stride-2 `kernel_size` window (more at the
+    bottom/right): keras.applications' `correct_pad` ZeroPadding2D, which depends on whether
+    the size is odd or even, or where the height or width is unknown, a `SamePadding2D` layer
+    that computes the same padding at run time."""
+    spatial = x.shape[2:] if backend.image_data_format() == "channels_first" else x.shape[1:3]
+    if None in spatial:
+        return same_padding(x, kernel_size, 2, name=name)
+    return backend.layers().ZeroPadding2D(correct_pad(x, kernel_size), name=name)(x)
+
+
 def _batch_norm(x, name):
     return batch_norm(x, name, **_BN)
 
@@ -92,8 +105,7 @@ def separable_conv_block(x, filters, kernel_size, strides=1, block_id=""):
     x = layers.Activation("relu", name=f"separable_conv_1_relu_{block_id}")(x)
     padding = "same"
     if strides == 2:  # keras.applications' asymmetric `correct_pad` (its weights), not "torch"
-        x = layers.ZeroPadding2D(correct_pad(x, kernel_size),
-                                 name=f"separable_conv_1_pad_{block_id}")(x)
+        x = same_pad(x, kernel_size, name=f"separable_conv_1_pad_{block_id}")
         padding = "valid"
     x = layers.SeparableConv2D(filters, kernel_size, strides=strides, padding=padding,
                                use_bias=False, name=f"separable_conv_1_{block_id}")(x)
@@ -175,7 +187,7 @@ def reduction_cell(x, p, filters, block_id, reduce_p=False):
     h = _squeeze(x, filters, "reduction", block_id)
     # the pooling branches on h are padded once, like TensorFlow's "same" at stride 2
     # (keras.applications' asymmetric `correct_pad`, bit-exact with it: not `padded_pool`)
-    h3 = layers.ZeroPadding2D(correct_pad(h, 3), name=f"reduction_pad_1_{block_id}")(h)
+    h3 = same_pad(h, 3, name=f"reduction_pad_1_{block_id}")
 
     def sep(inp, kernel, side):
         return separable_conv_block(inp, filters, kernel, strides=2,
@@ -271,12 +283,30 @@ def _nasnet(variant, config, *, penultimate_filters=None, num_blocks=None,
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
-_COMMON = dict(options=_nasnet, family="nasnet", paper=PAPER, min_size=3, static_shape=True,
+def nasnet_features(config):
+    """`register_model`'s features= of NASNet-A `config`: the stem convolution's BN (stride 2),
+    the second stem cell's input (the first stem reduction cell's output, stride 4), the last
+    normal cell of each stage (strides 8 and 16; each reduction cell reads it, as timm's
+    reduction_cell_*.conv_1x1) and the final ReLU (stride 32). Cells read two earlier states,
+    so the table names cell outputs, which every later state passes through or beside.
+    `num_blocks` (a family argument) renumbers the cells."""
+    def table(num_blocks=None, **_):
+        n = NASNET_CONFIGS[config]["num_blocks"] if num_blocks is None else num_blocks
+        return (Feature("stem", "stem_bn1", 2),
+                Feature("stem_cell1", "reduction_concat_stem_1", 4),
+                Feature("stage1", f"normal_concat_{n - 1}", 8),
+                Feature("stage2", f"normal_concat_{2 * n}", 16),
+                Feature("stage3", "relu", 32))
+    return table
+
+
+_COMMON = dict(options=_nasnet, family="nasnet", paper=PAPER, min_size=3,
                params_source="keras.applications (Zoph et al. 2018 Tables 2-3: 5.3M / 88.9M)")
 _MACS_SOURCE = "Zoph et al. 2018, Table 3 (mobile) / Table 2 (large), Mult-Adds column"
 
 
 @register_model("nasnet_mobile", default_size=224, params=5_326_716, macs=564_000_000,
+                features=nasnet_features("mobile"),
                 macs_source=_MACS_SOURCE, weights={"imagenet": IMAGENET["mobile"]}, **_COMMON)
 def NASNetMobile(**kwargs):
     """NASNet-A Mobile, (4 @ 1056), 224x224 (keras.applications' NASNetMobile)."""
@@ -284,6 +314,7 @@ def NASNetMobile(**kwargs):
 
 
 @register_model("nasnet_large", default_size=331, params=88_949_818, macs=23_800_000_000,
+                features=nasnet_features("large"),
                 macs_source=_MACS_SOURCE, weights={"imagenet": IMAGENET["large"]}, **_COMMON)
 def NASNetLarge(**kwargs):
     """NASNet-A Large, (6 @ 4032), 331x331 (keras.applications' NASNetLarge)."""

@@ -29,7 +29,7 @@ one to one. Expected input: `preprocess_input` (caffe mode: BGR, mean pixel subt
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 
 __all__ = ["NiN", "NiNCIFAR10"]
 
@@ -108,7 +108,16 @@ def _nin(variant, blocks, *, dropout=0.5, **kwargs):
 _OWN_COUNT = "sum of the layer shapes at {size}x{size}"
 
 
+# The stage outputs (keras_cnn.backbone): each mlpconv block's last 1x1 convolution, just before
+# its max pooling, and the last block's (before the classifier's cccp8 / cccp6).
+FEATURES = (Feature("block1", "cccp2", 4), Feature("block2", "cccp4", 8),
+            Feature("block3", "cccp6", 16), Feature("block4", "cccp7", 32))
+CIFAR_FEATURES = (Feature("block1", "cccp2", 1), Feature("block2", "cccp4", 2),
+                  Feature("block3", "cccp5", 4))
+
+
 @register_model("nin", options=_nin, family="nin", paper=PAPER, default_size=224,
+                features=FEATURES,
                 min_size=59, params=7_595_176,
                 params_source="exact count of the Caffe model-zoo NIN-ImageNet layout "
                               "(conv1 96 11x11/4, cccp 96-96; 256 5x5, 256-256; 384 3x3, "
@@ -120,6 +129,7 @@ def NiN(**kwargs):
 
 
 @register_model("nin_cifar10", options=_nin, family="nin", paper=PAPER, default_size=32,
+                features=CIFAR_FEATURES,
                 min_size=1, num_classes=10, params=966_986,
                 params_source="exact count of Lin et al.'s CIFAR-10 model (192-160-96 5x5, "
                               "192-192-192 5x5, 192-192-10 3x3, with biases)",

@@ -41,7 +41,7 @@ Expected input: RGB images through `preprocess_input` (torch mode: [0, 1], Image
 standard deviation), as for the authors' PyTorch models.
 """
 
-from keras_cnn.core import applications, backend, imagenet
+from keras_cnn.core import applications, backend, imagenet, registry
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
 from keras_cnn.core.weights import timm_sets, timm_weights
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
@@ -139,7 +139,17 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
 TIMM = timm_weights("res2net50_26w_4s", "in1k", (77.994, 93.860))
 
 
+def res2net_features(variant):
+    """features= of a Res2Net: the stem's ReLU (stride 2, before the max pool) and each stage's
+    last block (strides 4 to 32), as ResNet's."""
+    stages = CONFIGS[variant]["stages"]
+    return (registry.Feature("stem", "conv1_relu", 2),
+            *(registry.Feature(f"stage{i + 1}", f"conv{i + 2}_block{blocks}_out", 4 * 2 ** i)
+              for i, (_, blocks, _) in enumerate(stages)))
+
+
 @register_model("res2net50_26w_4s", options=_res2net, family="res2net", paper=PAPER,
+                features=res2net_features("res2net50_26w_4s"),
                 default_size=224, min_size=1, params=25_699_120,
                 params_convention=WITHOUT_BN_STATISTICS,
                 params_source="Gao et al. Table 1 (25.70M); exact count of the authors' "

@@ -46,7 +46,7 @@ import dataclasses
 from typing import Optional
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import (batch_norm, ceil_max_pool, conv_bn_act, padded_pool, squeeze_excite,
                               stochastic_depth, zero_pad_channels)
@@ -481,13 +481,44 @@ def build_resnet_v2(variant, spec, *, drop_path_rate=0.0, small_input=False, **k
 
 
 def build_resnet_options(spec):
-    """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments,
-    but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride, and
+    """`register_model`'s arguments for a variant built by `build_resnet`: its family arguments
+    and its stage outputs (`resnet_features`), but stride_in_1x1 for basic blocks, which have no 1x1 convolution to stride, and
     relu_before_se but for basic blocks with SE."""
     exclude = ("stride_in_1x1",) if spec.block == "basic" else ()
     if not _has_relu_before_se(spec):
         exclude += ("relu_before_se",)
-    return dict(options=build_resnet, exclude=exclude)
+    return dict(options=build_resnet, exclude=exclude, features=resnet_features(spec))
+
+
+# --- stage outputs (keras_cnn.backbone) --------------------------------------------------------
+
+def resnet_features(spec):
+    """`register_model`'s features= of a variant built by `build_resnet`: the stem's last ReLU
+    (stride 2, before the max pool) and each stage's last block, conv2_x .. conv5_x (strides 4
+    to 32; the next stage's first block downsamples). With small_input the stem runs at full
+    resolution as conv2_x does, so the table is the four stages at strides 1 to 8."""
+    stem = "conv1_3_relu" if spec.deep_stem else "conv1_relu"
+
+    def table(small_input=False, **_):
+        first = 1 if small_input else 4
+        stages = tuple(Feature(f"stage{i + 1}", f"conv{i + 2}_block{count}_out", first * 2 ** i)
+                       for i, count in enumerate(spec.blocks))
+        return stages if small_input else (Feature("stem", stem, 2), *stages)
+    return table
+
+
+def resnet_v2_features(spec):
+    """features= of a variant built by `build_resnet_v2`, whose stride is on the *last* block of
+    conv2_x .. conv4_x: the stem convolution (pre-activation, stride 2), the block before each
+    stage's last (strides 4, 8, 16), and post_relu (stride 32). small_input: strides 1 to 8,
+    no stem."""
+    def table(small_input=False, **_):
+        first = 1 if small_input else 4
+        stages = tuple(Feature(f"stage{i + 1}", f"conv{i + 2}_block{count - 1}_out",
+                               first * 2 ** i) for i, count in enumerate(spec.blocks[:3]))
+        stages += (Feature("stage4", "post_relu", first * 8),)
+        return stages if small_input else (Feature("stem", "conv1_conv", 2), *stages)
+    return table
 
 
 # --- variants ---------------------------------------------------------------------------------
@@ -500,7 +531,9 @@ def _meta(variant, params, source, convention="keras", macs=None, macs_source=""
           paper=PAPER):
     spec = SPECS[variant]
     builder = dict(options=build_resnet_v2) if family == "resnet_v2" else build_resnet_options(spec)
+    features = resnet_v2_features(spec) if family == "resnet_v2" else resnet_features(spec)
     meta = dict(builder, family=family, paper=paper, default_size=224, min_size=1, params=params,
+                features=features,
                 params_source=source, params_convention=convention, macs=macs,
                 macs_source=macs_source if macs else "")
     if spec.weights:

@@ -21,7 +21,8 @@ import contextlib
 import sys
 
 from keras_cnn.core import applications
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import (WITHOUT_BN_STATISTICS, Feature, model_info,
+                                     register_model)
 from keras_cnn.layers import conv_bn_act
 from keras_cnn.models.resnet import basic_block, channels, drop_rates
 
@@ -77,45 +78,54 @@ def _recursion_limit(limit):
         sys.setrecursionlimit(previous)
 
 
-def _meta(params):
+def cifar_features(depth):
+    """features= of the 6n+2-layer ResNet: the last block of each of the three stages (strides
+    1, 2, 4; the next stage's first block downsamples)."""
+    count = BLOCKS_PER_STAGE[depth]
+    return tuple(Feature(f"stage{i + 1}", f"conv{i + 2}_block{count}_out", 2 ** i)
+                 for i in range(len(WIDTHS)))
+
+
+def _meta(params, depth):
     return dict(options=_cifar_resnet, family="resnet_cifar", paper=PAPER, default_size=32,
+                features=cifar_features(depth),
                 min_size=1, num_classes=10, params=params, params_convention=WITHOUT_BN_STATISTICS,
                 params_source="exact count of the section 4.2 architecture with option-A "
                               "shortcuts (He et al. Table 6 rounds it)",
                 macs=None, macs_source="")
 
 
-@register_model("resnet20_cifar", **_meta(269_722))
+@register_model("resnet20_cifar", **_meta(269_722, 20))
 def ResNet20CIFAR(**kwargs):
     """ResNet-20 for CIFAR-10 (n=3)."""
     return _cifar_resnet("resnet20_cifar", 20, **kwargs)
 
 
-@register_model("resnet32_cifar", **_meta(464_154))
+@register_model("resnet32_cifar", **_meta(464_154, 32))
 def ResNet32CIFAR(**kwargs):
     """ResNet-32 for CIFAR-10 (n=5)."""
     return _cifar_resnet("resnet32_cifar", 32, **kwargs)
 
 
-@register_model("resnet44_cifar", **_meta(658_586))
+@register_model("resnet44_cifar", **_meta(658_586, 44))
 def ResNet44CIFAR(**kwargs):
     """ResNet-44 for CIFAR-10 (n=7)."""
     return _cifar_resnet("resnet44_cifar", 44, **kwargs)
 
 
-@register_model("resnet56_cifar", **_meta(853_018))
+@register_model("resnet56_cifar", **_meta(853_018, 56))
 def ResNet56CIFAR(**kwargs):
     """ResNet-56 for CIFAR-10 (n=9)."""
     return _cifar_resnet("resnet56_cifar", 56, **kwargs)
 
 
-@register_model("resnet110_cifar", **_meta(1_727_962))
+@register_model("resnet110_cifar", **_meta(1_727_962, 110))
 def ResNet110CIFAR(**kwargs):
     """ResNet-110 for CIFAR-10 (n=18)."""
     return _cifar_resnet("resnet110_cifar", 110, **kwargs)
 
 
-@register_model("resnet1202_cifar", **_meta(19_421_274))
+@register_model("resnet1202_cifar", **_meta(19_421_274, 1202))
 def ResNet1202CIFAR(**kwargs):
     """ResNet-1202 for CIFAR-10 (n=200)."""
     return _cifar_resnet("resnet1202_cifar", 1202, **kwargs)

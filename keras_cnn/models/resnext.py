@@ -13,7 +13,8 @@ Expected input: RGB images through "torch" preprocessing, as torchvision's weigh
 """
 
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, register_model
-from keras_cnn.models.resnet import DEPTHS, ResNetSpec, build_resnet, torchvision_sets
+from keras_cnn.models.resnet import (DEPTHS, ResNetSpec, build_resnet, resnet_features,
+                                     torchvision_sets)
 
 __all__ = ["ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d"]
 
@@ -30,8 +31,9 @@ SPECS = {
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 
 
-def _meta(params, macs):
+def _meta(params, macs, variant):
     return dict(options=build_resnet, exclude=("relu_before_se",), family="resnext", paper=PAPER,
+                features=resnet_features(SPECS[variant]),
                 default_size=224, min_size=1,
                 params=params,
                 params_convention=WITHOUT_BN_STATISTICS,
@@ -39,21 +41,21 @@ def _meta(params, macs):
                 macs=macs, macs_source=_TV)
 
 
-@register_model("resnext50_32x4d", **_meta(25_028_904, 4_230_000_000),
+@register_model("resnext50_32x4d", **_meta(25_028_904, 4_230_000_000, "resnext50_32x4d"),
                 weights=torchvision_sets("resnext50_32x4d", imagenet=True))
 def ResNeXt50_32x4d(**kwargs):
     """ResNeXt-50 (32x4d): bottlenecks [3, 4, 6, 3], 32 groups of 4 channels in conv2_x."""
     return build_resnet("resnext50_32x4d", SPECS["resnext50_32x4d"], **kwargs)
 
 
-@register_model("resnext101_32x8d", **_meta(88_791_336, 16_410_000_000),
+@register_model("resnext101_32x8d", **_meta(88_791_336, 16_410_000_000, "resnext101_32x8d"),
                 weights=torchvision_sets("resnext101_32x8d", imagenet=True))
 def ResNeXt101_32x8d(**kwargs):
     """ResNeXt-101 (32x8d): bottlenecks [3, 4, 23, 3], 32 groups of 8 channels in conv2_x."""
     return build_resnet("resnext101_32x8d", SPECS["resnext101_32x8d"], **kwargs)
 
 
-@register_model("resnext101_64x4d", **_meta(83_455_272, 15_460_000_000),
+@register_model("resnext101_64x4d", **_meta(83_455_272, 15_460_000_000, "resnext101_64x4d"),
                 weights=torchvision_sets("resnext101_64x4d", imagenet=True))
 def ResNeXt101_64x4d(**kwargs):
     """ResNeXt-101 (64x4d): bottlenecks [3, 4, 23, 3], 64 groups of 4 channels in conv2_x."""

@@ -33,8 +33,10 @@ Both: no biases before BN; BN epsilon 1e-5 as in the reference PyTorch implement
 padding="torch", `padded_pool`), as PyTorch does, so shapes and values match the reference
 implementations at any input size (TensorFlow's "same" would pad only at the bottom/right of even
 sizes); the max pool sees post-ReLU values, for which zero padding is exact. The channel shuffle
-reshapes the feature maps, so the input height and width must be static (`static_shape`):
-include_top=False builds for the default 224x224 unless `input_shape` is given.
+and v2's channel split reshape the feature maps: with a static input size they are built-in
+Reshape / Permute / Cropping3D layers, and with an unknown height or width (include_top=False
+builds with `input_shape=(None, None, 3)` by default) keras_cnn's `ChannelShuffle` and
+`ChannelSplit` layers, which compute the same values at any size and convert to int8 TFLite.
 Every input from 1x1 up builds (each strided layer gives ceil(size / 2)), so min_size is 1;
 224x224 gives 7x7 maps before the global pool.
 
@@ -51,9 +53,10 @@ converted (`keras_cnn.convert.torchvision`, docs/weights.md). None for ShuffleNe
 """
 
 from keras_cnn.core import applications, backend, registry
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
-from keras_cnn.layers import batch_norm, channel_shuffle, conv_bn_act, padded_pool
+from keras_cnn.layers import (batch_norm, channel_shuffle, channel_split, conv_bn_act,
+                              padded_pool)
 
 __all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
            "ShuffleNetV1", "ShuffleNetV2", "ShuffleNetV2_x0_5", "ShuffleNetV2_x1_0",
@@ -132,12 +135,16 @@ def shufflenet_v1_unit(x, filters, groups, strides=1, group_first=True, name="un
 def split_halves(x, name="split"):
     """The two halves of the channels of `x` (ShuffleNet v2's channel split), with built-in layers
     only: view the channels as (2, channels / 2), crop one of the two (Cropping3D), flatten back.
-    Needs static height/width. Layers `{name}` (the view), `{name}_first_crop`, `{name}_first`,
+    With a static height and width, layers `{name}` (the view), `{name}_first_crop`, `{name}_first`,
     `{name}_second_crop`, `{name}_second`. (Unlike the custom `keras_cnn.layers.ChannelSplit`,
     these layers go through tfmot quantization-aware training with the default configs and
-    convert to TFLite RESHAPE / STRIDED_SLICE.)"""
+    convert to TFLite RESHAPE / STRIDED_SLICE.) Where the height or width is unknown, one
+    `ChannelSplit` layer `{name}` instead (TFLite SPLIT)."""
     layers = backend.layers()
     channels_first = backend.image_data_format() == "channels_first"
+    spatial = x.shape[2:] if channels_first else x.shape[1:3]
+    if None in spatial:
+        return channel_split(x, 2, name=name)
     if channels_first:
         channels, height, width = x.shape[1:]
         view, flat = (2, channels // 2, height, width), (channels // 2, height, width)
@@ -222,13 +229,34 @@ def _shufflenet_v2(variant, scale, *, small_input=False, **kwargs):
                                            applications.global_pool_classifier, **kwargs)
 
 
-_COMMON = dict(family="shufflenet", default_size=224, min_size=1, static_shape=True,
+def shufflenet_features(version):
+    """`register_model`'s features= of ShuffleNet `version` (1 or 2): conv1's ReLU (stride 2),
+    the max pool (stride 4; stage 2 opens with a stride-2 unit), the last unit of stages 2 and 3
+    (strides 8, 16: v1's ReLU, v2's channel shuffle) and the body's last layer (v1: stage 4's
+    last unit, v2: conv5), stride 32. With small_input (conv1 at stride 1, no max pool): conv1
+    and the three stages, strides 1 to 8."""
+    repeats = V1_REPEATS if version == 1 else V2_REPEATS
+    unit = "relu" if version == 1 else "shuffle_merge"
+
+    def table(small_input=False, **_):
+        first = 2 if small_input else 8
+        stages = [Feature(f"stage{s + 2}", f"stage{s + 2}_unit{count + 1}_{unit}", first * 2 ** s)
+                  for s, count in enumerate(repeats)]
+        if version == 2:
+            stages[-1] = Feature("conv5", "conv5_relu", stages[-1].reduction)
+        if small_input:
+            return (Feature("stem", "conv1_relu", 1), *stages)
+        return (Feature("stem", "conv1_relu", 2), Feature("pool1", "pool1", 4), *stages)
+    return table
+
+
+_COMMON = dict(family="shufflenet", default_size=224, min_size=1,
                params_convention=WITHOUT_BN_STATISTICS)
-_V1 = dict(_COMMON, options=_shufflenet_v1, paper=V1_PAPER,
+_V1 = dict(_COMMON, options=_shufflenet_v1, paper=V1_PAPER, features=shufflenet_features(1),
            macs_source="Zhang et al. Table 1 (complexity row, MFLOPs = multiply-adds)")
 _V1_COUNT = ("count of Zhang et al. Table 1 at 1x (BN gamma/beta, FC with bias); g=3: 1,865,728, "
              "as the reference PyTorch implementations")
-_V2 = dict(_COMMON, options=_shufflenet_v2, paper=V2_PAPER,
+_V2 = dict(_COMMON, options=_shufflenet_v2, paper=V2_PAPER, features=shufflenet_features(2),
            params_source="torchvision shufflenet_v2_x*", macs_source="Ma et al. Table 5 (FLOPs row, multiply-adds)")
 
 

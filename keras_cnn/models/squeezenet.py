@@ -46,7 +46,7 @@ squeezenet1_0 and squeezenet1_1, whose layout is torchvision's (docs/weights.md)
 """
 
 from keras_cnn.core import applications, backend
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import ceil_max_pool, fire_module
 
@@ -137,12 +137,32 @@ def _torchvision(name, fname, accuracy):
     return {"imagenet": weights_set, "torchvision": weights_set}
 
 
+# The stage outputs (keras_cnn.backbone): conv1 (stride 2) and the last fire module before each
+# max pooling (1.0: fire4, fire8; 1.1: fire3, fire5; strides 4 and 8), then fire9 (stride 16), the
+# last one before conv10 (a module's bypass Add where it has one).
+FIRE_STAGES = {"1_0": (4, 8, 9), "1_1": (3, 5, 9)}
+BYPASSED = {None: (), "simple": (3, 5, 7, 9), "complex": (2, 3, 4, 5, 6, 7, 8, 9)}
+
+
+def squeezenet_features(version, default_bypass=None):
+    """features= of SqueezeNet `version`; small_input (conv1 at stride 1, no maxpool1) leaves
+    conv1 at the first fire modules' resolution, so its table starts at them (strides 1 to 4)."""
+    def table(bypass=default_bypass, small_input=False, **_):
+        first = 1 if small_input else 4
+        fires = tuple(
+            Feature(f"fire{n}", f"fire{n}_bypass" if n in BYPASSED[bypass] else f"fire{n}_concat",
+                    first * 2 ** i) for i, n in enumerate(FIRE_STAGES[version]))
+        return fires if small_input else (Feature("conv1", "conv1", 2), *fires)
+    return table
+
+
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 _COMMON = dict(options=_squeezenet, family="squeezenet", paper=PAPER, default_size=224,
                macs_source=_TV)
 
 
 @register_model("squeezenet1_0", min_size=21, params=1_248_424,
+                features=squeezenet_features("1_0"),
                 params_source="Iandola et al. Table 1 / torchvision squeezenet1_0",
                 macs=820_000_000,
                 weights=_torchvision("squeezenet1_0", "squeezenet1_0-b66bff10.pth",
@@ -153,6 +173,7 @@ def SqueezeNet1_0(**kwargs):
 
 
 @register_model("squeezenet1_1", min_size=17, params=1_235_496,
+                features=squeezenet_features("1_1"),
                 params_source="torchvision squeezenet1_1 (SqueezeNet v1.1 of the authors' "
                               "repository)",
                 macs=350_000_000,
@@ -164,6 +185,7 @@ def SqueezeNet1_1(**kwargs):
 
 
 @register_model("squeezenet1_0_simple_bypass", exclude=("bypass",), min_size=21,
+                features=squeezenet_features("1_0", "simple"),
                 params=1_248_424,
                 params_source="Iandola et al. Section 6: simple bypass adds no parameters "
                               "(same count as squeezenet1_0)",
@@ -175,6 +197,7 @@ def SqueezeNet1_0SimpleBypass(**kwargs):
 
 
 @register_model("squeezenet1_0_complex_bypass", options=_squeezenet, exclude=("bypass",),
+                features=squeezenet_features("1_0", "complex"),
                 min_size=21, params=1_589_672,
                 params_source="Count of Iandola et al. Section 6's complex bypass: squeezenet1_0 "
                               "+ 1x1 bypass convolutions (with bias) around fire2, fire4, fire6, "

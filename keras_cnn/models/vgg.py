@@ -23,7 +23,8 @@ for the torchvision weights, torchvision's normalization (docs/weights.md).
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_model
+from keras_cnn.core.registry import (WITHOUT_BN_STATISTICS, Feature, model_info,
+                                     register_model)
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights, torchvision_weights
 from keras_cnn.layers import batch_norm, local_response_norm
 
@@ -121,8 +122,24 @@ _COMMON = dict(options=_vgg, family="vgg", paper=PAPER, default_size=224, min_si
 _TV = "torchvision model table (GFLOPS column, which counts multiply-accumulates)"
 
 
-def _meta(params, macs=None, bn=False, source=None, weights=None, torchvision=None):
-    meta = dict(_COMMON, params=params, macs=macs, macs_source=_TV if macs else "")
+def vgg_features(config, bn=False, lrn=False):
+    """features= of configuration `config`: each block's last convolution (its ReLU), just before
+    the block's max pooling (strides 1 to 16), and the last pooling, block5_pool (stride 32)."""
+    def table(batch_norm=bn, **_):
+        stages = []
+        for block, convs in enumerate(CONFIGS[config], start=1):
+            layer = f"block{block}_conv{len(convs)}" + ("_relu" if batch_norm else "")
+            if lrn and block == 1 and len(convs) == 1:
+                layer = "block1_lrn"
+            stages.append(Feature(f"block{block}", layer, 2 ** (block - 1)))
+        return (*stages, Feature("pool5", "block5_pool", 32))
+    return table
+
+
+def _meta(config, params, macs=None, bn=False, source=None, weights=None, torchvision=None, *,
+          lrn=False):
+    meta = dict(_COMMON, params=params, macs=macs, macs_source=_TV if macs else "",
+                features=vgg_features(config, bn, lrn))
     if bn:
         meta.update(exclude=("batch_norm",),  # the variant sets it
                     params_convention=WITHOUT_BN_STATISTICS,
@@ -139,33 +156,33 @@ def _meta(params, macs=None, bn=False, source=None, weights=None, torchvision=No
     return meta
 
 
-@register_model("vgg11", **_meta(132_863_336, 7_610_000_000,
+@register_model("vgg11", **_meta("A", 132_863_336, 7_610_000_000,
                                  torchvision="vgg11"))
 def VGG11(**kwargs):
     """VGG-11, configuration A."""
     return _vgg("vgg11", "A", **kwargs)
 
 
-@register_model("vgg11_lrn", exclude=("lrn",), **_meta(132_863_336, 7_610_000_000))
+@register_model("vgg11_lrn", exclude=("lrn",), **_meta("A", 132_863_336, 7_610_000_000, lrn=True))
 def VGG11LRN(**kwargs):
     """VGG-11 with local response normalization after the first layer, configuration A-LRN."""
     return _vgg("vgg11_lrn", "A", lrn=True, **kwargs)
 
 
-@register_model("vgg13", **_meta(133_047_848, 11_310_000_000,
+@register_model("vgg13", **_meta("B", 133_047_848, 11_310_000_000,
                                  torchvision="vgg13"))
 def VGG13(**kwargs):
     """VGG-13, configuration B."""
     return _vgg("vgg13", "B", **kwargs)
 
 
-@register_model("vgg16_c", **_meta(133_638_952))
+@register_model("vgg16_c", **_meta("C", 133_638_952))
 def VGG16C(**kwargs):
     """VGG-16 with 1x1 convolutions closing blocks 3-5, configuration C."""
     return _vgg("vgg16_c", "C", **kwargs)
 
 
-@register_model("vgg16", **_meta(138_357_544, 15_470_000_000,
+@register_model("vgg16", **_meta("D", 138_357_544, 15_470_000_000,
                                  source="keras.applications.VGG16 / torchvision vgg16",
                                  weights="D",
                                  torchvision="vgg16"))
@@ -174,7 +191,7 @@ def VGG16(**kwargs):
     return _vgg("vgg16", "D", **kwargs)
 
 
-@register_model("vgg19", **_meta(143_667_240, 19_630_000_000,
+@register_model("vgg19", **_meta("E", 143_667_240, 19_630_000_000,
                                  source="keras.applications.VGG19 / torchvision vgg19",
                                  weights="E",
                                  torchvision="vgg19"))
@@ -183,35 +200,35 @@ def VGG19(**kwargs):
     return _vgg("vgg19", "E", **kwargs)
 
 
-@register_model("vgg11_bn", **_meta(132_868_840, 7_610_000_000, bn=True,
+@register_model("vgg11_bn", **_meta("A", 132_868_840, 7_610_000_000, bn=True,
                                     torchvision="vgg11_bn"))
 def VGG11BN(**kwargs):
     """VGG-11 (A) with batch normalization."""
     return _vgg("vgg11_bn", "A", batch_norm=True, **kwargs)
 
 
-@register_model("vgg13_bn", **_meta(133_053_736, 11_310_000_000, bn=True,
+@register_model("vgg13_bn", **_meta("B", 133_053_736, 11_310_000_000, bn=True,
                                     torchvision="vgg13_bn"))
 def VGG13BN(**kwargs):
     """VGG-13 (B) with batch normalization."""
     return _vgg("vgg13_bn", "B", batch_norm=True, **kwargs)
 
 
-@register_model("vgg16_c_bn", **_meta(133_647_400, bn=True,
+@register_model("vgg16_c_bn", **_meta("C", 133_647_400, bn=True,
                                       source="configuration C with BN gamma/beta per channel"))
 def VGG16CBN(**kwargs):
     """VGG-16 configuration C with batch normalization."""
     return _vgg("vgg16_c_bn", "C", batch_norm=True, **kwargs)
 
 
-@register_model("vgg16_bn", **_meta(138_365_992, 15_470_000_000, bn=True,
+@register_model("vgg16_bn", **_meta("D", 138_365_992, 15_470_000_000, bn=True,
                                     torchvision="vgg16_bn"))
 def VGG16BN(**kwargs):
     """VGG-16 (D) with batch normalization."""
     return _vgg("vgg16_bn", "D", batch_norm=True, **kwargs)
 
 
-@register_model("vgg19_bn", **_meta(143_678_248, 19_630_000_000, bn=True,
+@register_model("vgg19_bn", **_meta("E", 143_678_248, 19_630_000_000, bn=True,
                                     torchvision="vgg19_bn"))
 def VGG19BN(**kwargs):
     """VGG-19 (E) with batch normalization."""

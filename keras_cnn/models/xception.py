@@ -28,7 +28,7 @@ documents 71x71, a choice of its own. Expected input: `preprocess_input` (tf mod
 """
 
 from keras_cnn.core import applications, backend, imagenet
-from keras_cnn.core.registry import model_info, register_model
+from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.core.weights import TF_KERNELS, keras_applications_weights
 from keras_cnn.layers import batch_norm
 
@@ -117,7 +117,16 @@ def _xception(variant, **kwargs):
     return applications.build_application(model_info(variant), features, head, **kwargs)
 
 
+# The stage outputs (keras_cnn.backbone): the entry flow's second convolution (stride 2), the
+# outputs of the blocks before each downsampling block (block2 at 4, block3 at 8, block12 at 16,
+# as timm's) and the last activation (stride 32).
+FEATURES = (Feature("stem", "block1_conv2_act", 2), Feature("block2", "block2_add", 4),
+            Feature("block3", "block3_add", 8), Feature("block12", "block12_add", 16),
+            Feature("block14", "block14_sepconv2_act", 32))
+
+
 @register_model("xception", options=_xception, family="xception", paper=PAPER, default_size=299, min_size=7,
+                features=FEATURES,
                 params=22_910_480,
                 params_source="keras.applications.Xception; 22,855,952 trainable (without the "
                               "BN moving statistics), the count of Chollet 2017, Table 3",
