@@ -79,27 +79,25 @@ def tensorflow_reference(folder):
         return dict(np.load(out))
 
 
-_RESULTS = {}
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def results(request, tmp_path_factory, worker_id):
-    """(backend, its results, TensorFlow's results). The backend's subprocess starts before the
-    TensorFlow reference is asked for, so the two run side by side."""
-    backend = request.param
-    if backend not in _RESULTS:
-        folder = shared_folder(tmp_path_factory, worker_id)
-        out = tmp_path_factory.mktemp(backend) / f"{backend}.npz"
-        process = script(backend, out, "--models", ",".join(MODELS[backend]),
-                         "--fit", ",".join(FIT), "--load", folder / "backends_keras")
-        try:
-            reference = tensorflow_reference(folder)
-        except BaseException:
-            process.kill()
-            raise
-        finish(process, f"the {backend} run")
-        _RESULTS[backend] = (backend, dict(np.load(out)), reference)
-    return _RESULTS[backend]
+@pytest.fixture
+def results(backend, tmp_path_factory, worker_id):
+    """(backend, its results, TensorFlow's results). One subprocess per backend and session: the
+    tests of a backend share an xdist_group, and a file lock makes any other worker wait for
+    the .npz. The backend's subprocess starts before the TensorFlow reference is asked for, so
+    the two run side by side."""
+    folder = shared_folder(tmp_path_factory, worker_id)
+    with filelock.FileLock(str(folder / f"backends_{backend}.lock")):
+        out = folder / f"backends_{backend}.npz"
+        if not out.exists():
+            process = script(backend, out, "--models", ",".join(MODELS[backend]),
+                             "--fit", ",".join(FIT), "--load", folder / "backends_keras")
+            try:
+                tensorflow_reference(folder)
+            except BaseException:
+                process.kill()
+                raise
+            finish(process, f"the {backend} run")
+    return backend, dict(np.load(out)), tensorflow_reference(folder)
 
 
 def assert_close(ours, reference, what):
@@ -110,6 +108,7 @@ def assert_close(ours, reference, what):
     return None if error <= 1e-4 * scale else f"{what}: max |difference| {error:.3g} (scale {scale:.3g})"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_every_model_computes_what_tensorflow_computes(results):
     backend, ours, reference = results
     assert str(ours["backend"]) == backend and str(reference["backend"]) == "tensorflow"
@@ -122,12 +121,14 @@ def test_every_model_computes_what_tensorflow_computes(results):
         assert np.isfinite(ours[f"out/{name}"]).all() and np.abs(ours[f"out/{name}"]).max() > 0
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_building_and_predicting_does_not_use_tensorflow(results):
     backend, ours, _ = results
     assert not bool(ours["tensorflow_imported"]), f"{backend}: TensorFlow was imported"
 
 
 @pytest.mark.parametrize("name", FIT)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_fit_trains_as_on_tensorflow(results, name):
     """Two SGD steps from the same weights on the same batches: the same losses and the same
     outputs afterwards (dropout off; batch normalization trains with batch statistics, TF's
@@ -143,6 +144,7 @@ def test_fit_trains_as_on_tensorflow(results, name):
 
 
 @pytest.mark.parametrize("name", FIT)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_keras_file_saved_on_tensorflow_loads_and_predicts_the_same(results, name):
     backend, ours, reference = results
     error = assert_close(ours[f"load/{name}"], reference[f"pre/{name}"], f"{name} loaded")
