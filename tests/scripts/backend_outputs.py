@@ -8,7 +8,7 @@ across backends.
 Every variable is set from a generator seeded by its path (crc32), the same on every backend, so
 the processes need not exchange weight files. For each model of --models: its inference outputs
 (logits, no softmax) on one image at the model's minimum size (`out/<name>`). For each model of
---fit: its outputs (`pre/<name>`), then two SGD steps of `fit` on four images (dropout rates set to 0, so the steps are
+--fit, at its minimum size or 32x32 if larger: its outputs (`pre/<name>`), then two SGD steps of `fit` on four images (dropout rates set to 0, so the steps are
 deterministic), then the losses (`loss/<name>`) and the inference outputs after them
 (`fit/<name>`). --save DIR writes each --fit model, before its fit, as DIR/<name>.keras and then
 DIR/done; --load DIR waits for DIR/done and predicts with every DIR/<name>.keras (`load/<name>`).
@@ -35,16 +35,18 @@ FIT_OPTIONS = {"lenet5": dict(c3_table=True)}
 #: Models built shallower (the same kinds of cells; tests/helpers.SHALLOW).
 SHALLOW = {"nasnet_mobile": dict(num_blocks=1)}
 CLASSES = 10
-FIT_BATCH = 4
+FIT_BATCH = 8
+#: The smallest input of the --fit models: batch statistics over a few positions, not one.
+FIT_SIZE = 64
 
 
-def input_shape(name):
+def input_shape(name, fitted=False):
     info = keras_cnn.model_info(name)
-    return info.input_shape(info.min_size)
+    return info.input_shape(max(info.min_size, FIT_SIZE) if fitted else info.min_size)
 
 
-def build(name, options=None):
-    return keras_cnn.create_model(name, weights=None, input_shape=input_shape(name),
+def build(name, options=None, fitted=False):
+    return keras_cnn.create_model(name, weights=None, input_shape=input_shape(name, fitted),
                                   classes=CLASSES, classifier_activation=None,
                                   **SHALLOW.get(name, {}), **(options or {}))
 
@@ -74,8 +76,8 @@ def set_weights(model):
         variable.assign(variable_values(variable))
 
 
-def images(name, batch, seed):
-    shape = input_shape(name)
+def images(name, batch, seed, fitted=False):
+    shape = input_shape(name, fitted)
     return np.random.default_rng(seed).uniform(0, 1, (batch, *shape)).astype("float32")
 
 
@@ -87,11 +89,11 @@ def fit(model, name):
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
+    model.compile(optimizer=keras.optimizers.SGD(0.001),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x = images(name, FIT_BATCH, seed=1)
+    x = images(name, FIT_BATCH, seed=1, fitted=True)
     y = np.arange(FIT_BATCH) % CLASSES
-    history = model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    history = model.fit(x, y, batch_size=FIT_BATCH // 2, epochs=1, shuffle=False, verbose=0)
     return np.asarray(history.history["loss"], dtype="float32")
 
 
@@ -121,13 +123,13 @@ def main():
 
     for name in fitted:
         start = time.process_time()
-        model = build(name, FIT_OPTIONS.get(name))
+        model = build(name, FIT_OPTIONS.get(name), fitted=True)
         set_weights(model)
-        results[f"pre/{name}"] = predict(model, images(name, 1, seed=0))
+        results[f"pre/{name}"] = predict(model, images(name, 1, seed=0, fitted=True))
         if args.save:
             model.save(pathlib.Path(args.save) / f"{name}.keras")
         results[f"loss/{name}"] = fit(model, name)
-        results[f"fit/{name}"] = predict(model, images(name, 1, seed=0))
+        results[f"fit/{name}"] = predict(model, images(name, 1, seed=0, fitted=True))
         results[f"seconds/fit/{name}"] = np.float32(time.process_time() - start)
         del model
         keras.backend.clear_session()
@@ -144,7 +146,7 @@ def main():
         for path in sorted(folder.glob("*.keras")):
             start = time.process_time()
             model = keras.saving.load_model(path)
-            results[f"load/{path.stem}"] = predict(model, images(path.stem, 1, seed=0))
+            results[f"load/{path.stem}"] = predict(model, images(path.stem, 1, seed=0, fitted=True))
             results[f"seconds/load/{path.stem}"] = np.float32(time.process_time() - start)
             del model
             keras.backend.clear_session()
