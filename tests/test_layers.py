@@ -29,6 +29,18 @@ def test_lrn_matches_the_formula(params):
     np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-5)
 
 
+def test_lrn_keras_ops_path_matches_the_formula():
+    """The path JAX and PyTorch take (keras.ops; TensorFlow takes its own kernel), run here."""
+    x = random_images((5, 5, 7)) * 10
+    params = dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.5)
+    expected = lrn_reference(x, **params)
+    last = kl.LocalResponseNormalization(**params)._keras_ops_call(x)
+    np.testing.assert_allclose(np.asarray(last), expected, rtol=1e-5)
+    first = kl.LocalResponseNormalization(**params, data_format="channels_first")
+    np.testing.assert_allclose(np.asarray(first._keras_ops_call(x.transpose(0, 3, 1, 2))),
+                               expected.transpose(0, 3, 1, 2), rtol=1e-5)
+
+
 def test_lrn_channels_first_matches_channels_last():
     x = random_images((4, 4, 6)) * 5
     last = np.asarray(kl.LocalResponseNormalization(alpha=0.1)(x))

@@ -8,6 +8,11 @@ tf_keras (Keras 2) models, so every builder can also build with tf_keras, from t
 
 Builders never import keras directly; they ask this module for the current one (`keras()`,
 `layers()`), and custom layers are made for it with `layer_class`.
+
+Keras 3 models run on any Keras 3 backend (TensorFlow, JAX, PyTorch: KERAS_BACKEND). Custom layers
+compute with `ops(self)` (keras.ops, or TensorFlow's implementation of the same functions for a
+tf_keras layer), and use a TensorFlow kernel only where `on_tensorflow(self)` says the layer runs on
+TensorFlow (LRN's, for its TFLite op; batch normalization's fused training kernel).
 """
 
 import contextlib
@@ -109,6 +114,46 @@ def layer_class(logic, class_name, backend=None):
             register = module.utils.register_keras_serializable(package="keras_cnn")
         _layer_classes[key] = register(cls)
     return _layer_classes[key]
+
+
+def keras_backend():
+    """The Keras 3 backend: "tensorflow", "jax" or "torch" (set by KERAS_BACKEND)."""
+    return keras("keras").config.backend()
+
+
+def on_tensorflow(layer):
+    """True if `layer` computes with TensorFlow: a tf_keras layer, or a Keras 3 layer on the
+    TensorFlow backend."""
+    return backend_of(layer) == "tf_keras" or keras_backend() == "tensorflow"
+
+
+def ops(layer):
+    """The tensor operations `layer` computes with, named and called as `keras.ops`.
+
+    `keras.ops` itself for a Keras 3 layer (on whichever backend) and for a tf_keras layer while
+    Keras 3 runs on TensorFlow. A tf_keras layer always computes with TensorFlow tensors, so with
+    another Keras 3 backend it gets Keras's TensorFlow implementations of the same functions.
+    """
+    if backend_of(layer) == "keras" or keras_backend() == "tensorflow":
+        return keras("keras").ops
+    return _tensorflow_ops()
+
+
+_tf_ops = []
+
+
+def _tensorflow_ops():
+    if not _tf_ops:
+        import types
+
+        # Keras's TensorFlow backend modules (the functions keras.ops calls on TensorFlow).
+        from keras.src.backend.tensorflow import core, math, nn, numpy
+        names = {}
+        for module in (core, math, numpy, nn):
+            names.update({k: v for k, v in vars(module).items()
+                          if callable(v) and not k.startswith("_")})
+        _tf_ops.append(types.SimpleNamespace(**names))
+    return _tf_ops[0]
 
 
 def _check(backend):

@@ -6,10 +6,9 @@ They are piecewise-linear stand-ins for sigmoid and swish that are cheap in inte
 They are layers of their own (not `x + 3.0` on a symbolic tensor, and not the string activation
 "hard_sigmoid", which means 0.2 x + 0.5 in tf_keras) so that the definition is the same in both
 Kerases, quantization-aware training can attach a QuantizeConfig to them, and the TFLite converter
-sees the pattern it fuses into its HARD_SWISH kernel.
+sees the pattern it fuses into its HARD_SWISH kernel. They compute with keras.ops (relu6 is
+`tf.nn.relu6` on TensorFlow), so they run on every Keras 3 backend.
 """
-
-import tensorflow as tf
 
 from keras_cnn.core import backend
 
@@ -28,7 +27,7 @@ class _HardSigmoid:
 
     def call(self, inputs):
         shifted = self.shifted_activation(inputs + 3.0)
-        return self.clipped_activation(tf.nn.relu6(shifted)) * (1.0 / 6.0)
+        return self.clipped_activation(backend.ops(self).relu6(shifted)) * (1.0 / 6.0)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -38,7 +37,7 @@ class _HardSwish:
     """x * relu6(x + 3) / 6."""
 
     def call(self, inputs):
-        return inputs * (tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0))
+        return inputs * (backend.ops(self).relu6(inputs + 3.0) * (1.0 / 6.0))
 
     def compute_output_shape(self, input_shape):
         return input_shape

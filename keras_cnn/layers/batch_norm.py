@@ -13,7 +13,6 @@ order of the floating-point sums differs.
 """
 
 import keras
-import tensorflow as tf
 
 from keras_cnn.core import backend
 
@@ -29,6 +28,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf  # only here: the fused kernel runs on the TensorFlow backend only
+
         channels_axis = self.axis % 4
         channels = inputs.shape[channels_axis]
         x = tf.cast(inputs, "float32")
@@ -50,7 +51,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def _fusable(self, inputs, training, mask):
         return (isinstance(training, bool) and training and self.trainable and mask is None
                 and not self.renorm and not self.synchronized
-                and keras.config.backend() == "tensorflow"
+                and backend.keras_backend() == "tensorflow"
                 and len(inputs.shape) == 4 and self.axis % 4 in (1, 3)
                 and inputs.shape[self.axis % 4] is not None)
 

@@ -3,10 +3,11 @@
 Res2Net cuts the output of a 1x1 convolution into `scale` groups and treats each group
 differently. Keras has no layer that returns slices of the channels (Cropping crops space, and a
 1x1 convolution would add weights), so this small layer does it: one input, a list of outputs.
-It converts to TFLite's SPLIT / SPLIT_V ops.
+It computes with keras.ops (every Keras 3 backend); on TensorFlow it is `tf.split`, which converts
+to TFLite's SPLIT / SPLIT_V ops.
 """
 
-import tensorflow as tf
+import itertools
 
 from keras_cnn.core import backend
 
@@ -55,7 +56,11 @@ class _ChannelSplit:
         super().build(input_shape)
 
     def call(self, inputs):
-        return tf.split(inputs, self._sizes(int(inputs.shape[self.axis])), axis=self.axis)
+        if isinstance(self.splits, int):
+            sections = self.splits
+        else:  # keras.ops.split takes the indices where groups start, as numpy.split
+            sections = list(itertools.accumulate(self._sizes(int(inputs.shape[self.axis]))))[:-1]
+        return backend.ops(self).split(inputs, sections, axis=self.axis)
 
     def compute_output_shape(self, input_shape):
         shapes = []

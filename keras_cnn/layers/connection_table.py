@@ -4,11 +4,10 @@ LeCun et al. (1998) connected the 16 maps of C3 to chosen subsets of the 6 maps 
 Table I), "to break the symmetry" and to keep the number of connections down. Only the kernels of
 connected pairs are weights, so C3 has 60 kernels of 5x5 plus 16 biases: 1,516 parameters.
 Keras has no such layer; this one stores the connected kernels and scatters them into a full
-kernel (zeros elsewhere) before an ordinary convolution.
+kernel (zeros elsewhere) before an ordinary convolution, with keras.ops (every Keras 3 backend).
 """
 
 import numpy as np
-import tensorflow as tf
 
 from keras_cnn.core import backend
 
@@ -57,14 +56,17 @@ class _ConnectionTableConv2D:
 
     def full_kernel(self):
         """The (kh, kw, in_maps, out_maps) kernel, zero where the table has no connection."""
-        updates = tf.transpose(tf.convert_to_tensor(self.kernel), (2, 0, 1))
+        ops = backend.ops(self)
+        updates = ops.transpose(self.kernel, (2, 0, 1))
         shape = (self.in_channels, self.filters, *self.kernel_size)
-        full = tf.scatter_nd(self._pairs, updates, shape)
-        return tf.transpose(full, (2, 3, 0, 1))
+        full = ops.scatter(self._pairs, updates, shape)
+        return ops.transpose(full, (2, 3, 0, 1))
 
     def call(self, inputs):
-        outputs = tf.nn.conv2d(inputs, self.full_kernel(), strides=1, padding=self.padding.upper())
-        outputs = tf.nn.bias_add(outputs, tf.convert_to_tensor(self.bias))
+        ops = backend.ops(self)
+        outputs = ops.conv(inputs, self.full_kernel(), strides=1, padding=self.padding,
+                           data_format="channels_last")
+        outputs = ops.add(outputs, self.bias)
         return self.activation(outputs) if self.activation is not None else outputs
 
     def compute_output_shape(self, input_shape):

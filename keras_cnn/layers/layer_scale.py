@@ -7,10 +7,8 @@ that every block starts close to the identity and deep stacks train stably. Kera
 that multiplies by a learned per-channel vector without also adding something (BatchNormalization
 and LayerNormalization normalise first), so this is one of the few custom layers here. It has one
 weight, `gamma`, of shape (channels,): the same as keras.applications' ConvNeXt LayerScale, so
-their weight files load into it.
+their weight files load into it. It computes with keras.ops, on every Keras 3 backend.
 """
-
-import tensorflow as tf
 
 from keras_cnn.core import backend
 
@@ -40,7 +38,7 @@ class _LayerScale:
         super().build(input_shape)
 
     def call(self, inputs):
-        return inputs * tf.convert_to_tensor(self.gamma)
+        return backend.ops(self).multiply(inputs, self.gamma)
 
     def compute_output_shape(self, input_shape):
         return input_shape

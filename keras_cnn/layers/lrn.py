@@ -6,9 +6,13 @@ AlexNet used depth_radius=2 (n=5 neighbouring maps), bias (k)=2, alpha=1e-4, bet
 applied to the plain sum, as in the paper and `tf.nn.local_response_normalization` (Caffe divides
 it by n). No Keras layer does this, so it is one of the few custom layers here. LRN has float
 TFLite kernels but no integer one: keep it out of int8 models.
-"""
 
-import tensorflow as tf
+On TensorFlow (Keras 3's TensorFlow backend, and tf_keras) the layer calls
+`tf.nn.local_response_normalization`, which the TFLite converter turns into its
+LOCAL_RESPONSE_NORMALIZATION op. On the other Keras 3 backends it computes the same formula with
+keras.ops: the squares summed over the channel window (zero-padded at both ends of the channels),
+then x * (bias + alpha * sum) ** -beta.
+"""
 
 from keras_cnn.core import backend
 
@@ -39,6 +43,28 @@ class _LocalResponseNormalization:
                              f"Received: {data_format!r}")
 
     def call(self, inputs):
+        if backend.on_tensorflow(self):
+            return self._tensorflow_call(inputs)
+        return self._keras_ops_call(inputs)
+
+    def _keras_ops_call(self, inputs):
+        ops = backend.ops(self)
+        axis = 1 if self.data_format == "channels_first" else len(inputs.shape) - 1
+        channels = inputs.shape[axis]
+        padding = [(0, 0)] * len(inputs.shape)
+        padding[axis] = (self.depth_radius, self.depth_radius)
+        padded = ops.pad(ops.square(inputs), padding)
+        # the window of channel c is channels c .. c + 2 * depth_radius of the padded squares
+        lead = (slice(None),) * axis
+        total = None
+        for start in range(2 * self.depth_radius + 1):
+            window = padded[lead + (slice(start, start + channels),)]
+            total = window if total is None else total + window
+        return inputs * ops.power(self.bias + self.alpha * total, -self.beta)
+
+    def _tensorflow_call(self, inputs):
+        import tensorflow as tf
+
         x = inputs
         if self.data_format == "channels_first":
             x = tf.transpose(x, (0, 2, 3, 1))
