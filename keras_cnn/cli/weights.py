@@ -4,10 +4,10 @@ or timm checkpoint into a model file every other command takes).
 """
 
 import fnmatch
-import glob
 import os
 
 from keras_cnn.cli.common import PROG, text_table
+from keras_cnn.convert.library import converted_files
 from keras_cnn.core import imagenet
 from keras_cnn.core.registry import list_models, model_info
 from keras_cnn.core.weights import (KERAS_APPLICATIONS_ACCURACY, WeightsTable, cache_dir,
@@ -61,7 +61,7 @@ def _describe(name, weights_set):
     files = {f.fname: f for f in (weights_set.top, weights_set.notop) if f is not None}
     cached = [_cached(f) for f in files.values()]
     state = "yes" if all(cached) else "partly" if any(cached) else "no"
-    if weights_set.format != "keras" and any(_converted(f) for f in files.values()):
+    if weights_set.format != "keras" and any(converted_files(f) for f in files.values()):
         state += ", converted"
     return source, top1, state
 
@@ -69,13 +69,6 @@ def _describe(name, weights_set):
 def _cached(weights_file):
     return os.path.isfile(os.path.join(cache_dir(), weights_file.fname))
 
-
-def _converted(weights_file):
-    """Whether weights converted from `weights_file` for some build are in the cache
-    (keras_cnn.convert.library.converted_path)."""
-    stem = weights_file.fname.rsplit(".", 1)[0]
-    return bool(glob.glob(os.path.join(glob.escape(cache_dir()), "converted",
-                                       glob.escape(stem) + "*.weights.h5")))
 
 
 # --- weights convert --------------------------------------------------------------------------

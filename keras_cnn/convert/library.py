@@ -12,6 +12,7 @@ and the table of docs/weights.md.
 
 import dataclasses
 import difflib
+import glob
 import hashlib
 import os
 import re
@@ -206,8 +207,21 @@ def converted_path(checkpoint, model, include_top):
         return None
     layout = "\n".join(f"{v.path} {tuple(v.shape)}" for v in model.weights)
     digest = hashlib.sha256(layout.encode()).hexdigest()[:12]
-    stem = checkpoint.fname.rsplit(".", 1)[0] + ("" if include_top else "_notop")
-    return os.path.join(weights_lib.cache_dir(), "converted", f"{stem}-{digest}.weights.h5")
+    folder, stem = _converted_place(checkpoint)
+    return os.path.join(folder, f"{stem}{'' if include_top else '_notop'}-{digest}.weights.h5")
+
+
+def converted_files(checkpoint):
+    """The files of weights converted from `checkpoint` (a `WeightsFile`) in the cache, for any
+    build (see `converted_path`)."""
+    folder, stem = _converted_place(checkpoint)
+    return glob.glob(os.path.join(glob.escape(folder), glob.escape(stem) + "*-*.weights.h5"))
+
+
+def _converted_place(checkpoint):
+    """(the cache's folder of converted weights, the stem of `checkpoint`'s file name)."""
+    return (os.path.join(weights_lib.cache_dir(), "converted"),
+            checkpoint.fname.rsplit(".", 1)[0])
 
 
 def _save_converted(model, path):
