@@ -14,7 +14,7 @@ int8 files and ONNX. The pipeline itself is `keras_cnn.mobile.pipeline.run`.
 
 from keras_cnn.mobile import pipeline
 
-DEFAULT_MODEL = "mobilenet_v3_small"
+DEFAULT_MODEL = pipeline.DEFAULT_MODEL
 DEMO_SETTINGS = pipeline.Settings(epochs=6, prune_epochs=2, qat_epochs=1)
 
 
