@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 
@@ -45,12 +44,7 @@ def latencies(paths, threads, runs, rounds):
     """{path: median over `rounds` rounds of the median of `runs` invokes}, the files taking
     turns within each round."""
     x = np.random.default_rng(1).uniform(0, 1, (1, *SHAPE)).astype("float32")
-    seen = {path: [] for path in paths}
-    for _ in range(rounds):
-        for path in paths:
-            seen[path].append(export.benchmark_file(path, x, runs=runs,
-                                                    num_threads=threads).latency_ms)
-    return {path: statistics.median(values) for path, values in seen.items()}
+    return export.latencies_in_turns(paths, x, rounds=rounds, runs=runs, num_threads=threads)
 
 
 def graph(path):

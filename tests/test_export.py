@@ -203,5 +203,14 @@ def test_benchmark_file_and_comparison(tmp_path, model_and_data):
     table = export.comparison_table(rows).splitlines()
     assert table[0].startswith("| variant | accuracy | size (KB)") and len(table) == 4
     assert table[2].startswith("| float32 | ") and table[3].startswith("| onnx | ")
+    # untimed, then timed in turns: every file gets a latency, the table states the threads
+    paths = [tmp_path / "f.tflite", tmp_path / "f.onnx"]
+    untimed = export.benchmark_file(paths[0], x, y, reference, runs=None)
+    assert untimed.latency_ms is None and untimed.accuracy == rows[0][1].accuracy
+    assert export.comparison_table([("float32", untimed)]).splitlines()[2].split(" | ")[4] == "-"
+    latencies = export.latencies_in_turns(paths, x, rounds=2, runs=3, warmup=1, num_threads=1)
+    assert sorted(latencies) == sorted(map(str, paths))
+    assert all(value > 0 for value in latencies.values())
+    assert "| latency (ms, 1 thread) |" in export.comparison_table(rows, num_threads=1)
     png = export.comparison_chart(rows, tmp_path / "c.png")
     assert open(png, "rb").read(4) == b"\x89PNG"

@@ -29,6 +29,9 @@ def run(model=DEFAULT_MODEL, epochs=None, output=None, all_variants=False, seed=
     results = pipeline.run(model, output or f"runs/{model}_demo", settings, variants=variants)
     print()
     print(results["table"])
+    print(f"\nlatency: one image on LiteRT with XNNPACK (onnxruntime for ONNX), the median of "
+          f"{pipeline.LATENCY_ROUNDS} rounds of {pipeline.LATENCY_RUNS} invokes, the files "
+          "taking turns in each round after a warm-up")
     print(f"\nfiles, comparison.md and comparison.png in {results['output_dir']}")
     return results
 

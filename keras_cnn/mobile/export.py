@@ -322,31 +322,21 @@ def benchmark_file(path, x, y=None, reference=None, runs=30, num_threads=2):
     """Run the .tflite (LiteRT, XNNPACK) or .onnx (onnxruntime) file at `path` on the float
     images `x`: accuracy against labels `y`, file size raw and gzipped, median latency of one
     image over `runs` invokes after a warm-up, largest absolute difference to `reference` (the
-    Keras model's outputs on `x`)."""
+    Keras model's outputs on `x`). `runs=None`: not timed (latency_ms None); to compare files'
+    latencies, `latencies_in_turns` times them in turns."""
     path = os.fspath(path)
     with open(path, "rb") as f:
         content = f.read()
     x = np.asarray(x, dtype="float32")
-    if path.endswith(".onnx"):
-        session = runtimes.onnx_session(path, num_threads)
-        name = session.get_inputs()[0].name
-        outputs = session.run(None, {name: x})[0]
-        one = lambda: session.run(None, {name: x[:1]})
-    else:
-        outputs = runtimes.run_tflite(path, x, num_threads=num_threads)
-        interpreter = runtimes.tflite_interpreter(path, num_threads)
-        detail = interpreter.get_input_details()[0]
-        interpreter.set_tensor(detail["index"], runtimes.quantize_input(x[:1], detail))
-        one = interpreter.invoke
-    one()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+    outputs = (_onnx_outputs(path, x, num_threads) if path.endswith(".onnx")
+               else runtimes.run_tflite(path, x, num_threads=num_threads))
+    latency = None
+    if runs is not None:
+        one = _one_image(path, x, num_threads)
         one()
-        times.append(time.perf_counter() - start)
+        latency = _median_ms(one, runs)
     result = FileResult(bytes=len(content), gzipped_bytes=len(gzip.compress(content, 9)),
-                        latency_ms=1000 * statistics.median(times), accuracy=None,
-                        max_diff=None, outputs=outputs)
+                        latency_ms=latency, accuracy=None, max_diff=None, outputs=outputs)
     if y is not None:
         result["accuracy"] = float(np.mean(np.argmax(outputs, axis=-1) == np.asarray(y)))
     if reference is not None:
@@ -354,15 +344,62 @@ def benchmark_file(path, x, y=None, reference=None, runs=30, num_threads=2):
     return result
 
 
-def comparison_table(rows):
-    """A markdown table of [(variant name, FileResult), ...]."""
-    lines = ["| variant | accuracy | size (KB) | gzipped (KB) | latency (ms) | max abs diff |",
+def latencies_in_turns(paths, x, *, rounds=5, runs=30, warmup=10, num_threads=2):
+    """{path: latency in ms} of one image (the first of `x`) for each .tflite or .onnx file: the
+    median over `rounds` rounds of the median of `runs` invokes, the files taking turns within
+    each round, so that a drift of the machine's speed falls on every file alike. Each file is
+    opened once and invoked `warmup` times first."""
+    invokers = {os.fspath(p): _one_image(os.fspath(p), np.asarray(x, "float32"), num_threads)
+                for p in paths}
+    for one in invokers.values():
+        for _ in range(warmup):
+            one()
+    seen = {path: [] for path in invokers}
+    for _ in range(rounds):
+        for path, one in invokers.items():
+            seen[path].append(_median_ms(one, runs))
+    return {path: statistics.median(values) for path, values in seen.items()}
+
+
+def _onnx_outputs(path, x, num_threads):
+    session = runtimes.onnx_session(path, num_threads)
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _one_image(path, x, num_threads):
+    """A function that runs the file at `path` once on the first image of `x`."""
+    if path.endswith(".onnx"):
+        session = runtimes.onnx_session(path, num_threads)
+        feed = {session.get_inputs()[0].name: x[:1]}
+        return lambda: session.run(None, feed)
+    interpreter = runtimes.tflite_interpreter(path, num_threads)
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], runtimes.quantize_input(x[:1], detail))
+    return interpreter.invoke
+
+
+def _median_ms(one, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        one()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def comparison_table(rows, num_threads=None):
+    """A markdown table of [(variant name, FileResult), ...]; `num_threads`, if given, is stated
+    in the latency column's heading."""
+    latency = ("latency (ms)" if num_threads is None
+               else f"latency (ms, {num_threads} thread{'' if num_threads == 1 else 's'})")
+    lines = [f"| variant | accuracy | size (KB) | gzipped (KB) | {latency} | max abs diff |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, r in rows:
         accuracy = "-" if r.accuracy is None else f"{r.accuracy:.2%}"
         diff = "-" if r.max_diff is None else f"{r.max_diff:.2g}"
+        time_ms = "-" if r.latency_ms is None else f"{r.latency_ms:.3f}"
         lines.append(f"| {name} | {accuracy} | {r.bytes / 1024:,.1f} | "
-                     f"{r.gzipped_bytes / 1024:,.1f} | {r.latency_ms:.3f} | {diff} |")
+                     f"{r.gzipped_bytes / 1024:,.1f} | {time_ms} | {diff} |")
     return "\n".join(lines)
 
 

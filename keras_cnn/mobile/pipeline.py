@@ -45,6 +45,9 @@ SMALL_VARIANTS = {
 LEARNING_RATES = {"squeezenet1_1": 5e-4}
 DEFAULT_LEARNING_RATE = 2e-3
 DEFAULT_MODEL = "mobilenet_v3_small"
+#: The table's latency: one image, the median over rounds of the median of runs, the files
+#: taking turns in each round (export.latencies_in_turns).
+LATENCY_ROUNDS, LATENCY_RUNS = 5, 30
 #: The files `run` can make, in table order.
 ALL_VARIANTS = ("float32", "float16", "dynamic", "int8 PTQ", "int8 PTQ per-tensor", "int8 QAT",
                 "pruned + int8 QAT", "ONNX float32")
@@ -199,9 +202,15 @@ def run(name=DEFAULT_MODEL, output_dir=None, settings=Settings(), variants=ALL_V
 
     step("evaluating every file on its runtime (LiteRT, onnxruntime)")
     rows = [(variant, export.benchmark_file(files[variant], x_test, y_test, reference=reference,
-                                            num_threads=num_threads))
+                                            runs=None, num_threads=num_threads))
             for variant in ALL_VARIANTS if variant in files]
-    table = export.comparison_table(rows)
+    step(f"timing every file, {LATENCY_ROUNDS} rounds in turns")
+    latencies = export.latencies_in_turns([files[variant] for variant, _ in rows], x_test,
+                                          rounds=LATENCY_ROUNDS, runs=LATENCY_RUNS,
+                                          num_threads=num_threads)
+    for variant, result in rows:
+        result["latency_ms"] = latencies[os.fspath(files[variant])]
+    table = export.comparison_table(rows, num_threads=num_threads)
     export.comparison_chart(rows, path("comparison.png"))
     with open(path("comparison.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
