@@ -134,6 +134,7 @@ def test_every_listed_argument_is_accepted(name, no_building):
 BUILDS = {
     "alexnet": dict(towers=2, dropout=0.3, input_shape=(67, 67, 3)),
     "bn_inception": dict(dropout=0.2, input_shape=(32, 32, 3)),
+    "cnn_f": dict(dropout=0.3, fc7_units=128, input_shape=(39, 39, 3)),
     "convnext_tiny": dict(include_preprocessing=False, drop_path_rate=0.1,
                           layer_scale_init_value=None, input_shape=(32, 32, 3)),
     "densenet_bc100_cifar": dict(growth_rate=4, compression=1.0, bottleneck=None,
