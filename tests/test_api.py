@@ -161,6 +161,7 @@ BUILDS = {
     "nasnet_mobile": dict(penultimate_filters=96, num_blocks=1, stem_block_filters=8,
                           filter_multiplier=2, skip_reduction=True, input_shape=(32, 32, 3)),
     "nin_cifar10": dict(dropout=0.1),
+    "overfeat_fast": dict(dropout=0.2, fc_units=(64, 64), input_shape=(71, 71, 3)),
     "res2net50_26w_4s": dict(scale=2, base_width=8, input_shape=(32, 32, 3)),
     "resnet18": dict(use_bias=True, drop_path_rate=0.1, small_input=True,
                      input_shape=(32, 32, 3)),
