@@ -44,8 +44,9 @@ def representatives(names):
 # OverFeat's and CNN-F's representatives keep the paper's convolutions with narrow hidden fully
 # connected layers (OverFeat accurate: 19M parameters at its minimum size instead of 44M, CNN-F
 # 4M instead of 24M: their conversions and file round trips cost about half).
+# The highway network's keeps 2 highway layers a stage instead of 9 (41 layers instead of 143).
 SHALLOW = {"nasnet_mobile": dict(num_blocks=1), "overfeat_accurate": dict(fc_units=(256, 256)),
-           "cnn_f": dict(fc7_units=128)}
+           "cnn_f": dict(fc7_units=128), "highway_cifar": dict(stages=((16, 2), (32, 2), (64, 2)))}
 
 
 def predict(model, x):

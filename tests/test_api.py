@@ -147,6 +147,7 @@ BUILDS = {
     "googlenet": dict(aux_logits=True, lrn=False, dropout=0.2, aux_dropout=0.5,
                       input_shape=(65, 65, 3)),
     "googlenet_torchvision": dict(transform_input=False, dropout=0.5, input_shape=(32, 32, 3)),
+    "highway_cifar": dict(stages=((8, 1), (16, 2)), gate_bias=-2.0, input_shape=(8, 8, 3)),
     "inception_resnet_v1": dict(dropout=0.1, input_shape=(75, 75, 3)),
     "inception_v3": dict(aux_logits=True, dropout=0.1),  # the auxiliary classifier needs 299
     "inception_v4": dict(dropout=0.1, include_top=True, input_shape=(75, 75, 3)),
