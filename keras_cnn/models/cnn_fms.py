@@ -27,8 +27,8 @@ Where our build fills in what the table leaves out:
     CNN-F: 224 -conv1-> 54 -pool-> 27 -conv2-> 27 -pool-> 13 -conv3..5-> 13 -pool-> 6
     CNN-M: 224 -conv1-> 109 -pool-> 54 -conv2-> 26 -pool-> 13 -conv3..5-> 13 -pool-> 6
     CNN-S: 224 -conv1-> 109 -pool-> 37 -conv2-> 35 -pool-> 17 -conv3..5-> 17 -pool-> 6
-- LRN is AlexNet's (n=5, k=2, alpha=1e-4 on the plain sum, beta=0.75: `layers.lrn`), after the
-  ReLU and before the pooling, in the table's order.
+- LRN is AlexNet's (n=5, k=2, alpha=1e-4 on the plain sum, beta=0.75:
+  `layers.local_response_norm`), after the ReLU and before the pooling, in the table's order.
 
 Parameters implied by the table (weights + biases, 1000 classes):
     CNN-F: conv1 11*11*3*64+64 = 23,296; conv2 5*5*64*256+256 = 409,856; conv3..5 3 *
