@@ -134,6 +134,7 @@ def test_every_listed_argument_is_accepted(name, no_building):
 BUILDS = {
     "alexnet": dict(towers=2, dropout=0.3, input_shape=(67, 67, 3)),
     "bn_inception": dict(dropout=0.2, input_shape=(32, 32, 3)),
+    "cnn_f": dict(dropout=0.3, fc7_units=128, input_shape=(39, 39, 3)),
     "convnext_tiny": dict(include_preprocessing=False, drop_path_rate=0.1,
                           layer_scale_init_value=None, input_shape=(32, 32, 3)),
     "densenet_bc100_cifar": dict(growth_rate=4, compression=1.0, bottleneck=None,
@@ -146,6 +147,7 @@ BUILDS = {
     "googlenet": dict(aux_logits=True, lrn=False, dropout=0.2, aux_dropout=0.5,
                       input_shape=(65, 65, 3)),
     "googlenet_torchvision": dict(transform_input=False, dropout=0.5, input_shape=(32, 32, 3)),
+    "highway_cifar": dict(stages=((8, 1), (16, 2)), gate_bias=-2.0, input_shape=(8, 8, 3)),
     "inception_resnet_v1": dict(dropout=0.1, input_shape=(75, 75, 3)),
     "inception_v3": dict(aux_logits=True, dropout=0.1),  # the auxiliary classifier needs 299
     "inception_v4": dict(dropout=0.1, include_top=True, input_shape=(75, 75, 3)),
@@ -160,6 +162,7 @@ BUILDS = {
     "nasnet_mobile": dict(penultimate_filters=96, num_blocks=1, stem_block_filters=8,
                           filter_multiplier=2, skip_reduction=True, input_shape=(32, 32, 3)),
     "nin_cifar10": dict(dropout=0.1),
+    "overfeat_fast": dict(dropout=0.2, fc_units=(64, 64), input_shape=(71, 71, 3)),
     "res2net50_26w_4s": dict(scale=2, base_width=8, input_shape=(32, 32, 3)),
     "resnet18": dict(use_bias=True, drop_path_rate=0.1, small_input=True,
                      input_shape=(32, 32, 3)),

@@ -36,11 +36,15 @@ _SHUFFLENET_V2 = "Ma et al. 2018, Table 8"
 _EFFICIENTNET = "Tan & Le 2019, Table 2"
 _EFFICIENTNET_V2 = "Tan & Le 2021, Table 7 (ImageNet-1K training)"
 _SQUEEZENET = "Iandola et al. 2016"
+_CHATFIELD = "Chatfield et al. 2014, ILSVRC-2012 top-5 error as the course notes quote it"
 
 #: registry name -> Accuracy, from the papers' error rates (top-1 %, top-5 %).
 PUBLISHED = {
     "alexnet_two_tower": _from_errors(40.7, 18.2, "Krizhevsky et al. 2012, Table 2 (1 CNN, val)"),
     "zfnet": _from_errors(38.4, 16.5, "Zeiler & Fergus 2014, Table 2 (1 convnet, val)"),
+    "cnn_f": _from_errors(None, 16.7, _CHATFIELD),
+    "cnn_m": _from_errors(None, 13.7, _CHATFIELD),
+    "cnn_s": _from_errors(None, 13.1, _CHATFIELD),
     "vgg11": _from_errors(29.6, 10.4, f"{_VGG} (A, S = Q = 256)"),
     "vgg11_lrn": _from_errors(29.7, 10.5, f"{_VGG} (A-LRN, S = Q = 256)"),
     "vgg13": _from_errors(28.7, 9.9, f"{_VGG} (B, S = Q = 256)"),

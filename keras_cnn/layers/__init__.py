@@ -7,6 +7,7 @@ from keras_cnn.layers.blocks import (activation_layer, ceil_max_pool, channel_sh
                                      conv_bn_act, correct_pad, fire_module, grouped_conv,
                                      make_divisible, padded_conv, padded_pool, squeeze_excite,
                                      stochastic_depth, zero_pad_channels)
+from keras_cnn.layers.highway import highway_conv
 from keras_cnn.layers.connection_table import ConnectionTableConv2D, connection_table_conv
 from keras_cnn.layers.lrn import LocalResponseNormalization, local_response_norm
 from keras_cnn.layers.layer_scale import LayerScale, layer_scale
@@ -20,7 +21,7 @@ __all__ = [
     "AVG_3x3", "MAX_3x3_S2", "branch", "multi_branch",
     "ConnectionTableConv2D", "HardSigmoid", "HardSwish", "LocalResponseNormalization",
     "activation_layer", "hard_sigmoid", "hard_swish", "ceil_max_pool", "channel_shuffle",
-    "connection_table_conv", "conv_bn_act", "correct_pad", "fire_module", "grouped_conv",
+    "connection_table_conv", "conv_bn_act", "highway_conv", "correct_pad", "fire_module", "grouped_conv",
     "local_response_norm", "make_divisible", "padded_conv", "padded_pool", "squeeze_excite",
     "stochastic_depth",
     "zero_pad_channels",
