@@ -224,7 +224,7 @@ def test_torchvision_checkpoint_journey(tmp_path, capsys, monkeypatch):
     torchvision's class; one of another model refused with nothing written; and the "torchvision"
     named set (its download stood in for by the same file), converted once, then fine-tuned on
     photos from the cached conversion, exported to int8 and run, each command in a fresh process
-    on the file the one before wrote."""
+    on the file the one before wrote; and the checkpoint as a .weights.h5 file, fine-tuned."""
     import keras
     import torch
     models = import_torchvision()
@@ -265,6 +265,24 @@ def test_torchvision_checkpoint_journey(tmp_path, capsys, monkeypatch):
                        "shufflenet.keras", cwd=tmp_path, env=env, status=2)
     assert "shufflenet.keras exists: pass --overwrite" in err
 
+    # the same checkpoint as a .weights.h5 file: `finetune --weights FILE` starts from it and
+    # scales images as torchvision does (the file's sidecar says so)
+    out, _ = keras_cnn("weights", "convert", checkpoint, "--model", name, "--output",
+                       "shufflenet.weights.h5", cwd=tmp_path, env=env)
+    assert out.startswith("wrote shufflenet.weights.h5"), out
+    photos = write_image_folder(tmp_path / "photos", {"cat": 8, "dog": 8}, size=(72, 72))
+    from_file = tmp_path / "from_file"
+    keras_cnn("finetune", name, "--weights", "shufflenet.weights.h5", "--data", photos,
+              "--head-epochs", "1", "--epochs", "0", "--image-size", "64", "--batch-size", "8",
+              "--output", from_file, cwd=tmp_path, env=env)
+    converted = keras.saving.load_model(tmp_path / "shufflenet.keras", compile=False)
+    tuned = keras.saving.load_model(from_file / "final.keras", compile=False)
+    for layer in [layer.name for layer in converted.layers if layer.weights][:3]:  # frozen
+        for mine, theirs in zip(converted.get_layer(layer).get_weights(),
+                                tuned.get_layer(layer).get_weights()):
+            np.testing.assert_array_equal(theirs, mine)
+    assert artifacts.read_sidecar(from_file / "final.keras")["preprocess_mode"] == "torch"
+
     # the "torchvision" named set, converted once: here by a build in this process, its
     # download stood in for by the same file; the conversion is cached as .weights.h5 ...
     published = model_info(name).weight_sets["torchvision"].top.fname
@@ -278,7 +296,6 @@ def test_torchvision_checkpoint_journey(tmp_path, capsys, monkeypatch):
     assert out.splitlines()[2].split()[-2:] == ["no,", "converted"], out
     # ... so that `keras-cnn finetune --weights torchvision`, in a fresh process, offline and
     # without the checkpoint, starts from the same weights
-    photos = write_image_folder(tmp_path / "photos", {"cat": 8, "dog": 8}, size=(72, 72))
     run = tmp_path / "run"
     keras_cnn("finetune", name, "--weights", "torchvision", "--data", photos, "--head-epochs",
               "1", "--epochs", "0", "--image-size", "64", "--batch-size", "8", "--output", run,
