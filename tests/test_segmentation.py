@@ -206,3 +206,56 @@ def test_dice_term_by_hand():
     with pytest.raises(ValueError, match=r"dice_weight must be a number >= 0\. Received: "
                                          r"dice_weight=-1"):
         losses.SegmentationCrossEntropy(dice_weight=-1)
+
+
+# ---------------------------------------------------------------- training and int8 TFLite
+
+@pytest.fixture(scope="module")
+def trained():
+    """DeepLabv3-MobileNetV2 (alpha 0.35, output stride 8, 64x64) trained 3 epochs of 2 steps on
+    16 scenes, stepped eagerly (a few steps do not pay for tracing the train step)."""
+    import tensorflow as tf
+    from keras_cnn.train import scenes, segmentation as seg_training
+    splits = scenes.load_digit_scenes(counts=(16, 4, 8))
+    before = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        result = seg_training.train_on_scenes(epochs=3, batch_size=8, scenes=splits,
+                                              learning_rate=3e-3, jit_compile=False)
+    finally:
+        tf.config.run_functions_eagerly(before)
+    return splits, result
+
+
+def test_training_on_the_scenes_lowers_the_loss(trained):
+    splits, result = trained
+    losses_seen = result.history.history["loss"]
+    assert len(losses_seen) == 3 and losses_seen[-1] < 0.8 * losses_seen[0]
+    assert "val_mean_iou" in result.history.history
+    assert result.model.output.shape == (None, 64, 64, 11)
+    assert result.per_class_iou.shape == (11,) and 0.0 <= result.test_miou <= 1.0
+    # the reported figure is mean_iou of the model's argmax on the test scenes
+    logits = result.model.predict(splits.test.images, verbose=0)
+    assert result.test_miou == losses.mean_iou(splits.test.masks, logits.argmax(-1), 11)[0]
+
+
+def test_int8_tflite_is_integer_only_and_agrees_with_float(trained, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+    from keras_cnn.io.runtimes import run_tflite
+    from keras_cnn.mobile.export import float_ops, to_tflite
+    splits, result = trained
+    path = to_tflite(result.model, tmp_path / "deeplabv3.tflite", "int8",
+                     representative_data=splits.train.images)
+    interpreter = Interpreter(model_path=str(path))
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    assert float_ops(path) == []
+    x = splits.test.images
+    reference = np.asarray(result.model(x))
+    got = run_tflite(path, x)
+    assert got.shape == reference.shape == (8, 64, 64, 11)
+    agreement = np.mean(got.argmax(-1) == reference.argmax(-1))
+    assert agreement >= 0.95, agreement
+    # within 5% of the logits' range on every pixel
+    spread = reference.max() - reference.min()
+    np.testing.assert_allclose(got, reference, atol=0.05 * spread)
