@@ -204,6 +204,9 @@ def test_dice_term_by_hand():
     dice = 1 - (2 * 0.8 / 2.1 + 2 * 0.7 / 1.9) / 2
     value = losses.SegmentationCrossEntropy(dice_weight=0.5)(labels, logits.astype("float32"))
     assert float(value) == pytest.approx(ce + 0.5 * dice, rel=1e-5)
+    restored = keras.losses.deserialize(keras.losses.serialize(
+        losses.SegmentationCrossEntropy(ignore_label=0, dice_weight=0.5)))
+    assert (restored.ignore_label, restored.dice_weight, restored.from_logits) == (0, 0.5, True)
     with pytest.raises(ValueError, match=r"dice_weight must be a number >= 0\. Received: "
                                          r"dice_weight=-1"):
         losses.SegmentationCrossEntropy(dice_weight=-1)

@@ -34,13 +34,15 @@ def _check_ignore(ignore_label):
                          f"ignore_label={ignore_label!r}")
 
 
+@backend.keras().saving.register_keras_serializable(package="keras_cnn")
 class SegmentationCrossEntropy(backend.keras().losses.Loss):
     """Pixel-wise cross-entropy on logits (from_logits=False: probabilities) over the pixels not
     labelled `ignore_label`, plus `dice_weight` times the soft Dice loss.
 
     The value is the mean over the labelled pixels of the whole batch. (Keras divides what
     `call` returns by its size, so `call` returns each pixel's term scaled by
-    pixels / labelled pixels.)"""
+    pixels / labelled pixels.) Registered for loading: a compiled model saved with it loads
+    with its loss."""
 
     def __init__(self, ignore_label=IGNORE_LABEL, from_logits=True, dice_weight=0.0,
                  name="segmentation_cross_entropy", **kwargs):
