@@ -41,7 +41,7 @@ def representatives(names):
 # The structural, conversion and quantization tests build these models with fewer repeated
 # cells (test_models' count test builds each at full depth): every kind of cell is still there (NASNet: both stem cells, both reduction cells and a normal cell per
 # stage), in under half the layers (363 against 771: its QAT test took 9 minutes under load).
-SHALLOW = {"nasnet_mobile": dict(num_blocks=1)}
+SHALLOW = {"nasnet_mobile": dict(num_blocks=1), "vit_ti16": dict(depth=2)}
 
 
 def predict(model, x):

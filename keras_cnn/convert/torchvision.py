@@ -217,10 +217,12 @@ _GOOGLENET_AUXILIARY = ("aux1", "aux2")
 
 # --- Vision Transformer ----------------------------------------------------------------------
 
-def _vit(variant):
+def _vit():
     """torchvision's VisionTransformer: conv_proj, class_token, encoder.pos_embedding,
     encoder.layers.encoder_layer_{i} (ln_1, self_attention, ln_2, mlp.0 and mlp.3: its MLP is
-    Linear, GELU, Dropout, Linear, Dropout), encoder.ln, heads.head."""
+    Linear, GELU, Dropout, Linear, Dropout), encoder.ln, heads.head. The names are those of any
+    of our ViT variants (`vit_b16_...`, `vit_ti16_...`): the sizes come from the tensors."""
+    variant = r"vit_[a-z]+\d+"
     block = r"encoder.layers.encoder_layer_\1"
     return by_patterns((
         (rf"{variant}_patch_embedding", "conv_proj"),
@@ -289,7 +291,7 @@ def _entries():
              "24), stem_filters=96; no named set"))
     for size, patch in (("b", 16), ("b", 32), ("l", 16)):
         entries.append(TorchvisionModel(
-            f"vit_{size}_{patch}", f"vit_{size}{patch}", _vit(f"vit_{size}{patch}"),
+            f"vit_{size}_{patch}", f"vit_{size}{patch}", _vit(),
             head=("heads.head",),
             note="position embeddings resized (bicubic) for input sizes other than 224"))
     return entries

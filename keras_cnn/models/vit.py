@@ -111,8 +111,10 @@ def encoder_block(x, heads, mlp, dropout=0.0, attention_dropout=0.0, name="block
     return layers.Add(name=f"{name}_add_2")([x, y])
 
 
-def _check_options(variant, dropout, attention_dropout, input_shape, input_tensor):
+def _check_options(variant, dropout, attention_dropout, depth, input_shape, input_tensor):
     applications.check_rate("dropout", dropout)
+    if depth is not None:
+        applications.check_positive_int("depth", depth)
     applications.check_rate("attention_dropout", attention_dropout)
     if backend.image_data_format() != "channels_last":
         raise ValueError("ViT builds channels_last models only (its Dense and "
@@ -122,13 +124,14 @@ def _check_options(variant, dropout, attention_dropout, input_shape, input_tenso
     patch = CONFIGS[variant]["patch"]
     if shape is not None and isinstance(shape, (tuple, list)) and len(shape) == 3:
         for size in shape[:2]:
-            if size is not None and (not applications.is_int(size) or size % patch):
+            # (below the patch size, build_application's minimum-size error says it)
+            if applications.is_int(size) and size >= patch and size % patch:
                 raise ValueError(f"{variant}'s input height and width must be multiples of its "
                                  f"patch size {patch}. Received: input_shape={tuple(shape)}")
 
 
-def _vit(variant, *, dropout=0.0, attention_dropout=0.0, include_top=True, pooling=None,
-         input_shape=None, input_tensor=None, **kwargs):
+def _vit(variant, *, dropout=0.0, attention_dropout=0.0, depth=None, include_top=True,
+         pooling=None, input_shape=None, input_tensor=None, **kwargs):
     """ViT variant `variant` of CONFIGS.
 
     Family arguments:
@@ -136,8 +139,10 @@ def _vit(variant, *, dropout=0.0, attention_dropout=0.0, include_top=True, pooli
             (training only; torchvision's `dropout`). Default 0.
         attention_dropout: dropout rate on the attention weights (torchvision's
             `attention_dropout`). Default 0.
+        depth: the number of encoder blocks (default None: the variant's, 12 or 24); fewer
+            make a shallower model of the same width (the pretrained sets need the default).
     """
-    _check_options(variant, dropout, attention_dropout, input_shape, input_tensor)
+    _check_options(variant, dropout, attention_dropout, depth, input_shape, input_tensor)
     layers = backend.layers()
     config = CONFIGS[variant]
 
@@ -148,7 +153,7 @@ def _vit(variant, *, dropout=0.0, attention_dropout=0.0, include_top=True, pooli
         x = tokens.position_embedding(x, grid=grid, name=f"{variant}_position_embedding")
         if dropout:
             x = layers.Dropout(dropout, name=f"{variant}_embedding_dropout")(x)
-        for i in range(config["depth"]):
+        for i in range(config["depth"] if depth is None else depth):
             x = encoder_block(x, config["heads"], config["mlp"], dropout, attention_dropout,
                               name=f"{variant}_block{i}")
         x = layer_norm(x, f"{variant}_encoder_norm")
