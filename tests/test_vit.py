@@ -149,7 +149,11 @@ def test_ti16_layout_and_names(ti_64):
                                                                keras.layers.MultiHeadAttention)]
     assert len(attention) == 12
     assert (attention[0].num_heads, attention[0].key_dim) == (3, 64)
-    assert ti_64.get_layer("vit_ti16_block0_mlp_dense_1").activation.__name__ == "gelu"
+    # the exact GELU (Keras's own, through Erfc, has no ONNX conversion)
+    x = np.linspace(-4, 4, 17, dtype="float32")[None]
+    np.testing.assert_allclose(np.asarray(ti_64.get_layer("vit_ti16_block0_mlp_gelu")(x)),
+                               np.asarray(keras.activations.gelu(x, approximate=False)),
+                               rtol=0, atol=1e-6)
 
 
 def test_profile_counts_attention(ti_64):
@@ -230,3 +234,41 @@ def test_preprocess_input_is_torchvisions_normalization():
     np.testing.assert_allclose(vit.preprocess_input(x)[0, 0, 0],
                                (1 - np.array(vit.IMAGENET_MEAN)) / np.array(vit.IMAGENET_STD),
                                rtol=1e-6)
+
+
+# --- the mobile pipeline (docs/vit.md) --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shallow_ti():
+    """ViT-Ti/16 with 2 blocks at 32x32 (every kind of layer; test_tflite_float converts the
+    family's representative to float TFLite)."""
+    return keras_cnn.ViTTi16(input_shape=(32, 32, 3), classes=10, depth=2)
+
+
+def test_onnx_export_matches_keras(shallow_ti, tmp_path):
+    from keras_cnn.io.runtimes import run_onnx
+    from keras_cnn.mobile.export import to_onnx
+    path = to_onnx(shallow_ti, tmp_path / "vit.onnx")
+    x = images(32, batch=3)
+    np.testing.assert_allclose(run_onnx(path, x), np.asarray(shallow_ti(x)), rtol=0, atol=1e-5)
+
+
+def test_integer_only_int8_is_refused_for_layer_normalization(shallow_ti, tmp_path):
+    """LayerNormalization lowers to ops without an integer TFLite kernel (NEG): a full-integer
+    ViT cannot be made; the error names them and no file is written."""
+    from keras_cnn.mobile.export import to_tflite
+    with pytest.raises(ValueError, match=r"no integer TFLite kernel.*NEG "
+                                         r"\(vit_ti16_1/vit_ti16_block0_ln_1_1/Neg\)"):
+        to_tflite(shallow_ti, tmp_path / "vit.tflite", quantization="int8",
+                  representative_data=images(32, batch=4))
+    assert not (tmp_path / "vit.tflite").exists()
+    # int8 with the LayerNorms' NEG in float (integer_only=False): every other op is integer
+    from keras_cnn.io.runtimes import run_tflite
+    from keras_cnn.mobile.export import float_ops
+    x = images(32, batch=4)
+    path = to_tflite(shallow_ti, tmp_path / "vit.tflite", quantization="int8",
+                     representative_data=x, integer_only=False)
+    left = [op.split(" ")[0] for op in float_ops(path)]
+    assert sorted(set(left)) == ["DEQUANTIZE", "NEG", "QUANTIZE"]
+    assert left.count("NEG") == 5  # two LayerNorms a block, the final one
+    assert run_tflite(path, x).shape == (4, 10)

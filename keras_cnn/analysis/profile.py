@@ -60,7 +60,7 @@ _AFFINE = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
            "UnitNormalization", "Normalization", "Rescaling")
 #: Layers whose output costs 1 op a value.
 _ELEMENTWISE = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "HardSigmoid",
-                "HardSwish", "LayerScale")
+                "HardSwish", "LayerScale", "GELU")
 #: Layers that combine n inputs value by value: n - 1 ops a value.
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 

@@ -23,7 +23,9 @@ epsilon 1e-6, exact (erf) GELU, biases in the attention projections, no dropout 
 family arguments `dropout` and `attention_dropout` add it, as torchvision's). Built-in Keras
 layers do the work (Conv2D, Reshape, LayerNormalization, MultiHeadAttention, Dense, Add); the
 class token, the position embeddings and taking the class token out are three small layers of
-`keras_cnn.layers.tokens`.
+`keras_cnn.layers.tokens`, and the GELU is `keras_cnn.layers.GELU` (the same exact GELU as
+Keras's "gelu", computed with Erf: Keras's goes through TensorFlow's Erfc, which has no ONNX
+conversion; docs/vit.md).
 
 Where our build differs from the paper:
 - the head is a single Dense layer on the class token (the paper fine-tunes with a single linear
@@ -55,6 +57,7 @@ from keras_cnn.core import applications, backend, imagenet
 from keras_cnn.core.registry import Feature, model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import tokens
+from keras_cnn.layers.activations import gelu
 
 __all__ = ["ViTB16", "ViTB32", "ViTL16", "ViTS16", "ViTTi16"]
 
@@ -102,7 +105,8 @@ def encoder_block(x, heads, mlp, dropout=0.0, attention_dropout=0.0, name="block
         y = layers.Dropout(dropout, name=f"{name}_attention_dropout")(y)
     x = layers.Add(name=f"{name}_add_1")([x, y])
     y = layer_norm(x, f"{name}_ln_2")
-    y = layers.Dense(mlp, activation="gelu", name=f"{name}_mlp_dense_1")(y)
+    y = layers.Dense(mlp, name=f"{name}_mlp_dense_1")(y)
+    y = gelu(y, name=f"{name}_mlp_gelu")
     if dropout:
         y = layers.Dropout(dropout, name=f"{name}_mlp_dropout_1")(y)
     y = layers.Dense(width, name=f"{name}_mlp_dense_2")(y)
