@@ -33,7 +33,7 @@ PARITY = {
     ("torchvision", "squeezenet1_1"): (1e-6, 64, ""),
     ("torchvision", "vgg11"): (5e-6, 224, ""),
     ("torchvision", "vgg11_bn"): (5e-6, 224, ""),
-    ("torchvision", "vit_b_16"): (2e-6, 64, ""),
+    ("torchvision", "vit_b_16"): (2e-6, 64, "2 of 12 blocks"),
     ("torchvision", "wide_resnet50_2"): (5e-6, 64, ""),
     ("timm", "inception_v4"): (2e-6, 75, ""),
     ("timm", "legacy_senet154"): (2e-6, 67, "1-2-1-1 blocks"),
