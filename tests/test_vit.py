@@ -105,6 +105,7 @@ def test_position_embeddings_are_resized_as_torchvision_resizes_them():
     """A checkpoint of a 4x4 grid (64x64) into a model at 96x96 (6x6): the same outputs as
     torchvision's model at 96x96 given its `interpolate_embeddings` of the checkpoint. At
     ViT-Ti's sizes and 2 blocks, for speed: the mapping is vit_b_16's, the same names."""
+    import_torchvision()
     from torchvision.models.vision_transformer import interpolate_embeddings
     state = randomized_vit(torchvision_vit("vit_ti16", image_size=64, num_layers=2)).state_dict()
     resized = interpolate_embeddings(96, 16, state)
@@ -120,6 +121,32 @@ def test_position_embeddings_are_resized_as_torchvision_resizes_them():
     difference = relative_difference(np.asarray(model(x, training=False)),
                                      torch_outputs(reference, x))
     assert difference < PARITY["torchvision", "vit_b_16"][0], difference
+
+
+def test_torchvision_named_set_converts_from_the_cache_at_another_size(keras_home, tmp_path,
+                                                                      monkeypatch):
+    """weights="torchvision" on ViTB16: the checkpoint from the cache (a 2-block vit_b_16 at
+    224, hash-checked), converted on first load into a model at 32x32, its 14x14 position
+    embeddings resized to 2x2; the outputs are torchvision's model at 32x32 given
+    `interpolate_embeddings` of the same checkpoint."""
+    import_torchvision()
+    from torchvision.models.vision_transformer import interpolate_embeddings
+    from test_convert import _published_as
+    reference = randomized_vit(torchvision_vit("vit_b16", num_layers=2))
+    saved = tmp_path / "saved.pth"
+    torch.save(reference.state_dict(), saved)
+    fname = _published_as("vit_b16", saved, monkeypatch)
+    (keras_home / "models").mkdir()
+    (keras_home / "models" / fname).write_bytes(saved.read_bytes())
+    model = keras_cnn.ViTB16(weights="torchvision", depth=2, input_shape=(32, 32, 3),
+                             classifier_activation=None)
+    small = torchvision_vit("vit_b16", image_size=32, num_layers=2)
+    small.load_state_dict(interpolate_embeddings(32, 16, reference.state_dict()))
+    x = images(32)
+    difference = relative_difference(np.asarray(model(x)), torch_outputs(small.eval(), x))
+    assert difference < PARITY["torchvision", "vit_b_16"][0], difference
+    # converted once, cached for this layout
+    assert len(list((keras_home / "models" / "converted").glob("*.weights.h5"))) == 1
 
 
 @pytest.mark.parametrize("grid, new_grid", [((4, 4), (7, 7)), ((3, 5), (6, 2)), ((14, 14),

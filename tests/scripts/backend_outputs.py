@@ -33,7 +33,7 @@ import keras_cnn  # noqa: E402
 #: Family arguments of the models built for --fit and --save (the distinctive layer they need).
 FIT_OPTIONS = {"lenet5": dict(c3_table=True)}
 #: Models built shallower (the same kinds of cells; tests/helpers.SHALLOW).
-SHALLOW = {"nasnet_mobile": dict(num_blocks=1)}
+SHALLOW = {"nasnet_mobile": dict(num_blocks=1), "vit_ti16": dict(depth=2)}
 CLASSES = 10
 FIT_BATCH = 8
 #: The smallest input of the --fit models: batch statistics over a few positions, not one.
