@@ -117,8 +117,12 @@ def test_converted_model_computes_torchvision_outputs(name, tmp_path):
 
 def test_parity_table_gives_the_compared_models_and_sizes():
     """The README's table of weights (tests/weights_table.py) says what this file compares."""
-    assert COMPARED == {name: size for (library, name), (_, size, _) in PARITY.items()
-                        if library == "torchvision"}
+    assert {**COMPARED, **COMPARED_ELSEWHERE} == {
+        name: size for (library, name), (_, size, _) in PARITY.items() if library == "torchvision"}
+
+
+#: Parity tests of torchvision checkpoints in other files: vit_b_16 in tests/test_vit.py.
+COMPARED_ELSEWHERE = {"vit_b_16": 64}
 
 
 @pytest.mark.parametrize("size", [15, 75])
