@@ -203,6 +203,17 @@ def test_profile_counts_attention(ti_64):
     assert report.row("vit_ti16_patch_embedding").receptive_field == (16, 16)
 
 
+def test_profile_counts_cross_attention():
+    """Queries and keys/values of different lengths and widths, value size apart from key size:
+    projections 2 (5 x 8 x 4 + 7 x 6 x 4 + 7 x 6 x 3), Q K^T and A V 2 x 5 x 7 x (4 + 3), the
+    output 5 x 2 x 3 x 8."""
+    query, value = keras.Input((5, 8), name="query"), keras.Input((7, 6), name="value")
+    out = keras.layers.MultiHeadAttention(2, 4, value_dim=3, name="cross")(query, value)
+    report = keras_cnn.profile(keras.Model([query, value], out))
+    assert report.row("cross").macs == (2 * (5 * 8 * 4 + 7 * 6 * 4 + 7 * 6 * 3)
+                                        + 2 * 5 * 7 * (4 + 3) + 5 * 2 * 3 * 8)
+
+
 def test_without_top_the_patch_tokens_are_a_feature_map():
     model = keras_cnn.ViTTi16(include_top=False, input_shape=(64, 32, 3))
     assert model.output_shape == (None, 4, 2, 192)
