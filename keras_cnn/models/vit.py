@@ -28,12 +28,12 @@ Keras's "gelu", computed with Erf: Keras's goes through TensorFlow's Erfc, which
 conversion; docs/vit.md).
 
 Where our build differs from the paper:
-- the head is a single Dense layer on the class token (the paper fine-tunes with a single linear
-  layer too; its pre-training head has a tanh hidden layer, which no published ImageNet-1k
-  model keeps); torchvision's ImageNet checkpoints are of this form;
+- the head is a single Dense layer on the class token: the paper's fine-tuning head (its
+  pre-training head has one hidden layer more); torchvision's ImageNet checkpoints have it;
 - the position embeddings are learned for the grid of the input size the model is built for:
   a model built for another size (any multiple of the patch size; height and width may differ)
-  has its own, and pretrained weights at 224x224 are resized for it when they are loaded, by
+  has its own, and torchvision's weights at 224x224 are resized for it when they are
+  converted (a Keras weights file loads only into a build of its own size), by
   bicubic interpolation of the 14x14 grid with aligned corners, the class token's embedding
   kept (`keras_cnn.layers.tokens.resize_position_embedding`: torchvision's
   `interpolate_embeddings`; the paper's Section 3.2 fine-tunes at higher resolution the same
