@@ -38,7 +38,7 @@ OPT_IN = ("convnext_base", "convnext_large", "convnext_small", "convnext_xlarge"
           "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "se_resnet101",
           "se_resnet152", "se_resnext101_32x4d", "se_resnext50_32x4d", "senet154", "shufflenet_g2",
           "shufflenet_g4", "shufflenet_g8", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-          "wide_resnet101_2", "wide_resnet50_2")
+          "vit_b16", "vit_b32", "vit_l16", "vit_s16", "wide_resnet101_2", "wide_resnet50_2")
 STAGE_MODELS = ALL if ALL_VARIANTS else [n for n in ALL if n not in OPT_IN]
 # fewer repeated cells, every kind of cell still there (helpers.SHALLOW)
 LIGHT = {**SHALLOW, **({} if ALL_VARIANTS else {"nasnet_large": dict(num_blocks=1)})}
@@ -58,6 +58,11 @@ def _without_threes(n):
     return n
 
 
+def _as_list(outputs):
+    """A model's outputs as a list (Keras returns a one-output model's tensor alone)."""
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
 def any_size(info):
     """The model's input shape with unknown height and width."""
     return (None, None, info.input_channels)
@@ -68,7 +73,8 @@ def any_size(info):
 @pytest.mark.parametrize("name", ALL)
 def test_every_model_has_a_feature_table(name):
     table = keras_cnn.model_info(name).feature_table()
-    assert len(table) >= 3
+    # a plain ViT has one resolution (the patch grid): its one output
+    assert len(table) >= 3 or keras_cnn.model_info(name).family == "vit"
     assert all(isinstance(f, keras_cnn.Feature) for f in table)
     reductions = [f.reduction for f in table]
     assert reductions == sorted(set(reductions)), reductions  # one per resolution, finest first
@@ -108,12 +114,16 @@ def test_stage_outputs_have_the_tables_strides_and_channels(name):
     table = info.feature_table(**LIGHT.get(name, {}))
     step = table[-1].reduction
     sizes = (max(info.min_size, step), max(info.min_size, step) + step)
-    model = keras_cnn.backbone(name, input_shape=any_size(info), **LIGHT.get(name, {}))
+    # (a model whose layers need a static size, a ViT's position embeddings: one build a size)
+    shapes = [info.input_shape(s) for s in sizes] if info.static_shape else [any_size(info)] * 2
+    models = [keras_cnn.backbone(name, input_shape=shape, **LIGHT.get(name, {}))
+              for shape in (shapes if info.static_shape else shapes[:1])]
+    model = models[0]
     assert model.name == f"{name}_features"
     assert [(f.index, f.name, f.layer, f.reduction) for f in model.feature_info] == [
         (i, f.name, f.layer, f.reduction) for i, f in enumerate(table)]
-    outputs = [[np.asarray(y) for y in model(random_images(info.input_shape(s), batch=1))]
-               for s in sizes]
+    outputs = [[np.asarray(y) for y in _as_list(models[i % len(models)](
+        random_images(info.input_shape(s), batch=1)))] for i, s in enumerate(sizes)]
     for feature, small, large in zip(model.feature_info, *outputs):
         assert small.shape[-1] == large.shape[-1] == feature.channels, feature
         for axis in (1, 2):

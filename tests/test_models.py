@@ -109,6 +109,13 @@ def check_receptive_fields(model, report):
                     continue
                 assert row.receptive_field[a] == source.receptive_field[a] + (k - 1) * source.jump[a]
                 assert row.jump[a] == source.jump[a] * strides[a]
+        elif type(layer).__name__ == "MultiHeadAttention":  # every token sees every token
+            source = max(inputs, key=lambda r: r.receptive_field)
+            assert row.jump == source.jump  # (its tokens keep their grid)
+            for a in range(2):  # the whole map of source's units
+                units = model.input_shape[1 + a] // source.jump[a]
+                assert row.receptive_field[a] == (source.receptive_field[a]
+                                                  + (units - 1) * source.jump[a])
         elif type(layer).__name__.startswith("Global") or type(layer).__name__ == "Flatten":
             (source,) = inputs
             sizes = source.output_shape[1:3]

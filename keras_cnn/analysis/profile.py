@@ -20,6 +20,10 @@ macs         multiply-accumulates, the convention of the papers and torchvision:
              position it is applied at. Biases are not counted (a bias add is not a MAC). A
              custom layer can give its own count with a method
              `profile_macs(input_shape, output_shape)` (LeNet-5's connection-table C3 does).
+             A MultiHeadAttention layer: its query, key, value and output projections (dense
+             layers at every token) plus the two matrix products of attention, Q K^T
+             (H T_q T_k d_k) and A V (H T_q T_k d_v), H heads of key size d_k and value size
+             d_v over T_q queries and T_k keys.
 ops          the other arithmetic, kept out of `macs`: 2 a value for a normalization or
              rescaling (a multiply and an add once folded), 1 a value for an activation (also one
              built into a convolution or dense layer) or a LayerScale, n - 1 a value for an
@@ -56,7 +60,7 @@ _AFFINE = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
            "UnitNormalization", "Normalization", "Rescaling")
 #: Layers whose output costs 1 op a value.
 _ELEMENTWISE = ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "HardSigmoid",
-                "HardSwish", "LayerScale")
+                "HardSwish", "LayerScale", "GELU")
 #: Layers that combine n inputs value by value: n - 1 ops a value.
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 
@@ -410,6 +414,8 @@ def _output_field(layer, inputs, outputs, in_fields):
     if hasattr(layer, "pool_size"):
         return field.window(_pairs(layer.pool_size, n), _pairs(layer.strides, n), (1,) * n,
                             layer.padding, out_sizes)
+    if kind == "MultiHeadAttention":  # every output token sees every input token; the
+        return dataclasses.replace(field.whole(field.sizes), j=field.j)  # tokens keep their grid
     if kind.startswith("Global") or kind == "Flatten":
         return field.whole(None if kind == "Flatten" or not getattr(layer, "keepdims", False)
                            else (1,) * n)
@@ -452,6 +458,8 @@ def _arithmetic(layer, inputs, outputs):
         else 0
     if hasattr(layer, "profile_macs"):  # a custom layer that knows its own count
         return int(layer.profile_macs(tuple(inputs[0].shape), tuple(outputs[0].shape))), act_ops
+    if kind == "MultiHeadAttention":
+        return _attention_arithmetic(layer, inputs, outputs)
     if kind in ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D",
                 "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
                 "Conv3DTranspose", "Dense"):
@@ -470,6 +478,29 @@ def _arithmetic(layer, inputs, outputs):
     if kind == "LocalResponseNormalization":
         return 0, out_values * (2 * int(getattr(layer, "depth_radius", 2)) + 1)
     return 0, act_ops
+
+
+def _attention_arithmetic(layer, inputs, outputs):
+    """(MACs, ops) of a MultiHeadAttention call (Keras 3 or tf_keras) on (batch, tokens,
+    channels) inputs: the query, key and value projections (T_q D_q H d_k, T_k D_k H d_k,
+    T_v D_v H d_v), the attention scores Q K^T (H T_q T_k d_k), the weighted sum of the values
+    A V (H T_q T_k d_v) and the output projection (T_q H d_v D_out). ops: the softmax (1 a
+    score) and the 1/sqrt(d_k) scaling of the queries (1 a value)."""
+    query = tuple(inputs[0].shape)
+    value = tuple(inputs[1].shape) if len(inputs) > 1 else query
+    key = tuple(inputs[2].shape) if len(inputs) > 2 else value
+    heads = int(getattr(layer, "_num_heads"))
+    key_dim = int(getattr(layer, "_key_dim"))
+    value_dim = int(getattr(layer, "_value_dim", None) or key_dim)
+    t_q = int(np.prod(query[1:-1], dtype=np.int64))
+    t_k = int(np.prod(key[1:-1], dtype=np.int64))
+    t_v = int(np.prod(value[1:-1], dtype=np.int64))
+    out = tuple(outputs[0].shape)[-1]
+    projections = heads * (t_q * query[-1] * key_dim + t_k * key[-1] * key_dim
+                           + t_v * value[-1] * value_dim)
+    attention = heads * t_q * t_k * (key_dim + value_dim)
+    output = t_q * heads * value_dim * out
+    return projections + attention + output, heads * t_q * (t_k + key_dim)
 
 
 def _conv_macs(layer, kind, in_shape, out_shape, first):

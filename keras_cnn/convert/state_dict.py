@@ -21,7 +21,17 @@ tensors are laid out:
   moving_variance. `num_batches_tracked` (a training counter) is ignored. Where the Keras layer's
   epsilon is not PyTorch's, the difference goes into the moving variance
   (var + eps_torch - eps_keras), so that sqrt(var + eps) is PyTorch's: the outputs are the same
-  without changing the model.
+  without changing the model;
+- LayerNormalization: weight, bias -> gamma, beta;
+- MultiHeadAttention (PyTorch's nn.MultiheadAttention, as torchvision's ViT has it): in_proj_weight
+  (3 D, D) and in_proj_bias (3 D), the query, key and value projections stacked, -> the query,
+  key and value kernels (D, heads, head size) and biases (heads, head size); out_proj.weight
+  (D, D), out_proj.bias -> the output kernel (heads, head size, D) and bias;
+- ClassToken, PositionEmbedding (keras_cnn.layers.tokens): the tensor named by the prefix itself
+  (torchvision's `class_token`, `encoder.pos_embedding`). Position embeddings learned for
+  another (square) grid of patches than the layer's are resized for it
+  (`tokens.resize_position_embedding`: bicubic, aligned corners, as torchvision's
+  `interpolate_embeddings`).
 
 Every tensor of the state dict must be used exactly once (the classifier's are left out on
 purpose for a model without its top) and every weight of the model filled. Anything missing, left
@@ -135,7 +145,9 @@ class Assignment:
             return
         kind = type(layer).__name__
         convert = {"Conv2D": self._conv, "DepthwiseConv2D": self._depthwise, "Dense": self._dense,
-                   "BatchNormalization": self._batch_norm}.get(kind)
+                   "BatchNormalization": self._batch_norm, "LayerNormalization": self._layer_norm,
+                   "MultiHeadAttention": self._attention, "ClassToken": self._class_token,
+                   "PositionEmbedding": self._position_embedding}.get(kind)
         if convert is None:
             self.problems.append(f"no conversion for layer {layer.name!r} of type {kind}")
             return
@@ -196,6 +208,50 @@ class Assignment:
             return None
         arrays[-1] = arrays[-1] + np.float32(self.torch_epsilon - layer.epsilon)
         return arrays
+
+    def _layer_norm(self, layer, prefix):
+        names = (["weight"] if layer.scale else []) + (["bias"] if layer.center else [])
+        arrays = [self._take(f"{prefix}.{n}", layer) for n in names]
+        return None if any(a is None for a in arrays) else arrays
+
+    def _attention(self, layer, prefix):
+        in_weight = self._take(f"{prefix}.in_proj_weight", layer)
+        in_bias = self._take(f"{prefix}.in_proj_bias", layer)
+        out_weight = self._take(f"{prefix}.out_proj.weight", layer)
+        out_bias = self._take(f"{prefix}.out_proj.bias", layer)
+        if any(a is None for a in (in_weight, in_bias, out_weight, out_bias)):
+            return None
+        heads, size = layer.num_heads, layer.key_dim
+        width = heads * size
+        if in_weight.shape[0] != 3 * width or in_weight.ndim != 2:
+            return self._shape_problem(layer, f"{prefix}.in_proj_weight", in_weight.shape,
+                                       (3 * width, in_weight.shape[-1]), torch_shape=True)
+        arrays = []
+        for part in range(3):  # query, key, value
+            rows = slice(part * width, (part + 1) * width)
+            arrays.append(in_weight[rows].T.reshape(-1, heads, size))
+            arrays.append(in_bias[rows].reshape(heads, size))
+        arrays.append(out_weight.T.reshape(heads, size, -1))
+        arrays.append(out_bias)
+        return arrays
+
+    def _class_token(self, layer, prefix):
+        token = self._take(prefix, layer)
+        return None if token is None else [token]
+
+    def _position_embedding(self, layer, prefix):
+        embedding = self._take(prefix, layer)
+        if embedding is None:
+            return None
+        expected = tuple(layer.embedding.shape)
+        grid = getattr(layer, "grid", None)
+        if embedding.shape != expected and grid is not None and embedding.ndim == 3:
+            from keras_cnn.layers.tokens import resize_position_embedding
+            side = int(round((embedding.shape[1] - layer.prefix_tokens) ** 0.5))
+            if side * side + layer.prefix_tokens == embedding.shape[1]:
+                embedding = resize_position_embedding(embedding, (side, side), grid,
+                                                      layer.prefix_tokens)
+        return [embedding]
 
     def _shape_problem(self, layer, key, received, expected, torch_shape=False):
         what = "needs" if torch_shape else "needs a tensor converting to"

@@ -215,6 +215,28 @@ _GOOGLENET = (
 _GOOGLENET_AUXILIARY = ("aux1", "aux2")
 
 
+# --- Vision Transformer ----------------------------------------------------------------------
+
+def _vit():
+    """torchvision's VisionTransformer: conv_proj, class_token, encoder.pos_embedding,
+    encoder.layers.encoder_layer_{i} (ln_1, self_attention, ln_2, mlp.0 and mlp.3: its MLP is
+    Linear, GELU, Dropout, Linear, Dropout), encoder.ln, heads.head. The names are those of any
+    of our ViT variants (`vit_b16_...`, `vit_ti16_...`): the sizes come from the tensors."""
+    variant = r"vit_[a-z]+\d+"
+    block = r"encoder.layers.encoder_layer_\1"
+    return by_patterns((
+        (rf"{variant}_patch_embedding", "conv_proj"),
+        (rf"{variant}_class_token", "class_token"),
+        (rf"{variant}_position_embedding", "encoder.pos_embedding"),
+        (rf"{variant}_encoder_norm", "encoder.ln"),
+        (r"predictions", "heads.head"),
+        (rf"{variant}_block(\d+)_ln_([12])", block + r".ln_\2"),
+        (rf"{variant}_block(\d+)_attention", block + ".self_attention"),
+        (rf"{variant}_block(\d+)_mlp_dense_1", block + ".mlp.0"),
+        (rf"{variant}_block(\d+)_mlp_dense_2", block + ".mlp.3"),
+    ))
+
+
 def _entries():
     entries = [
         TorchvisionModel("squeezenet1_0", "squeezenet1_0", _squeezenet("squeezenet1_0"),
@@ -267,6 +289,11 @@ def _entries():
         options=(("growth_rate", 48), ("blocks", (6, 12, 36, 24)), ("stem_filters", 96)),
         note="DenseNet-161 (k=48): DenseNet121's builder with growth_rate=48, blocks=(6, 12, 36, "
              "24), stem_filters=96; no named set"))
+    for size, patch in (("b", 16), ("b", 32), ("l", 16)):
+        entries.append(TorchvisionModel(
+            f"vit_{size}_{patch}", f"vit_{size}{patch}", _vit(),
+            head=("heads.head",),
+            note="position embeddings resized (bicubic) for input sizes other than 224"))
     return entries
 
 

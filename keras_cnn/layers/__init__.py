@@ -1,6 +1,7 @@
 """Layers and blocks shared by every family (the guide's rule: no helper written twice)."""
 
-from keras_cnn.layers.activations import HardSigmoid, HardSwish, hard_sigmoid, hard_swish
+from keras_cnn.layers.activations import (GELU, HardSigmoid, HardSwish, gelu, hard_sigmoid,
+                                          hard_swish)
 from keras_cnn.layers.any_size import ChannelShuffle, SamePadding2D, same_padding
 from keras_cnn.layers.batch_norm import BatchNormalization, batch_norm
 from keras_cnn.layers.blocks import (activation_layer, ceil_max_pool, channel_shuffle,
@@ -19,7 +20,7 @@ __all__ = [
     "ChannelSplit", "LayerScale", "channel_split", "layer_scale",
     "ChannelShuffle", "SamePadding2D", "same_padding",
     "AVG_3x3", "MAX_3x3_S2", "branch", "multi_branch",
-    "ConnectionTableConv2D", "HardSigmoid", "HardSwish", "LocalResponseNormalization",
+    "ConnectionTableConv2D", "GELU", "gelu", "HardSigmoid", "HardSwish", "LocalResponseNormalization",
     "activation_layer", "hard_sigmoid", "hard_swish", "ceil_max_pool", "channel_shuffle",
     "connection_table_conv", "conv_bn_act", "highway_conv", "correct_pad", "fire_module", "grouped_conv",
     "local_response_norm", "make_divisible", "padded_conv", "padded_pool", "squeeze_excite",

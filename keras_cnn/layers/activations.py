@@ -8,7 +8,16 @@ They are layers of their own (not `x + 3.0` on a symbolic tensor, and not the st
 Kerases, quantization-aware training can attach a QuantizeConfig to them, and the TFLite converter
 sees the pattern it fuses into its HARD_SWISH kernel. They compute with keras.ops (relu6 is
 `tf.nn.relu6` on TensorFlow), so they run on every Keras 3 backend.
+
+The exact GELU (Hendrycks and Gimpel 2016; the Vision Transformer's MLP) is a layer here too:
+
+    gelu(x) = x / 2 * (1 + erf(x / sqrt(2)))
+
+Keras's own "gelu" computes the same through TensorFlow's Erfc op, which tf2onnx cannot convert
+(so a model with it has no ONNX export); this one uses Erf, which TFLite and ONNX both run.
 """
+
+import math
 
 from keras_cnn.core import backend
 
@@ -41,6 +50,25 @@ class _HardSwish:
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+class _GELU:
+    """x / 2 * (1 + erf(x / sqrt(2))): the exact GELU (not tanh's approximation)."""
+
+    def call(self, inputs):
+        erf = backend.ops(self).erf(inputs * (1.0 / math.sqrt(2.0)))
+        return (0.5 * inputs) * (1.0 + erf)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+GELU = backend.layer_class(_GELU, "GELU", backend="keras")
+
+
+def gelu(x, name):
+    """`x` through a `GELU` layer of the current Keras."""
+    return backend.layer_class(_GELU, "GELU")(name=name)(x)
 
 
 #: The Keras 3 classes (registered as "keras_cnn>HardSigmoid" and "keras_cnn>HardSwish").
