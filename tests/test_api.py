@@ -134,6 +134,7 @@ def test_every_listed_argument_is_accepted(name, no_building):
 BUILDS = {
     "alexnet": dict(towers=2, dropout=0.3, input_shape=(67, 67, 3)),
     "bn_inception": dict(dropout=0.2, input_shape=(32, 32, 3)),
+    "capsnet": dict(conv_filters=16, primary_capsules=4, routings=2),
     "convnext_tiny": dict(include_preprocessing=False, drop_path_rate=0.1,
                           layer_scale_init_value=None, input_shape=(32, 32, 3)),
     "densenet_bc100_cifar": dict(growth_rate=4, compression=1.0, bottleneck=None,
@@ -274,8 +275,8 @@ BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn
            "transform_input", "use_bias"}
 RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
 OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",
-          "compression", "depth_multiplier", "drop_path", "filter_multiplier", "global_ratio", "growth_rate",
-          "layer_scale_init_value", "num_blocks", "penultimate_filters", "scale", "shortcut",
+          "compression", "conv_filters", "depth_multiplier", "drop_path", "filter_multiplier", "global_ratio", "growth_rate",
+          "layer_scale_init_value", "num_blocks", "penultimate_filters", "primary_capsules", "routings", "scale", "shortcut",
           "stem_block_filters", "stem_filters", "subsampling", "towers"}
 #: Arguments named as a kind but of another: FractalNet's dropout is one rate per block.
 NOT_THEIR_KIND = {("fractalnet20", "dropout"), ("fractalnet40", "dropout")}
