@@ -162,9 +162,9 @@ def test_local_drop_path_keeps_a_nonempty_subset():
     assert set(which(DropPathJoin([3, 2, 1], drop_rate=0.0), 3)) == {(0, 1, 2)}
     almost_all = which(DropPathJoin([3, 2, 1], drop_rate=0.999, seed=1), 30)
     assert {len(s) for s in almost_all} == {1} and len(set(almost_all)) == 3
-    # the paper's 15%: all three kept with probability 0.85^3 = 0.614 (std 0.034 over 200)
-    seen = which(DropPathJoin([3, 2, 1], drop_rate=0.15, seed=2), 200)
-    assert abs(seen.count((0, 1, 2)) / 200 - 0.85 ** 3) < 0.12
+    # the paper's 15%: all three kept with probability 0.85^3 = 0.614 (std 0.049 over 100)
+    seen = which(DropPathJoin([3, 2, 1], drop_rate=0.15, seed=2), 100)
+    assert abs(seen.count((0, 1, 2)) / 100 - 0.85 ** 3) < 0.15
     assert len(set(seen)) >= 4
 
 
@@ -218,7 +218,9 @@ def test_drop_path_model_in_training_keeps_one_column(drop_path_model):
     probe = keras.Model(drop_path_model.input,
                         [drop_path_model.get_layer(n).output for n in names])
     seen = set()
-    for _ in range(6):
+    for _ in range(16):  # until two columns were drawn (all 16 draws alike: p = 3 / 3^16)
+        if len(seen) >= 2:
+            break
         chosen, *outs = [np.asarray(y) for y in probe(random_images((32, 32, 3), batch=2),
                                                       training=True)]
         column = int(chosen[0, 0])
