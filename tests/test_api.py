@@ -134,6 +134,7 @@ def test_every_listed_argument_is_accepted(name, no_building):
 BUILDS = {
     "alexnet": dict(towers=2, dropout=0.3, input_shape=(67, 67, 3)),
     "bn_inception": dict(dropout=0.2, input_shape=(32, 32, 3)),
+    "capsnet": dict(conv_filters=16, primary_capsules=4, routings=2),
     "cnn_f": dict(dropout=0.3, fc7_units=128, input_shape=(39, 39, 3)),
     "convnext_tiny": dict(include_preprocessing=False, drop_path_rate=0.1,
                           layer_scale_init_value=None, input_shape=(32, 32, 3)),
@@ -143,7 +144,8 @@ BUILDS = {
                             drop_connect_rate=0.1, input_shape=(32, 32, 3)),
     "efficientnet_v2_b0": dict(include_preprocessing=False, small_input=True, dropout_rate=0.1,
                                drop_connect_rate=0.1, input_shape=(32, 32, 3)),
-    "fractalnet20": dict(columns=2, dropout=(0.0, 0.1, 0.2, 0.3, 0.4)),
+    "fractalnet20": dict(columns=2, dropout=(0.0, 0.1, 0.2, 0.3, 0.4), drop_path=0.1,
+                         global_ratio=0.25),
     "googlenet": dict(aux_logits=True, lrn=False, dropout=0.2, aux_dropout=0.5,
                       input_shape=(65, 65, 3)),
     "googlenet_torchvision": dict(transform_input=False, dropout=0.5, input_shape=(32, 32, 3)),
@@ -276,11 +278,11 @@ BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn
            "transform_input", "use_bias"}
 RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
 OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",
-          "compression", "depth_multiplier", "filter_multiplier", "growth_rate",
-          "layer_scale_init_value", "num_blocks", "penultimate_filters", "scale", "shortcut",
+          "compression", "conv_filters", "depth_multiplier", "drop_path", "filter_multiplier", "global_ratio", "growth_rate",
+          "layer_scale_init_value", "num_blocks", "penultimate_filters", "primary_capsules", "routings", "scale", "shortcut",
           "stem_block_filters", "stem_filters", "subsampling", "towers"}
 #: Arguments named as a kind but of another: FractalNet's dropout is one rate per block.
-NOT_THEIR_KIND = {("fractalnet20", "dropout")}
+NOT_THEIR_KIND = {("fractalnet20", "dropout"), ("fractalnet40", "dropout")}
 
 #: (argument kind, bad value, what the message says the argument must be)
 BAD_VALUES = [(BOOLEAN, "yes", "True or False"), (BOOLEAN, 1, "True or False"),

@@ -12,7 +12,7 @@ at 65 px, an odd size where Caffe's ceil-mode stem pooling gives one row fewer t
 and SENet-154 are compared with fewer blocks per stage (timm's `layers`, our spec's `blocks`):
 every kind of block and every name pattern is still there; the full-depth SENet-154 and a
 Res2Net width/scale variant are checked for names and shapes only (timm's model on the meta
-device). Nothing is downloaded: the named-set test places its file in the test's empty
+device), as are the other Res2Net widths, scales and depth. Nothing is downloaded: the named-set test places its file in the test's empty
 KERAS_HOME.
 """
 
@@ -51,7 +51,8 @@ REFERENCES = {
     "inception_v4": ("inception_v4", {}, 75),
 }
 #: names and shapes only (timm's model on the meta device)
-META = ("legacy_senet154", "res2net50_48w_2s")
+META = ("legacy_senet154", "res2net50_14w_8s", "res2net50_26w_6s", "res2net50_26w_8s",
+        "res2net50_48w_2s", "res2net101_26w_4s")
 #: timm's evaluation transforms compared with the named sets' (every distinct one: bilinear and
 #: bicubic at 224 px with ImageNet's mean and std, Inception v4's 299 px in [-1, 1])
 TRANSFORMS = ("legacy_seresnet50", "legacy_seresnet18", "res2net50_26w_4s", "inception_v4")

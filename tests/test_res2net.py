@@ -20,13 +20,13 @@ def model():
     return keras_cnn.Res2Net50(input_shape=(64, 64, 3))
 
 
-def authors_count(base_width=26, scale=4, classes=1000):
+def authors_count(base_width=26, scale=4, classes=1000, stages=STAGES):
     """Parameters of the authors' Res2Net-50 (res2net.py), written out: per block a 1x1 conv to
     width * scale, scale - 1 3x3 convs of width, a 1x1 conv to 4 * planes, BN (gamma, beta) after
     each, and a 1x1 projection shortcut + BN in the first block of each stage."""
     total = 7 * 7 * 3 * 64 + 2 * 64  # stem conv + BN
     inplanes = 64
-    for planes, blocks in STAGES.values():
+    for planes, blocks in stages.values():
         width = planes * base_width // 64
         for block in range(blocks):
             total += inplanes * width * scale + 2 * width * scale
@@ -36,6 +36,31 @@ def authors_count(base_width=26, scale=4, classes=1000):
                 total += inplanes * 4 * planes + 2 * 4 * planes
             inplanes = 4 * planes
     return total + 2048 * classes + classes
+
+
+#: the other published variants: (base_width, scale, stages) and timm's parameter count (timm's
+#: build of the same name, counted on the meta device: sum of its parameters' numel)
+VARIANTS = {
+    "res2net50_14w_8s": (14, 8, STAGES, 25_059_816),
+    "res2net50_26w_6s": (26, 6, STAGES, 37_051_448),
+    "res2net50_26w_8s": (26, 8, STAGES, 48_403_776),
+    "res2net50_48w_2s": (48, 2, STAGES, 25_287_304),
+    "res2net101_26w_4s": (26, 4, {**STAGES, 4: (256, 23)}, 45_206_688),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variants_are_registered_with_the_authors_counts(name):
+    base_width, scale, stages, timm_count = VARIANTS[name]
+    info = keras_cnn.model_info(name)
+    # (the built model's count equals info.params: tests/test_models.py; every tensor of timm's
+    # checkpoint fills it, each once: tests/test_convert_timm.py)
+    assert authors_count(base_width, scale, stages=stages) == timm_count == info.params
+    assert info.family == "res2net" and info.params_convention == WITHOUT_BN_STATISTICS
+    assert info.weight_sets["timm"].source == name and info.weight_sets["imagenet"].tag == "in1k"
+    with pytest.raises(ValueError, match=rf"weights='timm' were trained with scale={scale}. "
+                                         rf"Received: scale={scale + 1}"):
+        info.builder(weights="timm", scale=scale + 1)
 
 
 def test_parameter_count_is_the_authors(model):

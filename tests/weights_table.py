@@ -69,6 +69,9 @@ SIBLINGS = {
     ("timm", "legacy_seresnet101"): "legacy_seresnet50",
     ("timm", "legacy_seresnet152"): "legacy_seresnet50",
     ("timm", "legacy_seresnext101_32x4d"): "legacy_seresnext50_32x4d",
+    **{("timm", name): "res2net50_26w_4s" for name in (
+        "res2net50_14w_8s", "res2net50_26w_6s", "res2net50_26w_8s", "res2net50_48w_2s",
+        "res2net101_26w_4s")},
 }
 
 #: keras.applications' files: registry model -> "exact" (outputs equal to keras.applications'

@@ -1,8 +1,8 @@
 """timm's ImageNet checkpoints in keras_cnn's models: `from_timm(name, checkpoint)`.
 
 For the models torchvision does not publish: timm's legacy SE-ResNets, SE-ResNeXts and
-SENet-154 (`legacy_seresnet18` ... `legacy_senet154`), Res2Net (`res2net50_26w_4s` and the other 50-layer widths
-and scales) and Inception v4 (`inception_v4`). Each supported timm model (`SUPPORTED`, by timm's
+SENet-154 (`legacy_seresnet18` ... `legacy_senet154`), Res2Net (`res2net50_26w_4s`, the other 50-layer widths
+and scales, and `res2net101_26w_4s`) and Inception v4 (`inception_v4`). Each supported timm model (`SUPPORTED`, by timm's
 own name) maps to a registry model built with the options that give timm's architecture (the
 legacy SENets: `stem_ceil_mode=True`, Caffe's stem max pooling; SE-ResNet-18/34 also
 `relu_before_se=True`), and to a function naming, for
@@ -126,12 +126,9 @@ def _entries():
     entries.append(TimmModel("legacy_senet154", "senet154", by_patterns(_SENET),
                              options=_CAFFE_POOL, head=("last_linear",), note=_CAFFE_NOTE))
     entries.append(TimmModel("res2net50_26w_4s", "res2net50_26w_4s", by_patterns(_RES2NET)))
-    for width, scale in ((26, 6), (26, 8), (48, 2), (14, 8)):
-        entries.append(TimmModel(
-            f"res2net50_{width}w_{scale}s", "res2net50_26w_4s", by_patterns(_RES2NET),
-            options=(("base_width", width), ("scale", scale)),
-            note=f"Res2Net-50 {width}w x {scale}s: Res2Net50's builder with base_width={width}, "
-                 f"scale={scale}; no named set"))
+    for name in ("res2net50_26w_6s", "res2net50_26w_8s", "res2net50_48w_2s", "res2net50_14w_8s",
+                 "res2net101_26w_4s"):
+        entries.append(TimmModel(name, name, by_patterns(_RES2NET)))
     entries.append(TimmModel("inception_v4", "inception_v4", _inception_v4,
                              head=("last_linear",), epsilon=1e-3))
     return entries

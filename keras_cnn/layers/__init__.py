@@ -8,6 +8,10 @@ from keras_cnn.layers.blocks import (activation_layer, ceil_max_pool, channel_sh
                                      conv_bn_act, correct_pad, fire_module, grouped_conv,
                                      make_divisible, padded_conv, padded_pool, squeeze_excite,
                                      stochastic_depth, zero_pad_channels)
+from keras_cnn.layers.capsules import (CapsuleLength, CapsuleMask, CapsuleRouting, Squash,
+                                       capsule_length, capsule_mask, capsule_routing, squash)
+from keras_cnn.layers.drop_path import (DropPathJoin, FractalDropPathSampler, drop_path_join,
+                                        drop_path_sampler)
 from keras_cnn.layers.highway import highway_conv
 from keras_cnn.layers.connection_table import ConnectionTableConv2D, connection_table_conv
 from keras_cnn.layers.lrn import LocalResponseNormalization, local_response_norm
@@ -17,6 +21,9 @@ from keras_cnn.layers.multi_branch import AVG_3x3, MAX_3x3_S2, branch, multi_bra
 
 __all__ = [
     "BatchNormalization", "batch_norm",
+    "CapsuleLength", "CapsuleMask", "CapsuleRouting", "Squash", "capsule_length", "capsule_mask",
+    "capsule_routing", "squash",
+    "DropPathJoin", "FractalDropPathSampler", "drop_path_join", "drop_path_sampler",
     "ChannelSplit", "LayerScale", "channel_split", "layer_scale",
     "ChannelShuffle", "SamePadding2D", "same_padding",
     "AVG_3x3", "MAX_3x3_S2", "branch", "multi_branch",

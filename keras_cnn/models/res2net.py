@@ -28,14 +28,24 @@ borders too (PyTorch's count_include_pad): `conv_bn_act` with padding="torch", `
 Channel groups are taken with `keras_cnn.layers.ChannelSplit` (Keras has no layer for channel
 slices); everything else is built-in layers.
 
-Family keyword arguments: `scale` (groups per block, an integer >= 2; default 4) and
-`base_width` (the `w` of "26w", a positive integer; default 26). Other values change the
-parameter count; only the default has a published one.
+The other published widths and scales (the paper's Table 2 for Res2Net-50 at about the same
+FLOPs, 14w_8s and 48w_2s; Table 3 for more scales, 26w_6s and 26w_8s; Res2Net-101 in Table 4) are
+registered as the authors released them (Res2Net-PretrainedModels, timm's res2net.py): same stem,
+stages and blocks, only `base_width` / `scale` (and 23 blocks in stage 4 for the 101):
+    res2net50_14w_8s   25,059,816        res2net50_26w_6s   37,051,448
+    res2net50_48w_2s   25,287,304        res2net50_26w_8s   48,403,776
+    res2net101_26w_4s  45,206,688
+each the exact count of timm's build of the same name (the authors' architecture; checked
+against timm in tests/test_res2net.py's arithmetic, which gives these figures). The paper's
+FLOPs for these are not registered (MACs not checked for them).
 
-Pretrained sets: `weights="timm"` (= "imagenet") loads timm's res2net50_26w_4s.in1k checkpoint
-(the authors' weights), converted by `keras_cnn.convert.timm`; the same layout, no option needed.
-`keras_cnn.from_timm` also converts timm's res2net50_26w_6s / 26w_8s / 48w_2s / 14w_8s into this
-builder with their `scale` and `base_width` (docs/weights.md).
+Family keyword arguments: `scale` (groups per block, an integer >= 2; default: the variant's) and
+`base_width` (the `w` of "26w", a positive integer; default: the variant's). Other values change
+the parameter count.
+
+Pretrained sets: `weights="timm"` (= "imagenet") loads timm's in1k checkpoint of the variant's
+name (the authors' weights), converted by `keras_cnn.convert.timm`; the same layout, no option
+needed (docs/weights.md).
 
 Expected input: RGB images through `preprocess_input` (torch mode: [0, 1], ImageNet mean and
 standard deviation), as for the authors' PyTorch models.
@@ -46,7 +56,8 @@ from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, model_info, register_
 from keras_cnn.core.weights import timm_sets, timm_weights
 from keras_cnn.layers import channel_split, conv_bn_act, padded_pool
 
-__all__ = ["Res2Net50"]
+__all__ = ["Res2Net50", "Res2Net50_14w_8s", "Res2Net50_26w_6s", "Res2Net50_26w_8s",
+           "Res2Net50_48w_2s", "Res2Net101"]
 
 PAPER = ("S.-H. Gao, M.-M. Cheng, K. Zhao, X.-Y. Zhang, M.-H. Yang, P. Torr. Res2Net: A New "
          "Multi-scale Backbone Architecture. IEEE TPAMI 2021 (arXiv:1904.01169, 2019)")
@@ -57,9 +68,15 @@ BN_EPSILON = 1e-5  # PyTorch's default, the authors' framework
 CONV = dict(padding="torch", bn_epsilon=BN_EPSILON)
 
 # Per variant: the stages as (planes, blocks, stride), the base width and the scale.
+STAGES_50 = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))
+STAGES_101 = ((64, 3, 1), (128, 4, 2), (256, 23, 2), (512, 3, 2))
 CONFIGS = {
-    "res2net50_26w_4s": dict(stages=((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)),
-                             base_width=26, scale=4),
+    "res2net50_26w_4s": dict(stages=STAGES_50, base_width=26, scale=4),
+    "res2net50_26w_6s": dict(stages=STAGES_50, base_width=26, scale=6),
+    "res2net50_26w_8s": dict(stages=STAGES_50, base_width=26, scale=8),
+    "res2net50_48w_2s": dict(stages=STAGES_50, base_width=48, scale=2),
+    "res2net50_14w_8s": dict(stages=STAGES_50, base_width=14, scale=8),
+    "res2net101_26w_4s": dict(stages=STAGES_101, base_width=26, scale=4),
 }
 
 
@@ -102,8 +119,10 @@ def _res2net(variant, *, scale=None, base_width=None, **kwargs):
     """Res2Net `variant` of CONFIGS.
 
     Family arguments:
-        scale: s, the channel groups per block, an integer >= 2 (default None: the variant's, 4).
-        base_width: w, the channels per group at planes=64 (default None: the variant's, 26).
+        scale: s, the channel groups per block, an integer >= 2 (default None: the variant's,
+            e.g. 4 for 26w_4s).
+        base_width: w, the channels per group at planes=64 (default None: the variant's, e.g.
+            26 for 26w_4s).
     """
     config = CONFIGS[variant]
     scale = config["scale"] if scale is None else scale
@@ -162,6 +181,61 @@ def Res2Net50(**kwargs):
     """Res2Net-50, 26w x 4s: ResNet-50's stages with Res2Net blocks of 4 groups of 26 x
     (planes / 64) channels (the authors' res2net50_26w_4s)."""
     return _res2net("res2net50_26w_4s", **kwargs)
+
+
+
+#: timm's in1k checkpoints of the other variants: (top-1, top-5) from timm's
+#: results/results-imagenet.csv (pytorch-image-models commit 0173a139; 224 px, crop 0.875,
+#: bilinear, as res2net50_26w_4s)
+TIMM_VARIANTS = {
+    "res2net50_14w_8s": timm_weights("res2net50_14w_8s", "in1k", (78.158, 93.846)),
+    "res2net50_26w_6s": timm_weights("res2net50_26w_6s", "in1k", (78.568, 94.122)),
+    "res2net50_26w_8s": timm_weights("res2net50_26w_8s", "in1k", (78.942, 94.294)),
+    "res2net50_48w_2s": timm_weights("res2net50_48w_2s", "in1k", (77.514, 93.552)),
+    "res2net101_26w_4s": timm_weights("res2net101_26w_4s", "in1k", (79.202, 94.436)),
+}
+_SOURCE = ("exact count of the authors' {} (Res2Net-PretrainedModels), equal to timm's "
+           "build of the same name")
+
+
+def _register(variant, params):
+    return register_model(variant, options=_res2net, family="res2net", paper=PAPER,
+                          features=res2net_features(variant), default_size=224, min_size=1,
+                          params=params, params_convention=WITHOUT_BN_STATISTICS,
+                          params_source=_SOURCE.format(variant),
+                          weights=timm_sets(TIMM_VARIANTS[variant]))
+
+
+@_register("res2net50_14w_8s", 25_059_816)
+def Res2Net50_14w_8s(**kwargs):
+    """Res2Net-50, 14w x 8s: 8 groups of 14 x (planes / 64) channels per block."""
+    return _res2net("res2net50_14w_8s", **kwargs)
+
+
+@_register("res2net50_26w_6s", 37_051_448)
+def Res2Net50_26w_6s(**kwargs):
+    """Res2Net-50, 26w x 6s: 6 groups of 26 x (planes / 64) channels per block."""
+    return _res2net("res2net50_26w_6s", **kwargs)
+
+
+@_register("res2net50_26w_8s", 48_403_776)
+def Res2Net50_26w_8s(**kwargs):
+    """Res2Net-50, 26w x 8s: 8 groups of 26 x (planes / 64) channels per block."""
+    return _res2net("res2net50_26w_8s", **kwargs)
+
+
+@_register("res2net50_48w_2s", 25_287_304)
+def Res2Net50_48w_2s(**kwargs):
+    """Res2Net-50, 48w x 2s: 2 groups of 48 x (planes / 64) channels per block (one 3x3
+    convolution; the other group passes through)."""
+    return _res2net("res2net50_48w_2s", **kwargs)
+
+
+@_register("res2net101_26w_4s", 45_206_688)
+def Res2Net101(**kwargs):
+    """Res2Net-101, 26w x 4s: ResNet-101's stages (3, 4, 23, 3 blocks) with Res2Net blocks of 4
+    groups of 26 x (planes / 64) channels."""
+    return _res2net("res2net101_26w_4s", **kwargs)
 
 
 def preprocess_input(x, data_format=None):
