@@ -38,7 +38,9 @@ OPT_IN = ("convnext_base", "convnext_large", "convnext_small", "convnext_xlarge"
           "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "se_resnet101",
           "se_resnet152", "se_resnext101_32x4d", "se_resnext50_32x4d", "senet154", "shufflenet_g2",
           "shufflenet_g4", "shufflenet_g8", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-          "vit_b16", "vit_b32", "vit_l16", "vit_s16", "wide_resnet101_2", "wide_resnet50_2")
+          "vit_b16", "vit_b32", "vit_l16", "vit_s16", "wide_resnet101_2", "wide_resnet50_2",
+          "res2net101_26w_4s", "res2net50_14w_8s", "res2net50_26w_6s", "res2net50_26w_8s",
+          "res2net50_48w_2s", "fractalnet40", "cnn_m", "cnn_s", "overfeat_fast")
 STAGE_MODELS = ALL if ALL_VARIANTS else [n for n in ALL if n not in OPT_IN]
 # fewer repeated cells, every kind of cell still there (helpers.SHALLOW)
 LIGHT = {**SHALLOW, **({} if ALL_VARIANTS else {"nasnet_large": dict(num_blocks=1)})}
