@@ -122,17 +122,17 @@ def test_decode_detections_finds_the_encoded_box():
 
 @pytest.fixture(scope="module")
 def trained():
-    """SSDLite-MobileNetV2 alpha 0.35 at 64x64 after a few steps on 64 digit scenes."""
-    splits = scenes.load_digit_scenes(counts=(64, 4, 16))
-    run = train_detection.train_ssdlite_digits(epochs=4, batch_size=32, splits=splits,
-                                               learning_rate=3e-3)
+    """SSDLite-MobileNetV2 alpha 0.35 at 64x64 after 12 steps on 32 digit scenes."""
+    splits = scenes.load_digit_scenes(counts=(32, 4, 16))
+    run = train_detection.train_ssdlite_digits(epochs=6, batch_size=16, splits=splits,
+                                               learning_rate=1e-2, run_eagerly=True)
     return run, splits
 
 
 def test_training_lowers_the_loss(trained):
     run, _ = trained
     losses = run.history.history["loss"]
-    assert len(losses) == 4 and losses[-1] < 0.8 * losses[0]
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]
     assert 0.0 <= run.map50 <= 1.0
 
 

@@ -16,6 +16,7 @@ from keras_cnn.dense import boxes as box_lib
 from keras_cnn.dense import detection, multibox
 from keras_cnn.io import runtimes
 from keras_cnn.train.scenes import load_digit_scenes
+from keras_cnn.train.training import set_batchnorm_momentum
 
 
 def digit_box_specs():
@@ -70,27 +71,37 @@ def evaluate_map(detections, scenes, classes=10, iou_threshold=0.5):
                                           classes=classes, iou_threshold=iou_threshold)
 
 
-def build_digit_detector(image_size=64, alpha=0.35, seed=0):
-    """SSDLite-MobileNetV2 (`alpha`) for the 10 digit classes on `image_size` grey scenes."""
+def build_digit_detector(image_size=64, alpha=0.35, seed=0, small_input=False):
+    """SSDLite-MobileNetV2 (`alpha`) for the 10 digit classes on `image_size` grey scenes.
+    small_input: MobileNetV2's (total stride 8, not 32: finer maps, four times the anchors per
+    map side, sixteen times the backbone's work)."""
     keras.utils.set_random_seed(seed)
     return detection.ssdlite_mobilenet_v2(10, input_shape=(image_size, image_size, 1),
-                                          alpha=alpha, box_specs=digit_box_specs())
+                                          alpha=alpha, box_specs=digit_box_specs(),
+                                          small_input=small_input)
 
 
 def train_ssdlite_digits(epochs=30, alpha=0.35, image_size=64, batch_size=32,
                          learning_rate=3e-3, splits=None, steps_per_epoch=None, seed=0,
-                         verbose=0, model=None):
+                         verbose=0, model=None, small_input=False, bn_momentum=0.9,
+                         run_eagerly=False):
     """Train SSDLite-MobileNetV2 from scratch on the digit scenes with `model.fit` (Adam, cosine
-    decay of `learning_rate`, SSD's loss), then measure mAP@0.5 on the test scenes.
-    splits: `load_digit_scenes(image_size)` by default. Returns a `DetectionRun`."""
+    decay of `learning_rate`, SSD's loss; no XLA), then measure mAP@0.5 on the test scenes.
+    bn_momentum: batch norm's moving-average momentum during training (MobileNetV2's 0.999 would
+    leave the moving statistics near their initial values after a few hundred steps, and the
+    detector constant in inference mode; `training.set_batchnorm_momentum`).
+    splits: `load_digit_scenes(image_size)` by default. run_eagerly: Keras's (a few steps
+    eagerly cost less than tracing the training step). Returns a `DetectionRun`."""
     splits = splits or load_digit_scenes(image_size=image_size, seed=seed)
-    model = model or build_digit_detector(image_size, alpha, seed)
+    model = model or build_digit_detector(image_size, alpha, seed, small_input)
     train = splits.train
     targets = multibox.encode_targets(train.boxes, train.labels, model.anchors)
+    set_batchnorm_momentum(model, bn_momentum)
     steps = steps_per_epoch or -(-len(train.images) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs)
     model.compile(keras.optimizers.Adam(schedule),
-                  loss=[multibox.BoxLoss(), multibox.ClassLoss()])
+                  loss=[multibox.BoxLoss(), multibox.ClassLoss()], jit_compile=False,
+                  run_eagerly=run_eagerly)
     history = model.fit(train.images, targets, batch_size=batch_size, epochs=epochs,
                         steps_per_epoch=steps_per_epoch, shuffle=True, verbose=verbose)
     map50 = evaluate_map(detect(model, splits.test.images), splits.test)
