@@ -9,6 +9,7 @@ import pytest
 
 import keras_cnn
 from keras_cnn.dense import boxes, detection, multibox
+from keras_cnn.mobile.export import float_ops, to_tflite
 from keras_cnn.train import detection as train_detection
 from keras_cnn.train import scenes
 
@@ -64,7 +65,9 @@ def test_ssdlite_mobilenet_v2_parameters_by_arithmetic():
 def test_ssdlite_any_size_and_errors():
     model = detection.ssdlite_mobilenet_v2(10, input_shape=(None, None, 1), alpha=0.35)
     assert model.anchors is None
-    for size, count in ((64, 4 * 4 * 3 + 2 * 2 * 6 + 4 * 6), (96, 6 * 6 * 3 + 3 * 3 * 6 + 2 * 2 * 6 + 3 * 6)):
+    # stride 16 map: 3 boxes a location; stride 32 and the four extra maps: 6
+    for size, count in ((64, 4 * 4 * 3 + 2 * 2 * 6 + 4 * 6),
+                        (96, 6 * 6 * 3 + 3 * 3 * 6 + 2 * 2 * 6 + 3 * 6)):
         regressions, logits = model(np.zeros((1, size, size, 1), "float32"))
         assert regressions.shape == (1, count, 4) and logits.shape == (1, count, 11)
     with pytest.raises(ValueError, match=r"classes must be a positive integer.*Received: "
@@ -137,7 +140,6 @@ def test_training_lowers_the_loss(trained):
 
 
 def test_int8_file_is_integer_only_and_decodes_close_to_float(trained, tmp_path):
-    from keras_cnn.mobile.export import to_tflite, float_ops
     run, splits = trained
     path = to_tflite(run.model, tmp_path / "ssdlite.tflite", "int8",
                      representative_data=splits.train.images)

@@ -113,7 +113,6 @@ def ssdlite_mobilenet_v2(classes, input_shape=(300, 300, 3), alpha=1.0, weights=
     if len(specs) != 2 + len(extra_depths):
         raise ValueError(f"box_specs must have one entry per feature map ({2 + len(extra_depths)}"
                          f"). Received {len(specs)} entries.")
-    layers = backend.layers()
     features = backbone("mobilenet_v2", out_indices=(-1,), input_shape=tuple(input_shape),
                         alpha=alpha, weights=weights, **backbone_arguments)
     maps = [features.get_layer("block_13_expand_relu").output, features.outputs[0]]
@@ -125,8 +124,7 @@ def ssdlite_mobilenet_v2(classes, input_shape=(300, 300, 3), alpha=1.0, weights=
                         name=f"extra{i}_depthwise")
         x = conv_bn_act(x, depth, 1, activation="relu6", name=f"extra{i}_project")
         maps.append(x)
-    del layers
-    return _finish(features.inputs, maps, specs, classes, separable=True, name=name)
+    return _finish(features.inputs[0], maps, specs, classes, separable=True, name=name)
 
 
 def ssd300_vgg16(classes, input_shape=(300, 300, 3), weights=None, box_specs=None,
