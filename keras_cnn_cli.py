@@ -143,7 +143,9 @@ def build_parser():
 
     train = command("train", "train a recipe (the paper's setup) with model.fit on all local "
                              "GPUs, or on several machines")
-    train.add_argument("recipe", metavar="RECIPE", help="a recipe name (keras-cnn recipes)")
+    train.add_argument("recipe", metavar="RECIPE", help="a recipe name (keras-cnn recipes); "
+                       "the scene recipes (segmentation, detection) train on the built-in "
+                       "digit scenes, on one device")
     train.add_argument("--data", metavar="PATH", help="folder with train/ and val/ class "
                        "folders, a folder of class folders, or a TFRecord pattern")
     train.add_argument("--output", metavar="DIR", help="run folder (default: runs/RECIPE); "
@@ -190,10 +192,13 @@ def build_parser():
     finetune.add_argument("--seed", type=int_at_least(0), default=0)
 
     evaluate = command("evaluate", "top-1/top-5 and per-class accuracy of a model file "
-                                   "(.keras, .tflite or .onnx) on a folder of class folders")
+                                   "(.keras, .tflite or .onnx) on a folder of class folders; "
+                                   "a segmenter's mean IoU or a detector's mAP@0.5 on the "
+                                   "digit scenes' test split")
     evaluate.add_argument("--model", required=True, metavar="FILE",
                           help="a .keras, .tflite or .onnx file written by keras-cnn")
-    evaluate.add_argument("--data", required=True, metavar="FOLDER", help="class folders")
+    evaluate.add_argument("--data", metavar="FOLDER", help="class folders (needed for a "
+                          "classifier; a scene recipe's model is measured on the test scenes)")
     crops = evaluate.add_mutually_exclusive_group()
     crops.add_argument("--crop-fraction", type=fraction, metavar="F", help="resize the shorter "
                        "side to the input size / F and take the central crop (default: the "

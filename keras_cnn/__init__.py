@@ -22,6 +22,7 @@ from keras_cnn.core.imagenet import decode_predictions, preprocess_input
 from keras_cnn.core.registry import (Feature, FeatureInfo, ModelInfo, backbone, create_model,
                                      list_models, model_info)
 from keras_cnn.core.weights import load_weights
+from keras_cnn.dense import losses, multibox  # noqa: F401  (register their losses for loading)
 from keras_cnn.mobile.bridge import copy_weights, to_keras, to_tf_keras
 from keras_cnn.models import *  # noqa: F401,F403  (every builder)
 from keras_cnn.models import __all__ as _builders

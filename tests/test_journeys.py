@@ -538,3 +538,82 @@ def test_a_batch_larger_than_the_data_is_said(tmp_path, capsys):
             "the whole set, so the learning rate is scaled for 8 images.") in out
     assert ("note: learning rate 0.002 for the paper's batch of 32, scaled linearly to 0.0005 for "
             "8 images a step.") in out
+
+
+# --- the scene recipes: segmentation and detection, from training to int8 on LiteRT -----------
+
+SCENE_FIGURES = {"deeplabv3_mobilenetv2_digits": ("mean_iou", "mean IoU"),
+                 "ssdlite_digits": ("map50", "mAP@0.5")}
+
+
+def scene_figure(stdout, label):
+    """The figure `keras-cnn evaluate` printed for a scene model."""
+    return float(re.search(rf"^{re.escape(label)}: ([\d.]+)$", stdout, re.M).group(1))
+
+
+@pytest.mark.parametrize("recipe", sorted(SCENE_FIGURES))
+def test_scene_recipe_journey_from_training_to_an_int8_file(tmp_path, recipe):
+    key, label = SCENE_FIGURES[recipe]
+    run = Path("runs") / recipe
+    train = ["train", recipe, "--epochs", "2", "--steps-per-epoch", "1"]
+    if recipe.startswith("deeplab"):  # killed as its first epoch's backup is complete
+        driver = tmp_path / "driver.py"
+        driver.write_text(DRIVER)
+        killed = subprocess.run([sys.executable, driver, "after-weights:1", *train],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                                env=USER_ENV)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        assert not (tmp_path / run / "final.keras").exists()
+    out, _ = keras_cnn(*train, cwd=tmp_path)
+    assert ("resuming" in out) == recipe.startswith("deeplab"), out
+    trained = float(re.search(rf"^test {key}: ([\d.]+)$", out, re.M).group(1))
+    for step in (f"keras-cnn evaluate --model {run / 'final.keras'}",
+                 f"keras-cnn export {run / 'final.keras'} --quantization int8",
+                 f"keras-cnn evaluate --model {run / 'final_int8.tflite'}"):
+        assert step in out, out
+    metrics = json.loads((tmp_path / run / "metrics.json").read_text())
+    assert len(metrics["history"]["loss"]) == 2 and metrics["test"][key] == pytest.approx(
+        trained, abs=1e-4)
+    sidecar = json.loads((tmp_path / run / "final.keras.json").read_text())
+    task = "segmentation" if recipe.startswith("deeplab") else "detection"
+    assert (sidecar["task"], sidecar["trained_on"], sidecar["recipe"]) == (
+        task, "digit_scenes", recipe)
+    assert len(sidecar["class_names"]) == (11 if task == "segmentation" else 10)
+    assert ("boxes" in sidecar) == (task == "detection")
+
+    # the model file measures as the run did, in a fresh process
+    out, _ = keras_cnn("evaluate", "--model", run / "final.keras", cwd=tmp_path)
+    assert f", {task})" in out and "test split (200 scenes, 64x64, seed 0)" in out, out
+    assert scene_figure(out, label) == pytest.approx(trained, abs=1e-4)
+
+    # its integer-only file, calibrated on the scenes, measured on LiteRT
+    out, _ = keras_cnn("export", run / "final.keras", "--quantization", "int8", cwd=tmp_path)
+    exported = json.loads((tmp_path / run / "final_int8.tflite.json").read_text())
+    assert {d["dtype"] for d in exported["inputs"] + exported["outputs"]} == {"int8"}
+    assert exported["task"] == task and exported.get("boxes") == sidecar.get("boxes")
+    out, _ = keras_cnn("evaluate", "--model", run / "final_int8.tflite", cwd=tmp_path)
+    assert "a TFLite model" in out and 0.0 <= scene_figure(out, label) <= 1.0, out
+    if task == "detection":  # and its ONNX file on onnxruntime, equal to the Keras model
+        keras_cnn("export", run / "final.keras", "--quantization", "onnx", cwd=tmp_path)
+        out, _ = keras_cnn("evaluate", "--model", run / "final.onnx", cwd=tmp_path)
+        assert scene_figure(out, label) == pytest.approx(trained, abs=1e-3)
+
+    # what does not apply to a scene model is refused with what to do instead (the same code
+    # for both tasks: checked on one)
+    for argv, message in () if task == "segmentation" else (
+            (["predict", "x.png", "--model", run / "final.keras"],
+             f"is a {task} model: keras-cnn predict names the classes of whole images"),
+            (["prune", run / "final.keras"], "keras-cnn prune takes classifiers"),
+            (["evaluate", "--model", run / "final.keras", "--data", tmp_path],
+             "--data do not apply"),
+            ([*train[:2], "--data", tmp_path], "--data cannot be used with the scene recipe")):
+        _, err = keras_cnn(*argv, cwd=tmp_path, status=2)
+        assert message in err, err
+
+    # a rerun of the finished run trains nothing; another setting into its folder is refused
+    before = (tmp_path / run / "final.keras").read_bytes()
+    out, _ = keras_cnn(*train, cwd=tmp_path)
+    assert "finished: nothing to train" in out and f"test {key}: {trained:.4f}" in out, out
+    _, err = keras_cnn(*train[:2], "--epochs", "3", cwd=tmp_path, status=2)
+    assert "holds another run" in err and "epochs: 2 there, 3 now" in err, err
+    assert (tmp_path / run / "final.keras").read_bytes() == before

@@ -106,13 +106,16 @@ def run_zoo(args):
 def run_recipes(args):
     """Print each recipe: name, model, paper's epochs and batch, and the paper's result (or,
     with --markdown, the whole table of hyperparameters)."""
-    from keras_cnn.train import recipes
+    from keras_cnn.train import recipes, scene_recipes
     if args.markdown:
         print(recipes.markdown_table())
         return
     rows = [(r.name, r.model, f"{r.epochs} epochs", f"batch {r.batch_size}", r.reported)
             for r in map(recipes.get_recipe, recipes.list_recipes())]
     print(text_table(rows))
+    print("\nsegmentation and detection on the built-in digit scenes:")
+    print(text_table([(r.name, r.model, f"{r.epochs} epochs", f"batch {r.batch_size}",
+                       r.reported) for r in scene_recipes.SCENE_RECIPES.values()]))
 
 
 # --- helpers ----------------------------------------------------------------------------------

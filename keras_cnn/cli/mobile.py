@@ -24,8 +24,13 @@ def _training_data(args, model, info, command):
     folders), else the embedded digits where the model was trained on them; images get the
     model's evaluation protocol and input scaling."""
     import numpy as np
-    from keras_cnn.train import data, recipes
+    from keras_cnn.train import data, recipes, scene_recipes
     height, width, channels = model.input_shape[1:]
+    if info.get("trained_on") == scene_recipes.TRAINED_ON:
+        if args.data is not None:
+            raise ValueError(f"{args.model} was trained on the digit scenes, which {PROG} "
+                             f"{command} calibrates on: --data does not apply to it.")
+        return None, None, scene_recipes.calibration_images(info, CALIBRATION_IMAGES)
     if args.data is None:
         if info.get("trained_on") != "digits":
             raise ValueError(f"{PROG} {command} needs --data (a folder of class folders, or "
@@ -102,7 +107,7 @@ def run_prune(args):
     from keras_cnn.mobile import pruning
     output = _output(args, "_pruned.keras")
     model, info = _saved_model(args.model, "prune")
-    _check_rebuildable(model, args.model, "prune")
+    _check_rebuildable(model, info, args.model, "prune")
     train, val, _ = _training_data(args, model, info, "prune")
     steps = int(train.cardinality())
     steps = steps if steps > 0 else 100
@@ -120,7 +125,13 @@ def run_prune(args):
           + (f" --quantization int8{data}" if data else ""))
 
 
-def _check_rebuildable(model, path, command):
+def _check_rebuildable(model, info, path, command):
+    task = info.get("task")
+    if task is not None:
+        raise ValueError(f"{PROG} {command} takes classifiers, and {path} is a {task} model. "
+                         f"Its integer-only file comes from post-training quantization: {PROG} "
+                         f"export {path} --quantization int8 (pruning and QAT of segmenters "
+                         "and detectors are not available yet).")
     if getattr(model, "_keras_cnn_build", None) is None:
         raise ValueError(f"{PROG} {command} rebuilds the model from its keras_cnn builder, and "
                          f"{path} does not say which builder made it (its sidecar "
@@ -134,7 +145,7 @@ def run_qat(args):
     from keras_cnn.mobile.quantization import quantize_model
     output = _output(args, "_qat.tflite")
     model, info = _saved_model(args.model, "qat")
-    _check_rebuildable(model, args.model, "qat")
+    _check_rebuildable(model, info, args.model, "qat")
     train, val, images = _training_data(args, model, info, "qat")
     qat = quantize_model(model, preserve_sparsity=args.preserve_sparsity)
     _fine_tune(qat, train, val, args.epochs, args.learning_rate)

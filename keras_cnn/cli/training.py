@@ -10,7 +10,9 @@ from keras_cnn.cli.common import PROG
 
 def run_train(args):
     """Train a recipe; exit with training.EXIT_CODES' code."""
-    from keras_cnn.train import recipes, training
+    from keras_cnn.train import recipes, scene_recipes, training
+    if args.recipe in scene_recipes.SCENE_RECIPES:
+        return _run_scene_recipe(args)
     try:
         results = recipes.run(args.recipe, args.data, output_dir=args.output,
                               epochs=args.epochs, batch_size=args.batch_size,
@@ -29,6 +31,35 @@ def run_train(args):
     _next_steps(args.output or os.path.join("runs", args.recipe), args.data,
                 "final.keras (the model; best.keras and last.keras beside it), metrics.json, "
                 "log.csv, curves.png")
+
+
+def _run_scene_recipe(args):
+    """Train a segmentation or detection recipe on the digit scenes."""
+    from keras_cnn.train import scene_recipes
+    refused = [option for option, given in (
+        ("--data", args.data is not None), ("--image-size", args.image_size is not None),
+        ("--devices", args.devices != "all"), ("--precision", args.precision != "float32"),
+        ("--xla", args.xla)) if given]
+    if refused:
+        raise ValueError(f"{', '.join(refused)} cannot be used with the scene recipe "
+                         f"{args.recipe}: it trains on the built-in 64x64 digit scenes, in "
+                         "float32, on one device (its options: --output, --overwrite, "
+                         "--epochs, --batch-size, --steps-per-epoch, --seed).")
+    results = scene_recipes.run(args.recipe, output_dir=args.output, epochs=args.epochs,
+                                batch_size=args.batch_size,
+                                steps_per_epoch=args.steps_per_epoch, seed=args.seed,
+                                overwrite=args.overwrite)
+    for key, value in results["test"].items():
+        if not isinstance(value, dict):
+            print(f"test {key}: {value:.4f}")
+    output = args.output or os.path.join("runs", args.recipe)
+    model = os.path.join(output, "final.keras")
+    print(f"\nfiles in {output}: final.keras (the model; best.keras and last.keras beside "
+          "it), metrics.json, log.csv, curves.png")
+    print("next:")
+    print(f"  {PROG} evaluate --model {model}")
+    print(f"  {PROG} export {model} --quantization int8")
+    print(f"  {PROG} evaluate --model {os.path.join(output, 'final_int8.tflite')}")
 
 
 def run_finetune(args):

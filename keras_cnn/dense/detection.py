@@ -4,6 +4,10 @@
     box_regressions, class_logits = model(images)   # (N, A, 4), (N, A, classes + 1)
     model.anchors                                    # (A, 4) default boxes (cy, cx, h, w)
 
+A saved model (`.keras`, `.tflite`) does not carry `model.anchors`: `box_metadata(model)` is
+their JSON description (what `keras-cnn train ssdlite_digits` writes into the model's sidecar),
+and `anchors_from_metadata` gives them back.
+
 Both are functional Keras models of built-in layers only (every layer named, no Lambda), so
 they quantize to integer-only TFLite. Their outputs are raw: `box_regressions` are SSD offsets
 against `model.anchors` (`keras_cnn.dense.boxes.encode`), `class_logits` have the background as
@@ -170,3 +174,25 @@ def count_default_boxes(model):
     """The number of default boxes of a detector built at a static size."""
     return int(np.sum([h * w * len(s) for (h, w), s in zip(model.feature_sizes,
                                                            model.box_specs)]))
+
+
+def box_metadata(model):
+    """The JSON-able description of a static-size detector's default boxes: its feature maps'
+    sizes and its box specs (what a saved model's sidecar carries; `anchors_from_metadata`)."""
+    if getattr(model, "anchors", None) is None:
+        raise ValueError(f"{model.name} has no default boxes: build it at a static input size.")
+    return {"feature_sizes": [[int(h), int(w)] for h, w in model.feature_sizes],
+            "box_specs": [[[float(s), float(r)] for s, r in spec] for spec in model.box_specs]}
+
+
+def anchors_from_metadata(info):
+    """The default boxes (A, 4) (cy, cx, h, w) that `box_metadata` describes; `info` may be a
+    saved model's whole sidecar dict (its "boxes" entry is then used)."""
+    info = info.get("boxes", info)
+    try:
+        sizes, specs = info["feature_sizes"], info["box_specs"]
+    except KeyError as err:
+        raise ValueError(f"The metadata has no {err.args[0]!r}: it does not describe a "
+                         f"detector's default boxes (keys: {', '.join(sorted(info))}).") from None
+    return box_lib.default_boxes([tuple(s) for s in sizes],
+                                 [[tuple(b) for b in spec] for spec in specs])

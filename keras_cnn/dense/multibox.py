@@ -51,6 +51,7 @@ def _loss_base():
     return backend.keras().losses.Loss
 
 
+@backend.keras().saving.register_keras_serializable(package="keras_cnn")
 class BoxLoss(_loss_base()):
     """SSD's localization loss: smooth-L1 (Huber, delta 1) of the predicted offsets of the
     matched anchors, summed over the batch and divided by its number of matches. y_true:
@@ -69,6 +70,7 @@ class BoxLoss(_loss_base()):
         return per_image / ops.maximum(ops.sum(positive), 1.0)
 
 
+@backend.keras().saving.register_keras_serializable(package="keras_cnn")
 class ClassLoss(_loss_base()):
     """SSD's confidence loss: softmax cross-entropy of the matched anchors and of the
     `negative_ratio` x as many unmatched anchors with the highest loss in each image (hard

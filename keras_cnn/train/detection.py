@@ -38,7 +38,11 @@ def detect(model, images, anchors=None, batch_size=64, **decode_options):
     """The detections of `model` (raw SSD outputs) on `images`: per image (boxes, classes,
     scores), decoded on `anchors` (default `model.anchors`) with `multibox.decode_detections`
     (its options: score_threshold, iou_threshold, max_detections)."""
-    anchors = model.anchors if anchors is None else anchors
+    anchors = getattr(model, "anchors", None) if anchors is None else anchors
+    if anchors is None:
+        raise ValueError(f"{model.name} carries no default boxes (a loaded .keras file does "
+                         "not): pass anchors=detection.anchors_from_metadata(sidecar), the "
+                         "'boxes' entry its sidecar has when keras-cnn train wrote it.")
     regressions, logits = model.predict(images, batch_size=batch_size, verbose=0)
     return multibox.decode_detections(regressions, logits, anchors, **decode_options)
 
@@ -81,6 +85,19 @@ def build_digit_detector(image_size=64, alpha=0.35, seed=0, small_input=False):
                                           small_input=small_input)
 
 
+def compile_detector(model, learning_rate=3e-3, total_steps=750, bn_momentum=0.9,
+                     run_eagerly=False):
+    """Compile `model` as `train_ssdlite_digits` trains it: Adam with the cosine decay of
+    `learning_rate` over `total_steps`, SSD's box and class losses, no XLA; batch norm's
+    momentum set to `bn_momentum`."""
+    set_batchnorm_momentum(model, bn_momentum)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+    model.compile(keras.optimizers.Adam(schedule),
+                  loss=[multibox.BoxLoss(), multibox.ClassLoss()], jit_compile=False,
+                  run_eagerly=run_eagerly)
+    return model
+
+
 def train_ssdlite_digits(epochs=30, alpha=0.35, image_size=64, batch_size=32,
                          learning_rate=3e-3, splits=None, steps_per_epoch=None, seed=0,
                          verbose=0, model=None, small_input=False, bn_momentum=0.9,
@@ -96,12 +113,8 @@ def train_ssdlite_digits(epochs=30, alpha=0.35, image_size=64, batch_size=32,
     model = model or build_digit_detector(image_size, alpha, seed, small_input)
     train = splits.train
     targets = multibox.encode_targets(train.boxes, train.labels, model.anchors)
-    set_batchnorm_momentum(model, bn_momentum)
     steps = steps_per_epoch or -(-len(train.images) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs)
-    model.compile(keras.optimizers.Adam(schedule),
-                  loss=[multibox.BoxLoss(), multibox.ClassLoss()], jit_compile=False,
-                  run_eagerly=run_eagerly)
+    compile_detector(model, learning_rate, steps * epochs, bn_momentum, run_eagerly)
     history = model.fit(train.images, targets, batch_size=batch_size, epochs=epochs,
                         steps_per_epoch=steps_per_epoch, shuffle=True, verbose=verbose)
     map50 = evaluate_map(detect(model, splits.test.images), splits.test)

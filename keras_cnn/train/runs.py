@@ -134,13 +134,16 @@ class Recorder(keras.callbacks.Callback):
     backup to resume from, `history.json` and `log.csv`, in `output_dir`, each atomically. At
     the start of training, a backup there is restored (weights, optimizer state, epoch, history,
     best value); a backup that cannot be read stops the run with a message naming the file and
-    the remedy."""
+    the remedy. `mode`: "max" (best is highest, as for an accuracy) or "min" (a loss)."""
 
-    def __init__(self, output_dir, monitor="val_accuracy"):
+    def __init__(self, output_dir, monitor="val_accuracy", mode="max"):
         super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min'. Received: mode={mode!r}")
         self.output_dir = os.fspath(output_dir)
         self.backup_dir = os.path.join(self.output_dir, BACKUP)
         self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
         self.history = {}
         self.best = None
 
@@ -198,7 +201,7 @@ class Recorder(keras.callbacks.Callback):
         with atomic_path(os.path.join(self.output_dir, "last.keras")) as tmp:
             self.model.save(tmp)
         value = logs.get(self.monitor)
-        if value is not None and math.isfinite(value) and (self.best is None or value > self.best):
+        if value is not None and math.isfinite(value) and (self.best is None or self.sign * (value - self.best) > 0):
             self.best = value
             with atomic_path(os.path.join(self.output_dir, "best.keras")) as tmp:
                 shutil.copyfile(os.path.join(self.output_dir, "last.keras"), tmp)

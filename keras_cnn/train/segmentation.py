@@ -21,7 +21,8 @@ from keras_cnn.dense.segmentation import create_segmenter
 from keras_cnn.train.scenes import SEGMENTATION_CLASSES, load_digit_scenes
 from keras_cnn.train.training import set_batchnorm_momentum
 
-__all__ = ["SegmentationResult", "train_on_scenes", "evaluate_miou"]
+__all__ = ["SegmentationResult", "build_scene_segmenter", "compile_segmenter", "train_on_scenes",
+           "evaluate_miou"]
 
 
 class SegmentationResult(NamedTuple):
@@ -39,6 +40,33 @@ def evaluate_miou(model, images, masks, batch_size=64):
     return mean_iou(masks, np.argmax(logits, axis=-1), logits.shape[-1])
 
 
+def build_scene_segmenter(name="deeplabv3", backbone="default", input_shape=(64, 64, 1), *,
+                          backbone_args=None, seed=0, **segmenter_args):
+    """Segmenter `name` for the scenes' 11 classes at `input_shape` (seeded), with this module's
+    defaults: MobileNetV2 alpha 0.35 as DeepLab's backbone, output stride 8."""
+    if backbone_args is None and name.startswith("deeplab") and backbone in ("default",
+                                                                              "mobilenet_v2"):
+        backbone_args = {"alpha": 0.35}
+    if backbone_args is not None:
+        segmenter_args["backbone_args"] = backbone_args
+    if name.startswith("deeplab"):
+        segmenter_args.setdefault("output_stride", 8)
+    keras.utils.set_random_seed(seed)
+    return create_segmenter(name, backbone=backbone, classes=len(SEGMENTATION_CLASSES),
+                            input_shape=tuple(input_shape), **segmenter_args)
+
+
+def compile_segmenter(model, learning_rate=3e-3, batchnorm_momentum=0.9, jit_compile="auto"):
+    """Compile `model` as `train_on_scenes` trains it: Adam, the cross-entropy with the ignore
+    label, mean IoU as the metric (`mean_iou`; `val_mean_iou` on validation data)."""
+    set_batchnorm_momentum(model, batchnorm_momentum)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=SegmentationCrossEntropy(),
+                  metrics=[mean_iou_metric(model.outputs[0].shape[-1])],
+                  jit_compile=jit_compile)
+    return model
+
+
 def train_on_scenes(name="deeplabv3", backbone="default", *, epochs=10, batch_size=16,
                     learning_rate=3e-3, backbone_args=None, scenes=None, seed=0, verbose=0,
                     batchnorm_momentum=0.9, jit_compile="auto", **segmenter_args):
@@ -54,22 +82,10 @@ def train_on_scenes(name="deeplabv3", backbone="default", *, epochs=10, batch_si
     """
     if scenes is None:
         scenes = load_digit_scenes()
-    if backbone_args is None and name.startswith("deeplab") and backbone in ("default",
-                                                                              "mobilenet_v2"):
-        backbone_args = {"alpha": 0.35}
-    if backbone_args is not None:
-        segmenter_args["backbone_args"] = backbone_args
-    if name.startswith("deeplab"):
-        segmenter_args.setdefault("output_stride", 8)
-    keras.utils.set_random_seed(seed)
     images, masks = scenes.train.images, scenes.train.masks
-    classes = len(SEGMENTATION_CLASSES)
-    model = create_segmenter(name, backbone=backbone, classes=classes,
-                             input_shape=images.shape[1:], **segmenter_args)
-    set_batchnorm_momentum(model, batchnorm_momentum)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=SegmentationCrossEntropy(), metrics=[mean_iou_metric(classes)],
-                  jit_compile=jit_compile)
+    model = build_scene_segmenter(name, backbone, images.shape[1:], backbone_args=backbone_args,
+                                  seed=seed, **segmenter_args)
+    compile_segmenter(model, learning_rate, batchnorm_momentum, jit_compile)
     validation = ((scenes.val.images, scenes.val.masks) if len(scenes.val.images) else None)
     history = model.fit(images, masks, batch_size=batch_size, epochs=epochs,
                         validation_data=validation, shuffle=True, verbose=verbose)

@@ -130,28 +130,31 @@ def worker_dir(output_dir, index):
     return output_dir if index == 0 else os.path.join(output_dir, "workers", f"worker-{index}")
 
 
-def callbacks_for(output_dir, monitor="val_accuracy"):
+def callbacks_for(output_dir, monitor="val_accuracy", mode="max"):
     """The run's recorder (last and best .keras checkpoints, the backup a killed run resumes
     from, history.json and log.csv; `keras_cnn.train.runs.Recorder`), TensorBoard logs and
     TerminateOnNaN, writing into `output_dir`."""
     os.makedirs(output_dir, exist_ok=True)
     return [
-        runs.Recorder(output_dir, monitor=monitor),
+        runs.Recorder(output_dir, monitor=monitor, mode=mode),
         keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
         keras.callbacks.TerminateOnNaN(),
     ]
 
 
 def train(model, train_data, val_data, *, epochs, output_dir, strategy=None, steps_per_epoch=None,
-          validation_steps=None, callbacks=(), verbose="auto"):
+          validation_steps=None, callbacks=(), verbose="auto", monitor=None, mode="max"):
     """Train a compiled `model` (built and compiled under `strategy.scope()`); return the
     history dict. On several workers, the distributed loop (`distributed_fit`) replaces `fit`.
-    Raises `Diverged` when TerminateOnNaN stopped training."""
+    monitor, mode: what best.keras is best at (default the validation accuracy of the first
+    output), "max" or "min". Raises `Diverged` when TerminateOnNaN stopped training."""
     strategy = strategy or tf.distribute.get_strategy()
     workers, index = cluster()
-    names = getattr(model, "output_names", None) or []
-    monitor = f"val_{names[0]}_accuracy" if len(names) > 1 else "val_accuracy"
-    everything = [*callbacks_for(worker_dir(output_dir, index), monitor=monitor), *callbacks]
+    if monitor is None:
+        names = getattr(model, "output_names", None) or []
+        monitor = f"val_{names[0]}_accuracy" if len(names) > 1 else "val_accuracy"
+    everything = [*callbacks_for(worker_dir(output_dir, index), monitor=monitor, mode=mode),
+                  *callbacks]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         history = distributed_fit(model, strategy, train_data, val_data, epochs=epochs,
                                   steps_per_epoch=steps_per_epoch, callbacks=everything,
