@@ -77,6 +77,31 @@ def test_ssdlite_any_size_and_errors():
         multibox.encode_targets([], [], None)
 
 
+def test_default_boxes_travel_in_json_metadata_and_a_saved_model_needs_them(tmp_path):
+    import json
+    model = train_detection.build_digit_detector()
+    metadata = json.loads(json.dumps(detection.box_metadata(model)))
+    assert metadata["feature_sizes"] == [[4, 4], [2, 2], [1, 1], [1, 1], [1, 1], [1, 1]]
+    np.testing.assert_array_equal(detection.anchors_from_metadata(metadata), model.anchors)
+    np.testing.assert_array_equal(detection.anchors_from_metadata({"boxes": metadata}),
+                                  model.anchors)
+    with pytest.raises(ValueError, match=r"no 'feature_sizes': it does not describe a "
+                                         r"detector's default boxes \(keys: task\)"):
+        detection.anchors_from_metadata({"task": "detection"})
+    model.save(tmp_path / "ssdlite.keras")
+    loaded = keras.models.load_model(tmp_path / "ssdlite.keras")
+    images = np.zeros((1, 64, 64, 1), "float32")
+    with pytest.raises(ValueError, match=r"carries no default boxes .*anchors_from_metadata"):
+        train_detection.detect(loaded, images)
+    found = train_detection.detect(loaded, images,
+                                   anchors=detection.anchors_from_metadata(metadata))
+    expected = train_detection.detect(model, images)
+    np.testing.assert_allclose(found[0][0], expected[0][0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"has no default boxes: build it at a static"):
+        detection.box_metadata(detection.ssdlite_mobilenet_v2(10, input_shape=(None, None, 1),
+                                                              alpha=0.35))
+
+
 def test_targets_of_a_tiny_case():
     anchors = boxes.default_boxes([(2, 2)], [[(0.5, 1.0)]])
     truth = [np.array([[0.0, 0.0, 0.5, 0.6]]), np.zeros((0, 4))]

@@ -215,10 +215,17 @@ def test_empty_class_folder_is_named(capsys, tmp_path):
 
 
 def test_recipes_list(capsys):
+    from keras_cnn.train import scene_recipes
     status, out, _ = run_cli(capsys, "recipes")
     assert status == 0
-    assert [line.split()[0] for line in out.splitlines()] == recipes.list_recipes()
+    classification, scenes = out.split("\n\nsegmentation and detection on the built-in digit "
+                                       "scenes:\n")
+    assert [line.split()[0] for line in classification.splitlines()] == recipes.list_recipes()
     assert len(recipes.list_recipes()) == 12
+    assert [line.split()[0] for line in scenes.splitlines()] == [
+        "deeplabv3_mobilenetv2_digits", "ssdlite_digits"]
+    assert scene_recipes.list_scene_recipes() == ["deeplabv3_mobilenetv2_digits",
+                                                  "ssdlite_digits"]
 
 
 def test_corrupt_images_are_skipped_and_named(tmp_path):
@@ -314,3 +321,21 @@ def test_confusion_png_writes_each_count_in_its_cell(tmp_path, monkeypatch):
     evaluation.confusion_png(report, [str(i) for i in range(12)], tmp_path / "twelve.png")
     assert [text.get_text() for text in figures[1].axes[0].texts] == ["30"] * 12
     assert (tmp_path / "twelve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_recorder_keeps_the_best_epoch_by_the_monitor_and_its_mode(tmp_path):
+    import keras
+    from keras_cnn.train import runs
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="adam", loss="mse")
+    for mode, values, best in (("min", (0.5, 0.7, 0.3, 0.4), 0.3),
+                               ("max", (0.5, 0.7, 0.3, 0.4), 0.7)):
+        recorder = runs.Recorder(tmp_path / mode, monitor="val_loss", mode=mode)
+        recorder.set_model(model)
+        for epoch, value in enumerate(values):
+            recorder.on_epoch_end(epoch, {"loss": 1.0, "val_loss": value})
+        state = json.loads((tmp_path / mode / "backup" / "state.json").read_text())
+        assert (state["best"], state["epoch"]) == (best, 4)
+        assert (tmp_path / mode / "best.keras").is_file()
+    with pytest.raises(ValueError, match=r"mode must be 'max' or 'min'. Received: mode='low'"):
+        runs.Recorder(tmp_path, mode="low")
