@@ -102,6 +102,17 @@ def test_default_boxes_travel_in_json_metadata_and_a_saved_model_needs_them(tmp_
                                                               alpha=0.35))
 
 
+def test_a_three_class_detector_file_gives_its_outputs_in_the_models_order(tmp_path):
+    # boxes and classes + 1 both have a last axis of 4: the file's signature tells them apart
+    model = detection.ssdlite_mobilenet_v2(3, input_shape=(64, 64, 1), alpha=0.35)
+    path = to_tflite(model, tmp_path / "three.tflite")
+    images = np.random.default_rng(0).random((2, 64, 64, 1), dtype="float32")
+    regressions, logits = train_detection.run_detector_tflite(path, images)
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(regressions, expected[0], atol=1e-4)
+    np.testing.assert_allclose(logits, expected[1], atol=1e-4)
+
+
 def test_targets_of_a_tiny_case():
     anchors = boxes.default_boxes([(2, 2)], [[(0.5, 1.0)]])
     truth = [np.array([[0.0, 0.0, 0.5, 0.6]]), np.zeros((0, 4))]

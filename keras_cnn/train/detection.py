@@ -50,15 +50,15 @@ def detect(model, images, anchors=None, batch_size=64, **decode_options):
 def run_detector_tflite(path, images, num_threads=None):
     """The raw outputs (box regressions (N, A, 4), class logits (N, A, classes + 1)) of a
     detector's .tflite file on LiteRT, one image per invoke; an integer file's input is
-    quantized and its outputs dequantized with the file's scales. The outputs are told apart by
-    their last axis (4 for the boxes), so the classes + 1 must not be 4."""
+    quantized and its outputs dequantized with the file's scales. The outputs are taken in the
+    model's order from the file's signature (output_0, output_1: boxes, then classes)."""
     interpreter = runtimes.tflite_interpreter(path, num_threads)
     inp = interpreter.get_input_details()[0]
-    outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1] != 4)
-    if len(outputs) != 2 or outputs[1]["shape"][-1] == 4:
+    outputs = _signature_outputs(interpreter)
+    if len(outputs) != 2 or outputs[0]["shape"][-1] != 4:
         raise ValueError(f"{path} is not a detector's file of box regressions (last axis 4) "
-                         "and class logits (last axis classes + 1 != 4). Received outputs of "
-                         f"shapes {[list(d['shape']) for d in outputs]}")
+                         "and class logits. Received outputs of shapes "
+                         f"{[list(d['shape']) for d in outputs]}")
     results = ([], [])
     for image in np.asarray(images, "float32"):
         interpreter.set_tensor(inp["index"], runtimes.quantize_input(image[None], inp))
@@ -67,6 +67,23 @@ def run_detector_tflite(path, images, num_threads=None):
             store.append(runtimes.dequantize_output(interpreter.get_tensor(detail["index"]),
                                                     detail)[0])
     return tuple(np.stack(r) for r in results)
+
+
+def _signature_outputs(interpreter):
+    """The interpreter's output details in the order of its signature's outputs (a Keras
+    model's output order), or in the file's order where it has no signature."""
+    details = interpreter.get_output_details()
+    signatures = interpreter.get_signature_list()
+    if not signatures:
+        return details
+    key = next(iter(signatures))
+    named = interpreter.get_signature_runner(key).get_output_details()
+    by_index = {d["index"]: d for d in details}
+    def position(name):  # output_0, output_1, ..., output_10 in number order
+        number = name.rpartition("_")[2]
+        return (int(number) if number.isdigit() else -1, name)
+    order = sorted(named, key=position)
+    return [by_index[named[name]["index"]] for name in order]
 
 
 def evaluate_map(detections, scenes, classes=10, iou_threshold=0.5):
