@@ -177,6 +177,7 @@ BUILDS = {
     "squeezenet1_1": dict(bypass="simple", dropout=0.2, small_input=True,
                           input_shape=(32, 32, 3)),
     "vgg11": dict(batch_norm=True, lrn=True, dropout=0.5, input_shape=(32, 32, 3)),
+    "vit_ti16": dict(dropout=0.1, attention_dropout=0.1, depth=2, input_shape=(32, 32, 3)),
     "wrn40_4": dict(dropout=0.3, drop_path_rate=0.1),
 }
 
@@ -276,11 +277,14 @@ BOOLEAN = {"aux_logits", "batch_norm", "c3_table", "include_preprocessing", "lrn
            "relu_before_se", "skip_reduction", "small_input", "stddev_rescaling", "stem_ceil_mode", "stride_in_1x1",
            "torch_padding",
            "transform_input", "use_bias"}
-RATES = {"aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout", "dropout_rate"}
+RATES = {"attention_dropout", "aux_dropout", "drop_connect_rate", "drop_path_rate", "dropout",
+         "dropout_rate"}
 OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass", "columns",
-          "compression", "conv_filters", "depth_multiplier", "drop_path", "filter_multiplier", "global_ratio", "growth_rate",
-          "layer_scale_init_value", "num_blocks", "penultimate_filters", "primary_capsules", "routings", "scale", "shortcut",
-          "stem_block_filters", "stem_filters", "subsampling", "towers"}
+          "compression", "conv_filters", "depth", "depth_multiplier", "drop_path", "fc7_units",
+          "fc_units", "filter_multiplier", "gate_bias", "global_ratio", "growth_rate",
+          "layer_scale_init_value", "num_blocks", "penultimate_filters", "primary_capsules",
+          "routings", "scale", "shortcut", "stages", "stem_block_filters", "stem_filters",
+          "subsampling", "towers"}
 #: Arguments named as a kind but of another: FractalNet's dropout is one rate per block.
 NOT_THEIR_KIND = {("fractalnet20", "dropout"), ("fractalnet40", "dropout")}
 
