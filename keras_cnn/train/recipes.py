@@ -423,10 +423,7 @@ def _run(recipe, data_path, *, output_dir, epochs, batch_size, image_size, steps
         if class_names is not None:
             write_atomically(os.path.join(output_dir, "classes.json"),
                              json.dumps(list(class_names), indent=1))
-        log = os.path.join(output_dir, "log.csv")
-        if os.path.exists(log) and os.path.getsize(log):
-            training.plot_history(log, os.path.join(output_dir, "curves.png"))
-        write_atomically(os.path.join(output_dir, "metrics.json"), json.dumps(results, indent=1))
+        training.write_results(output_dir, results)
     runs.finish(run_dir)
     return results
 

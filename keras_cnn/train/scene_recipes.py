@@ -28,7 +28,6 @@ from keras_cnn.dense import detection as detectors
 from keras_cnn.dense import multibox
 from keras_cnn.dense.losses import mean_iou
 from keras_cnn.io import runtimes
-from keras_cnn.io.files import write_atomically
 from keras_cnn.io.saving import save_model
 from keras_cnn.train import runs, training
 from keras_cnn.train import detection as detection_training
@@ -131,10 +130,7 @@ def run(name, *, output_dir=None, epochs=None, batch_size=None, steps_per_epoch=
                                        scenes.test)}
     save_model(model, os.path.join(output_dir, "final.keras"),
                class_names=class_names(recipe.task), **metadata)
-    log = os.path.join(output_dir, "log.csv")
-    if os.path.exists(log) and os.path.getsize(log):
-        training.plot_history(log, os.path.join(output_dir, "curves.png"))
-    write_atomically(os.path.join(output_dir, "metrics.json"), json.dumps(results, indent=1))
+    training.write_results(output_dir, results)
     runs.finish(output_dir)
     return results
 

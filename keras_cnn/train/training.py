@@ -252,6 +252,15 @@ def distributed_fit(model, strategy, train_data, val_data, *, epochs, steps_per_
 
 # --- reports -----------------------------------------------------------------------------------
 
+def write_results(output_dir, results):
+    """The files a finished run ends with, beside its final.keras: curves.png (from its log.csv,
+    where it has epochs) and metrics.json (`results`), each atomically."""
+    log = os.path.join(output_dir, "log.csv")
+    if os.path.exists(log) and os.path.getsize(log):
+        plot_history(log, os.path.join(output_dir, "curves.png"))
+    write_atomically(os.path.join(output_dir, "metrics.json"), json.dumps(results, indent=1))
+
+
 def plot_history(csv_path, png_path):
     """Draw loss and accuracy curves (train and validation) from a CSVLogger file into a PNG,
     atomically; return the PNG's path. Each epoch is a marker (up to 50 epochs; a single epoch
