@@ -339,3 +339,13 @@ def test_recorder_keeps_the_best_epoch_by_the_monitor_and_its_mode(tmp_path):
         assert (tmp_path / mode / "best.keras").is_file()
     with pytest.raises(ValueError, match=r"mode must be 'max' or 'min'. Received: mode='low'"):
         runs.Recorder(tmp_path, mode="low")
+
+
+@pytest.mark.parametrize("option, value", [("epochs", 0), ("batch_size", True),
+                                           ("steps_per_epoch", 2.0)])
+def test_scene_recipe_refuses_bad_numbers_before_writing(tmp_path, option, value):
+    from keras_cnn.train import scene_recipes
+    with pytest.raises(ValueError, match=rf"^{option} must be an integer >= 1\. "
+                                         rf"Received: {option}={value!r}$"):
+        scene_recipes.run("ssdlite_digits", output_dir=str(tmp_path / "run"), **{option: value})
+    assert not (tmp_path / "run").exists()

@@ -96,11 +96,10 @@ def run(name, *, output_dir=None, epochs=None, batch_size=None, steps_per_epoch=
     recipe = get_scene_recipe(name)
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
-    for option, value in (("epochs", epochs), ("batch_size", batch_size),
-                          ("steps_per_epoch", steps_per_epoch)):
-        if value is None and option == "steps_per_epoch":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    given = {"epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch}
+    for option, value in given.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
             raise ValueError(f"{option} must be an integer >= 1. Received: {option}={value!r}")
     output_dir = output_dir or os.path.join("runs", name)
     manifest = {"recipe": name, "task": recipe.task, "data": TRAINED_ON,
