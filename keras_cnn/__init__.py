@@ -8,6 +8,7 @@
     model = keras_cnn.ResNet18(weights="torchvision")   # torchvision's ImageNet weights
     model = keras_cnn.from_torchvision("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth")
     model = keras_cnn.from_timm("legacy_seresnet50", "se_resnet50-ce0d4300.pth")
+    model = keras_cnn.from_pretrainedmodels("polynet", "polynet-f71d82a5.pth")
 
 This module is the public front of the package; the code lives in its sub-packages (core, io,
 layers, models, analysis, train, mobile, cli: docs/architecture.md), which never import it.
@@ -15,6 +16,7 @@ layers, models, analysis, train, mobile, cli: docs/architecture.md), which never
 
 from keras_cnn import layers
 from keras_cnn.analysis.profile import profile
+from keras_cnn.convert.pretrainedmodels import from_pretrainedmodels
 from keras_cnn.convert.timm import from_timm  # also registers weights="timm"
 from keras_cnn.convert.torchvision import from_torchvision  # also registers weights="torchvision"
 from keras_cnn.core import backend, imagenet
@@ -31,7 +33,8 @@ from keras_cnn.train import schedules  # noqa: F401  (registers its schedules fo
 __version__ = "0.1.0"
 
 __all__ = [
-    "Feature", "FeatureInfo", "ModelInfo", "backbone", "backend", "copy_weights", "create_model", "decode_predictions", "from_timm",
+    "Feature", "FeatureInfo", "ModelInfo", "backbone", "backend", "copy_weights", "create_model", "decode_predictions",
+    "from_pretrainedmodels", "from_timm",
     "from_torchvision",
     "imagenet",
     "layers", "list_models", "load_weights", "model_info", "preprocess_input", "profile", "to_keras",

@@ -52,10 +52,12 @@ def representatives(names):
 # connected layers (OverFeat accurate: 19M parameters at its minimum size instead of 44M, CNN-F
 # 4M instead of 24M: their conversions and file round trips cost about half).
 # The highway network's keeps 2 highway layers a stage instead of 9 (41 layers instead of 143).
-# ViT-Ti/16's keeps 2 of its 12 encoder blocks.
+# ViT-Ti/16's keeps 2 of its 12 encoder blocks. PolyNet's keeps one module of each kind a stage
+# (5 of its 40: about 200 layers instead of 1,707).
 SHALLOW = {"nasnet_mobile": dict(num_blocks=1), "overfeat_accurate": dict(fc_units=(256, 256)),
            "cnn_f": dict(fc7_units=128), "highway_cifar": dict(stages=((16, 2), (32, 2), (64, 2))),
-           "vit_ti16": dict(depth=2)}
+           "vit_ti16": dict(depth=2),
+           "polynet": dict(stages=(("2way",), ("poly3", "2way"), ("poly3", "2way")))}
 
 
 def predict(model, x):

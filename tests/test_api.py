@@ -153,6 +153,8 @@ BUILDS = {
     "inception_resnet_v1": dict(dropout=0.1, input_shape=(75, 75, 3)),
     "inception_v3": dict(aux_logits=True, dropout=0.1),  # the auxiliary classifier needs 299
     "inception_v4": dict(dropout=0.1, include_top=True, input_shape=(75, 75, 3)),
+    "polynet": dict(stages=(("mpoly2",), ("poly2",), ("3way",)), dropout=0.1,
+                    input_shape=(75, 75, 3)),
     "lenet5": dict(c3_table=True, activation="relu", subsampling="max"),
     "mobilenet": dict(alpha=0.25, depth_multiplier=2, dropout=0.1, small_input=True,
                       input_shape=(32, 32, 3)),

@@ -3,8 +3,7 @@ Networks"; ILSVRC 2016 classification runner-up).
 
 The paper asks what else, besides depth and width, makes a very deep network better, and answers
 with structural diversity: a residual unit x + F(x) is a first-order polynomial of the operator
-F, so it builds higher-order ones out of Inception-ResNet blocks, the PolyInception modules
-(its Figure 4):
+F, so it builds higher-order ones out of Inception-ResNet blocks, the PolyInception modules:
 
 - poly-2, I + F + F∘F: the same block applied twice, its parameters shared;
 - mpoly-2, I + F + G∘F: the second application with its own parameters;
@@ -13,22 +12,23 @@ F, so it builds higher-order ones out of Inception-ResNet blocks, the PolyIncept
   (I + F + G + H).
 
 Its very deep ILSVRC model mixes them on the three grids of Inception-ResNet-v2 (35x35, 17x17,
-8x8 at a 299 input; 39, 19 and 9 at the 331 it was trained at), 40 modules where a plain
-Inception-ResNet has one unit each, and scales every module's residual paths down linearly with
-depth, from 1 to 0.7, to keep so deep a stack trainable (as Inception-ResNet's constant 0.1-0.3).
+8x8 at a 299 input; 39, 19 and 9 at the 331 it was trained at): 40 PolyInception modules, each
+with two or three residual paths.
 
 Our layout is the one of the authors' released ImageNet model as Cadene's PyTorch port
 (pretrainedmodels.models.polynet, converted from the authors' Caffe release) lays it out, every
-figure below read from it: Inception-v4's stem (its Figure 3: three stride-2 convolutions, then
-modules with a max-pooling and a convolution path side by side; 331 -> 39x39x384), 10 x 2-way A
+figure below read from it: Inception-v4's stem (Figure 3 of the Inception-v4 paper: three
+convolutions, then modules with a max-pooling and a convolution path side by side; the reference
+puts the pooling path first and the 7x1 before the 1x7; 331 -> 39x39x384), 10 x 2-way A
 modules (384 maps), Reduction-A (Inception-ResNet-v2's k=l=256, m=n=384; 19x19x1152), 20 B
 modules alternating poly-3 and 2-way, Reduction-B (4 paths, 9x9x2048), 10 C modules alternating
 poly-3 and 2-way, average pooling, dropout 0.2, FC. The A, B and C blocks are Inception-ResNet-v2's
 block35, block17 and block8 (the same branches; Inception-ResNet-v2's tables here, in the
 reference's branch order) at PolyNet's widths, their final 1x1 convolution followed by BN (no
 bias) and no activation; every convolution is conv -> BN (with gamma, PyTorch's epsilon 1e-5) ->
-ReLU. A module adds its scaled residual paths to its input, then ReLU. The 40 modules' residual
-scales are 1 - 0.3 i / 39 (i = 0..39, rounded to 6 digits, the reference's table).
+ReLU. A module adds its scaled residual paths to its input, then ReLU. The residual scales
+fall linearly with depth: module i of 40 (from 0) scales its paths by 1 - 0.3 i / 39 (1 down to
+0.7, rounded to 6 digits: the reference's table).
 
 Where our build differs from the paper or the reference:
 - poly-n shares the branches' convolution kernels between the n applications (one Keras layer
@@ -38,12 +38,16 @@ Where our build differs from the paper or the reference:
   share nothing.
 - The reference's 9x9 average pooling is global average pooling here (the same at 331; other
   input sizes also work).
-- `stages` builds other layouts from the six compositions (e.g. the paper's 3-stage studies of
-  poly-2 / mpoly-2 / 2-way models); the residual scales then run from 1 to 0.7 over however many
+- `stages` builds other layouts from the six compositions (e.g. one composition throughout, as
+  the paper's comparisons of them); the residual scales then run from 1 to 0.7 over however many
   modules there are. The paper's training tricks (initialization by insertion, stochastic paths)
   are not part of the architecture and not built.
 
 Only built-in layers (Conv2D, BatchNormalization, Concatenate, Rescaling, Add, pooling, Dense).
+
+Weights: `keras_cnn.from_pretrainedmodels("polynet", "polynet-f71d82a5.pth")` converts the
+reference's ImageNet checkpoint (`keras_cnn.convert.pretrainedmodels`; no named set: see
+docs/weights.md).
 
 Expected input: RGB images through `preprocess_input` (torch mode: [0, 1] then ImageNet mean and
 standard deviation, as the reference's settings); 331x331 as trained.
@@ -255,7 +259,10 @@ def _features(stages=None, **_):
     params=95_366_600, params_convention=WITHOUT_BN_STATISTICS,
     params_source="Cadene pretrainedmodels PolyNet (sum of parameters().numel(), BN moving "
                   "statistics not counted)",
-    macs=None, macs_source="")
+    macs=34_821_340_000,
+    macs_source="osmr/imgclsmob (pytorchcv) model table, FLOPs/2 column (= multiply-accumulates), "
+                "PolyNet from Cadene's pretrainedmodels; keras_cnn.profile counts 34,699,493,472 "
+                "(convolutions and FC only) for this build at 331")
 def PolyNet(**kwargs):
     """PolyNet, the paper's very deep ILSVRC model (the reference's layout, 331x331)."""
     return _polynet("polynet", **kwargs)
