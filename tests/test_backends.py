@@ -35,7 +35,7 @@ EXTRA = ("alexnet", "vgg11_lrn", "googlenet", "mobilenet_v3_small", "shufflenet_
 #: PyTorch (CPU seconds in docs/backends.md). These, the costliest for JAX and without a layer
 #: of their own (their layers are checked in the other models), are compared on PyTorch only.
 JAX_SKIPPED = ("densenet_bc100_cifar", "efficientnet_v2_b0", "fractalnet20", "inception_resnet_v1",
-               "inception_v3", "nasnet_mobile", "xception")
+               "inception_v3", "nasnet_mobile", "polynet", "xception")
 if os.environ.get("KERAS_CNN_BACKENDS_ALL") == "1":
     MODELS = {"jax": keras_cnn.list_models(), "torch": keras_cnn.list_models()}
 else:

@@ -35,7 +35,8 @@ FIT_OPTIONS = {"lenet5": dict(c3_table=True)}
 #: Models built shallower (the same kinds of cells; tests/helpers.SHALLOW).
 SHALLOW = {"nasnet_mobile": dict(num_blocks=1), "overfeat_accurate": dict(fc_units=(256, 256)),
            "cnn_f": dict(fc7_units=128), "highway_cifar": dict(stages=((16, 2), (32, 2), (64, 2))),
-           "vit_ti16": dict(depth=2)}
+           "vit_ti16": dict(depth=2),
+           "polynet": dict(stages=(("2way",), ("poly3", "2way"), ("poly3", "2way")))}
 CLASSES = 10
 FIT_BATCH = 8
 #: The smallest input of the --fit models: batch statistics over a few positions, not one.
