@@ -92,9 +92,12 @@ def check_receptive_fields(model, report):
     (k - 1) j_in and j_out = j_in s for a kernel (k the dilated size d(k - 1) + 1), the largest
     field of the same-resolution inputs where branches meet, and the field unchanged
     otherwise (global pooling and Flatten are a window over the whole map)."""
-    rows = {row.name: row for row in report.rows}
+    # A shared layer (PolyNet's poly-n convolutions) has a row per call, all of its name: the
+    # rows are in call order, so an input is the latest row of its name.
+    rows = {report.rows[0].name: report.rows[0]}
     for row in report.rows[1:]:
         inputs = [rows[n] for n in row.inputs if rows[n].receptive_field is not None]
+        rows[row.name] = row
         if "/" in row.name or not inputs:  # nested-model rows: the layer lives in that model
             continue
         layer = model.get_layer(row.name)
