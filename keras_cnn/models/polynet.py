@@ -43,7 +43,10 @@ Where our build differs from the paper or the reference:
   modules there are. The paper's training tricks (initialization by insertion, stochastic paths)
   are not part of the architecture and not built.
 
-Only built-in layers (Conv2D, BatchNormalization, Concatenate, Rescaling, Add, pooling, Dense).
+Only built-in layers (Conv2D, BatchNormalization, Concatenate, Rescaling, Add, pooling, Dense):
+the network converts to float and integer-only int8 TFLite (post-training calibration). Not to
+quantization-aware training: tfmot folds a BN into the one convolution before it, and a poly-n
+module's shared convolution is followed by a BN per application (quantize_model refuses the BN).
 
 Weights: `keras_cnn.from_pretrainedmodels("polynet", "polynet-f71d82a5.pth")` converts the
 reference's ImageNet checkpoint (`keras_cnn.convert.pretrainedmodels`; no named set: see
