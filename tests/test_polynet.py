@@ -2,6 +2,7 @@
 formula each computes), the residual scales, shallow layouts and their feature tables. The full
 331 model is built once, in test_models (its parameter count against the reference's)."""
 
+import importlib.util
 import re
 
 import keras
@@ -175,6 +176,8 @@ def test_the_references_module_names(layer):
 def reference_polynet():
     """pretrainedmodels' PolyNet class (skips without pretrainedmodels; torchvision, which it
     imports, loaded as helpers.import_torchvision does)."""
+    if importlib.util.find_spec("pretrainedmodels") is None:  # (before importing torch)
+        pytest.skip("pretrainedmodels is not installed")
     pytest.importorskip("torch")
     import_torchvision()
     return pytest.importorskip("pretrainedmodels.models.polynet").PolyNet
@@ -184,9 +187,9 @@ def test_the_references_weights_give_its_outputs():
     """The reference with random weights, cut to SHALLOW's modules (each stage's first ones, the
     layout the converter maps) with our residual scales for 5 modules, and global pooling:
     converted into our shallow build, the same logits."""
+    reference = reference_polynet()()
     import torch
     from keras_cnn.convert import pretrainedmodels as pm
-    reference = reference_polynet()()
     reference.stage_a, reference.stage_b, reference.stage_c = (
         reference.stage_a[:1], reference.stage_b[:2], reference.stage_c[:2])
     modules = [*reference.stage_a, *reference.stage_b, *reference.stage_c]
