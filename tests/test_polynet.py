@@ -210,6 +210,7 @@ def test_docs_table_is_the_converters():
     import pathlib
     from keras_cnn.convert import pretrainedmodels as pm
     text = (pathlib.Path(__file__).parents[1] / "docs" / "weights.md").read_text()
-    section = text.split("<!-- pretrainedmodels:start -->\n")[1].split("<!-- pretrainedmodels:end")[0]
+    section = text.split("<!-- pretrainedmodels:start -->\n")[1].split(
+        "<!-- pretrainedmodels:end")[0]
     assert section == pm.markdown_table(), "regenerate docs/weights.md's pretrainedmodels table"
     assert keras_cnn.from_pretrainedmodels is pm.from_pretrainedmodels

@@ -31,7 +31,8 @@ __all__ = ["SUPPORTED", "convert_state_dict", "from_pretrainedmodels", "preproce
 # each with one BN per application (bn_blocks.k), and its 1x1 convolutions conv2d_blocks.k.
 # reduction_a / reduction_b: path0, path1, ... as the modules' branches. last_linear: the FC.
 _STEM = {"stem": "stem.conv1.{step}", "mixed_3a_branch1": "stem.conv1_branch",
-         "mixed_4a_branch0": "stem.conv2_short.{step}", "mixed_4a_branch1": "stem.conv2_long.{step}",
+         "mixed_4a_branch0": "stem.conv2_short.{step}",
+         "mixed_4a_branch1": "stem.conv2_long.{step}",
          "mixed_5a_branch1": "stem.conv2_branch"}
 _STAGES = dict(zip(polynet.STAGE_NAMES, zip(("stage_a", "stage_b", "stage_c"),
                                            polynet.STAGE_BLOCKS,

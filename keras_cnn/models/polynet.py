@@ -213,7 +213,8 @@ def _check_stages(stages):
                      for s in stages))
     return applications.check_value(
         "stages", stages, valid,
-        f"3 non-empty sequences (the A, B and C stages) of module names from {sorted(COMPOSITIONS)}")
+        "3 non-empty sequences (the A, B and C stages) of module names from "
+        f"{sorted(COMPOSITIONS)}")
 
 
 def _polynet(variant, *, stages=None, dropout=0.2, **kwargs):
