@@ -91,10 +91,15 @@ def check_receptive_fields(model, report):
     """Every row follows the course notes' recurrence from the rows it takes: r_out = r_in +
     (k - 1) j_in and j_out = j_in s for a kernel (k the dilated size d(k - 1) + 1), the largest
     field of the same-resolution inputs where branches meet, and the field unchanged
-    otherwise (global pooling and Flatten are a window over the whole map)."""
-    rows = {row.name: row for row in report.rows}
-    for row in report.rows[1:]:
-        inputs = [rows[n] for n in row.inputs if rows[n].receptive_field is not None]
+    otherwise (global pooling and Flatten are a window over the whole map). A layer called
+    several times (an RCL's recurrent convolution) has a row per call under one name: a row's
+    input is the latest row of that name before it (the rows are in graph order)."""
+    latest, taken = {}, []
+    for row in report.rows:
+        taken.append([latest[n] for n in row.inputs])
+        latest[row.name] = row
+    for row, sources in zip(report.rows[1:], taken[1:]):
+        inputs = [r for r in sources if r.receptive_field is not None]
         if "/" in row.name or not inputs:  # nested-model rows: the layer lives in that model
             continue
         layer = model.get_layer(row.name)
