@@ -115,3 +115,15 @@ def test_forward_pass_stage_outputs_and_t():
     assert model.get_layer("block2_out").output.shape[1:] == (8, 8, 128)
     y = predict(model, random_images((16, 16, 3)))
     assert y.shape == (2, 3) and np.allclose(y.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_int8_tflite_is_integer_only_and_close_to_keras(tmp_path):
+    """At t=1: the ops of t=3 (a step is a convolution, an Add, a BN and a ReLU), a quicker
+    conversion. (t=3 converts integer-only too, in about twice the time.)"""
+    keras.utils.set_random_seed(0)
+    model = keras_cnn.IRRCNNCIFAR(t=1)
+    x = random_images((32, 32, 3), batch=8)
+    path = to_tflite(model, tmp_path / "irrcnn.tflite", quantization="int8",
+                     representative_data=x)
+    assert float_ops(path) == []
+    np.testing.assert_allclose(run_tflite(path, x), predict(model, x), atol=8 / 256)
