@@ -7,8 +7,8 @@ Network for Object Recognition", CVPR 2015), unrolled in time over a static inpu
 w_f is the feed-forward kernel, w_r the recurrent one; both are the same at every step, so the
 layer's depth grows with `t` (1 + t convolutions on the longest path) while its weights do not.
 The feed-forward term w_f * u does not change with s: it is computed once and added at every
-step. f is batch normalization then ReLU, as in the IRCNN/IRRCNN papers (Liang & Hu used ReLU
-then local response normalization).
+step. f is batch normalization then ReLU, as IRRCNN reimplementations do (Liang & Hu used ReLU
+then local response normalization); t=0 is a plain conv-BN-ReLU.
 
 Built from built-in layers only: one Conv2D for w_f applied once, one Conv2D for w_r applied t
 times (the same layer object, so Keras and TFLite share its kernel), Add, BatchNormalization and

@@ -18,21 +18,29 @@ block. The first two transitions are a 3x3 convolution (BN, ReLU), a 3x3/2 max p
 dropout; the last is the convolution, then global average pooling and dropout before the
 softmax classifier.
 
-Where our build differs from the paper (or where we could not read it): we could not reach the
-papers' text for this build, so the layout above is what public descriptions of IRCNN/IRRCNN
-agree on (convolution layers, IRRCNN blocks, transition blocks of convolution, pooling and
-dropout, the last with global average pooling; a third-party reimplementation's block of 1x1,
-3x3 and pooled-1x1 RCL branches unrolled for 3 recurrent steps), and everything below is our own
-choice, not the paper's: the widths (a 64-map stem; stages of 64, 128 and 256 maps; in a block
-a quarter of the maps in each 1x1 branch and half in the 3x3 branch; each transition doubling
-the maps but the last); t=3 recurrent steps by default (Liang & Hu's T=3); one batch norm per
-RCL step (per-step statistics) rather than one shared across steps; the identity shortcut with
-a 1x1 projection of the branches (Inception-ResNet) rather than a projection of the input;
-dropout 0.5. The brief we worked from recalled "about 3.5M parameters" for the paper's CIFAR
-model; we could not confirm that figure, and our layout has 1.69M (below). Reported results
-(the abstract): about 4.53%, 4.49% and 3.56% better CIFAR-100 accuracy than RCNN, an equivalent
-Inception network and an equivalent Inception-residual network; the per-dataset error rates in
-the paper's tables were not confirmed either.
+Where our build differs from the paper: we could not read the body of either paper (only the
+abstracts), so this is a layout of our own in the papers' shape, not a reproduction.
+Confirmed, and from where:
+- the RCL, x(t) = f(w_f * u + w_r * x(t - 1)) with weights shared across steps, only the
+  feed-forward input at t=0, T=3 as the worked example, each RCL T+1 convolutions deep (Liang &
+  Hu 2015, through a review of that paper; Liang & Hu's f is ReLU then LRN, ours BN then ReLU);
+- the network's shape, convolution layers, IRCNN blocks and transition blocks of convolution,
+  pooling and dropout, the last with global average pooling and dropout before the softmax
+  (a third-party description of IRCNN, the IRCNN-keras README of github.com/fuyingji102);
+- branches 1x1, 3x3 and 3x3 average pooling -> 1x1, each an RCL of 3 recurrent steps, their
+  concatenation added to a 1x1 projection of the block's input (a third-party Keras IRRCNN
+  reimplementation, whose RCLs apply BN and ReLU after every step);
+- the abstract's results: about 4.53%, 4.49% and 3.56% better CIFAR-100 accuracy than RCNN, an
+  equivalent Inception network (EIN) and an equivalent Inception-residual network (EIRN), which
+  have the same number of parameters; also evaluated on CIFAR-10, TinyImageNet-200, CU3D-100.
+Chosen by us (not confirmed as the paper's): the widths (a 64-map stem; blocks of 64, 128 and
+256 maps, a quarter of the maps in each 1x1 branch and half in the 3x3 one; transition
+convolutions of 3x3 to 128, 256 and 256 maps); t=3 by default; a batch norm per RCL step
+(the statistics of x(s) differ from step to step) rather than one shared; the residual as in
+Inception-ResNet (a linear 1x1 convolution of the concatenation back to the block's width, the
+sum with the identity, a ReLU) rather than a projection of the input; 3x3/2 max pooling with
+"same" padding; dropout 0.5. The paper's parameter count for its CIFAR model (recalled as about
+3.5M in our brief) and its per-dataset error rates were not confirmed: ours has 1.69M.
 
 Parameters, Keras's count (BN: 4 per channel, moving statistics included), t=3. An RCL with k x k
 kernels from c to f maps has k*k*c*f + k*k*f*f weights and (t + 1) * 4 * f BN parameters; an
