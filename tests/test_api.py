@@ -151,6 +151,7 @@ BUILDS = {
     "googlenet_torchvision": dict(transform_input=False, dropout=0.5, input_shape=(32, 32, 3)),
     "highway_cifar": dict(stages=((8, 1), (16, 2)), gate_bias=-2.0, input_shape=(8, 8, 3)),
     "inception_resnet_v1": dict(dropout=0.1, input_shape=(75, 75, 3)),
+    "irrcnn_cifar": dict(t=1, dropout=0.2, input_shape=(8, 8, 3)),
     "inception_v3": dict(aux_logits=True, dropout=0.1),  # the auxiliary classifier needs 299
     "inception_v4": dict(dropout=0.1, include_top=True, input_shape=(75, 75, 3)),
     "polynet": dict(stages=(("mpoly2",), ("poly2",), ("3way",)), dropout=0.1,
@@ -286,7 +287,7 @@ OTHERS = {"activation", "alpha", "base_width", "blocks", "bottleneck", "bypass",
           "fc_units", "filter_multiplier", "gate_bias", "global_ratio", "growth_rate",
           "layer_scale_init_value", "num_blocks", "penultimate_filters", "primary_capsules",
           "routings", "scale", "shortcut", "stages", "stem_block_filters", "stem_filters",
-          "subsampling", "towers"}
+          "subsampling", "t", "towers"}
 #: Arguments named as a kind but of another: FractalNet's dropout is one rate per block.
 NOT_THEIR_KIND = {("fractalnet20", "dropout"), ("fractalnet40", "dropout")}
 

@@ -91,13 +91,16 @@ def check_receptive_fields(model, report):
     """Every row follows the course notes' recurrence from the rows it takes: r_out = r_in +
     (k - 1) j_in and j_out = j_in s for a kernel (k the dilated size d(k - 1) + 1), the largest
     field of the same-resolution inputs where branches meet, and the field unchanged
-    otherwise (global pooling and Flatten are a window over the whole map)."""
-    # A shared layer (PolyNet's poly-n convolutions) has a row per call, all of its name: the
-    # rows are in call order, so an input is the latest row of its name.
-    rows = {report.rows[0].name: report.rows[0]}
-    for row in report.rows[1:]:
-        inputs = [rows[n] for n in row.inputs if rows[n].receptive_field is not None]
-        rows[row.name] = row
+    otherwise (global pooling and Flatten are a window over the whole map). A layer called
+    several times (an RCL's recurrent convolution, PolyNet's poly-n convolutions) has a row per
+    call under one name: a row's input is the latest row of that name before it (the rows are
+    in graph order)."""
+    latest, taken = {}, []
+    for row in report.rows:
+        taken.append([latest[n] for n in row.inputs])
+        latest[row.name] = row
+    for row, sources in zip(report.rows[1:], taken[1:]):
+        inputs = [r for r in sources if r.receptive_field is not None]
         if "/" in row.name or not inputs:  # nested-model rows: the layer lives in that model
             continue
         layer = model.get_layer(row.name)

@@ -18,6 +18,7 @@ from keras_cnn.layers.lrn import LocalResponseNormalization, local_response_norm
 from keras_cnn.layers.layer_scale import LayerScale, layer_scale
 from keras_cnn.layers.channel_split import ChannelSplit, channel_split
 from keras_cnn.layers.multi_branch import AVG_3x3, MAX_3x3_S2, branch, multi_branch
+from keras_cnn.layers.recurrent_conv import recurrent_conv
 
 __all__ = [
     "BatchNormalization", "batch_norm",
@@ -30,7 +31,8 @@ __all__ = [
     "ConnectionTableConv2D", "GELU", "gelu", "HardSigmoid", "HardSwish", "LocalResponseNormalization",
     "activation_layer", "hard_sigmoid", "hard_swish", "ceil_max_pool", "channel_shuffle",
     "connection_table_conv", "conv_bn_act", "highway_conv", "correct_pad", "fire_module", "grouped_conv",
-    "local_response_norm", "make_divisible", "padded_conv", "padded_pool", "squeeze_excite",
+    "local_response_norm", "make_divisible", "padded_conv", "padded_pool", "recurrent_conv",
+    "squeeze_excite",
     "stochastic_depth",
     "zero_pad_channels",
 ]
