@@ -157,18 +157,3 @@ def randomized(model, seed=0):
                 module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
                 module.bias.copy_(torch.rand(size, generator=generator) - 0.5)
     return model.eval()
-
-
-def litert_raw_outputs(path, images):
-    """The raw outputs (int8 for an int8 file) of the .tflite file at `path` on LiteRT for
-    `images` given as the file's input type, one image per invoke."""
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    results = []
-    for image in images:
-        interpreter.set_tensor(inp["index"], image[None])
-        interpreter.invoke()
-        results.append(interpreter.get_tensor(out["index"])[0])
-    return np.stack(results)

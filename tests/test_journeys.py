@@ -21,6 +21,8 @@ import pytest
 
 import keras_cnn_cli
 from keras_cnn.io import artifacts
+from keras_cnn.io.runtimes import tflite_interpreter
+from keras_cnn.mobile import deploy
 from helpers import import_torchvision, randomized, run_cli, write_image_folder
 from keras_cnn.core.registry import model_info
 
@@ -105,6 +107,18 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
     float_top = predicted(outputs["predict"][0], image)
     assert len(float_top) == 5 and float_top[0] == "3"
     pruned = run / "final_pruned.keras"
+
+    # the int8 file's export named the tensor arena it needs on a microcontroller: TFLite
+    # Micro's own interpreter runs the file in that much, computing what LiteRT's reference
+    # kernels compute (within one step: LeNet-5's tanh and average pooling round their own way)
+    out, = outputs["export"]
+    announced = re.search(r"^TFLite Micro: a tensor arena of about ([\d,]+) bytes", out, re.M)
+    int8_file = run / "final_int8.tflite"
+    shape = tflite_interpreter(int8_file).get_input_details()[0]["shape"][1:]
+    images = np.random.default_rng(0).integers(-128, 128, (2, *shape), dtype=np.int8)
+    arena, micro = deploy.run_on_micro(int8_file, images)
+    assert arena <= int(announced.group(1).replace(",", "")) <= 1.1 * arena, out
+    assert np.abs(micro.astype(int) - deploy.litert_outputs(int8_file, images)).max() <= 1
 
     # the folder with train/, val/ and test/ evaluates on its test/
     monkeypatch.chdir(tmp_path)

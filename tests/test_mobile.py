@@ -7,7 +7,7 @@ files: 4-5 minutes for what test_deployability and test_export check on it witho
 import numpy as np
 import pytest
 
-from helpers import litert_raw_outputs, run_cli
+from helpers import run_cli
 from keras_cnn.cli import demo
 from keras_cnn.mobile import deploy, export, pipeline
 from keras_cnn.mobile.export import float_ops
@@ -34,11 +34,11 @@ def test_demo_meets_the_targets_and_fills_its_folder(tmp_path, capsys):
         assert abs(accuracy[variant] - accuracy["float32"]) <= 0.01, (variant, accuracy)
         assert rows[variant].bytes <= PER_CHANNEL_SHARE * rows["float32"].bytes
         assert float_ops(results["files"][variant]) == []               # integer-only
-        # on TFLite Micro's own interpreter: LiteRT's outputs within one quantization step, in
-        # an arena the estimate covers with at most 10% to spare
+        # on TFLite Micro's own interpreter: the outputs of LiteRT's reference kernels within
+        # one quantization step, in an arena the estimate covers with at most 10% to spare
         images = np.random.default_rng(0).integers(-128, 128, (4, 32, 32, 1), dtype=np.int8)
         arena, micro = deploy.run_on_micro(results["files"][variant], images)
-        litert = litert_raw_outputs(results["files"][variant], images)
+        litert = deploy.litert_outputs(results["files"][variant], images)
         assert np.abs(micro.astype(int) - litert.astype(int)).max() <= 1, variant
         assert arena <= deploy.tensor_arena_estimate(results["files"][variant]) <= 1.1 * arena
     assert abs(accuracy["pruned + int8 QAT"] - accuracy["float32"]) <= 0.015, accuracy

@@ -92,6 +92,19 @@ def run_export(args):
                                 per_channel=not args.per_tensor, metadata=metadata,
                                 progress=images is not None)
     print(f"{path}: {os.path.getsize(path):,} bytes")
+    if args.quantization == "int8":
+        print(_micro_line(path))
+
+
+def _micro_line(path):
+    """What TFLite Micro would make of the int8 file at `path`: the tensor arena it needs, or
+    why it cannot run it (keras_cnn.mobile.deploy)."""
+    from keras_cnn.mobile import deploy
+    problems = deploy.micro_problems(path)
+    if problems:
+        return "TFLite Micro cannot run it: " + "; ".join(problems) + "."
+    return (f"TFLite Micro: a tensor arena of about {deploy.tensor_arena_estimate(path):,} "
+            "bytes (SRAM), the file itself in flash")
 
 
 def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):

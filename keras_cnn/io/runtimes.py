@@ -40,12 +40,15 @@ def run_onnx(path, x, num_threads=None):
     return session.run(None, {name: np.asarray(x, dtype="float32")})[0]
 
 
-def tflite_interpreter(tflite, num_threads=None, delegates=True):
+def tflite_interpreter(tflite, num_threads=None, delegates=True, reference=False):
     """A LiteRT interpreter of the .tflite model `tflite` (a path or the file's bytes), its
-    tensors allocated; `delegates=False` runs the model's own kernels (no XNNPACK)."""
+    tensors allocated; `delegates=False` runs the model's own kernels (no XNNPACK), and
+    `reference=True` LiteRT's reference kernels (the plainest, slowest, and the integer
+    arithmetic TFLite Micro's kernels share)."""
     source = (dict(model_content=bytes(tflite)) if isinstance(tflite, (bytes, bytearray))
               else dict(model_path=str(tflite)))
-    resolver = (OpResolverType.AUTO if delegates
+    resolver = (OpResolverType.BUILTIN_REF if reference
+                else OpResolverType.AUTO if delegates
                 else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     with quiet.native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
         interpreter = Interpreter(**source, num_threads=num_threads,

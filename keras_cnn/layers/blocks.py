@@ -213,10 +213,12 @@ def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="
 def channel_shuffle(x, groups, name="shuffle"):
     """ShuffleNet's channel shuffle: view the channels as (groups, channels // groups), transpose
     to (channels // groups, groups), flatten back. With a static height and width, built-in
-    layers (Reshape `{name}_split`, Permute `{name}_transpose`, Reshape `{name}_merge`, which
-    tfmot's quantization-aware training knows); where either is unknown, one `ChannelShuffle`
-    layer (keras_cnn.layers.any_size), which computes the same, named `{name}_merge` as the
-    static build's last layer so that the shuffled tensor has one name in both."""
+    layers (Reshape `{name}_split` to (height * width, groups, channels // groups), Permute
+    `{name}_transpose`, Reshape `{name}_merge`: tensors of four dimensions at most, which every
+    TFLite runtime takes, and layers tfmot's quantization-aware training knows); where either is
+    unknown, one `ChannelShuffle` layer (keras_cnn.layers.any_size), which computes the same,
+    named `{name}_merge` as the static build's last layer so that the shuffled tensor has one
+    name in both."""
     layers = backend.layers()
     channels_first = backend.image_data_format() == "channels_first"
     if channels_first:
@@ -229,11 +231,11 @@ def channel_shuffle(x, groups, name="shuffle"):
         return channel_shuffle_any_size(x, groups, name=f"{name}_merge")
     per_group = channels // groups
     if channels_first:
-        x = layers.Reshape((groups, per_group, height, width), name=f"{name}_split")(x)
-        x = layers.Permute((2, 1, 3, 4), name=f"{name}_transpose")(x)
+        x = layers.Reshape((groups, per_group, height * width), name=f"{name}_split")(x)
+        x = layers.Permute((2, 1, 3), name=f"{name}_transpose")(x)
         return layers.Reshape((channels, height, width), name=f"{name}_merge")(x)
-    x = layers.Reshape((height, width, groups, per_group), name=f"{name}_split")(x)
-    x = layers.Permute((1, 2, 4, 3), name=f"{name}_transpose")(x)
+    x = layers.Reshape((height * width, groups, per_group), name=f"{name}_split")(x)
+    x = layers.Permute((1, 3, 2), name=f"{name}_transpose")(x)
     return layers.Reshape((height, width, channels), name=f"{name}_merge")(x)
 
 

@@ -34,7 +34,7 @@ padding="torch", `padded_pool`), as PyTorch does, so shapes and values match the
 implementations at any input size (TensorFlow's "same" would pad only at the bottom/right of even
 sizes); the max pool sees post-ReLU values, for which zero padding is exact. The channel shuffle
 and v2's channel split reshape the feature maps: with a static input size they are built-in
-Reshape / Permute / Cropping3D layers, and with an unknown height or width (include_top=False
+Reshape / Permute / Cropping2D layers, and with an unknown height or width (include_top=False
 builds with `input_shape=(None, None, 3)` by default) keras_cnn's `ChannelShuffle` and
 `ChannelSplit` layers, which compute the same values at any size and convert to int8 TFLite.
 Every input from 1x1 up builds (each strided layer gives ceil(size / 2)), so min_size is 1;
@@ -134,31 +134,32 @@ def shufflenet_v1_unit(x, filters, groups, strides=1, group_first=True, name="un
 
 def split_halves(x, name="split"):
     """The two halves of the channels of `x` (ShuffleNet v2's channel split), with built-in layers
-    only: view the channels as (2, channels / 2), crop one of the two (Cropping3D), flatten back.
-    With a static height and width, layers `{name}` (the view), `{name}_first_crop`, `{name}_first`,
-    `{name}_second_crop`, `{name}_second`. (Unlike the custom `keras_cnn.layers.ChannelSplit`,
-    these layers go through tfmot quantization-aware training with the default configs and
-    convert to TFLite RESHAPE / STRIDED_SLICE.) Where the height or width is unknown, one
-    `ChannelSplit` layer `{name}` instead (TFLite SPLIT)."""
+    only: view the maps as (height * width, 2, channels / 2), crop one of the two (Cropping2D),
+    and view the result as maps again. With a static height and width, layers `{name}` (the
+    view), `{name}_first_crop`, `{name}_first`, `{name}_second_crop`, `{name}_second`. (Unlike
+    the custom `keras_cnn.layers.ChannelSplit`, these layers go through tfmot quantization-aware
+    training with the default configs, and convert to TFLite RESHAPE / STRIDED_SLICE on tensors
+    of four dimensions, the most TFLite Micro's STRIDED_SLICE takes.) Where the height or width
+    is unknown, one `ChannelSplit` layer `{name}` instead (TFLite SPLIT)."""
     layers = backend.layers()
     channels_first = backend.image_data_format() == "channels_first"
     spatial = x.shape[2:] if channels_first else x.shape[1:3]
     if None in spatial:
         return channel_split(x, 2, name=name)
-    if channels_first:
-        channels, height, width = x.shape[1:]
-        view, flat = (2, channels // 2, height, width), (channels // 2, height, width)
-        crops = (((0, 1), (0, 0), (0, 0)), ((1, 0), (0, 0), (0, 0)))  # on the axis of the 2
-    else:
-        height, width, channels = x.shape[1:]
-        view, flat = (height, width, 2, channels // 2), (height, width, channels // 2)
-        crops = (((0, 0), (0, 0), (0, 1)), ((0, 0), (0, 0), (1, 0)))
+    channels = x.shape[1] if channels_first else x.shape[-1]
     if channels % 2:
         raise ValueError(f"split_halves needs an even number of channels. Received: {channels}")
+    height, width = spatial
+    if channels_first:  # (2, channels / 2, height * width): crop the first axis
+        view, flat = (2, channels // 2, height * width), (channels // 2, height, width)
+        crops = (((0, 1), (0, 0)), ((1, 0), (0, 0)))
+    else:  # (height * width, 2, channels / 2): crop the second axis
+        view, flat = (height * width, 2, channels // 2), (height, width, channels // 2)
+        crops = (((0, 0), (0, 1)), ((0, 0), (1, 0)))
     x = layers.Reshape(view, name=name)(x)
     halves = []
     for half, cropping in zip(("first", "second"), crops):
-        y = layers.Cropping3D(cropping, data_format="channels_last",
+        y = layers.Cropping2D(cropping, data_format="channels_last",
                               name=f"{name}_{half}_crop")(x)
         halves.append(layers.Reshape(flat, name=f"{name}_{half}")(y))
     return halves

@@ -122,6 +122,27 @@ def set_batchnorm_momentum(model, momentum):
     return len(layers)
 
 
+def batchnorm_statistics_from(model, images):
+    """Replace the moving mean and variance of every BatchNormalization layer of `model` with
+    the statistics of `images` (one forward pass in training mode at momentum 0; the weights
+    are not trained, the momenta are restored). A freshly built network has moving statistics
+    of 0 and 1, which no data have: deep ones then pass activations that fade layer by layer
+    (MobileNetV2 at 32x32: logits within 1e-11 of each other). Measured on data, they behave
+    as a trained network's do, e.g. for sizing and checking a deployment before training.
+    Returns the number of layers updated."""
+    layers = [layer for layer in model._flatten_layers()
+              if type(layer).__name__ == "BatchNormalization"]
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+        model(images, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)
+
+
 # --- training ----------------------------------------------------------------------------------
 
 def worker_dir(output_dir, index):
