@@ -39,8 +39,8 @@ convolutions of 3x3 to 128, 256 and 256 maps); t=3 by default; a batch norm per 
 (the statistics of x(s) differ from step to step) rather than one shared; the residual as in
 Inception-ResNet (a linear 1x1 convolution of the concatenation back to the block's width, the
 sum with the identity, a ReLU) rather than a projection of the input; 3x3/2 max pooling with
-"same" padding; dropout 0.5. The paper's parameter count for its CIFAR model (recalled as about
-3.5M in our brief) and its per-dataset error rates were not confirmed: ours has 1.69M.
+"same" padding; dropout 0.5. The paper's parameter count for its CIFAR model and its
+per-dataset error rates were not found: ours has 1.69M.
 
 Parameters, Keras's count (BN: 4 per channel, moving statistics included), t=3. An RCL with k x k
 kernels from c to f maps has k*k*c*f + k*k*f*f weights and (t + 1) * 4 * f BN parameters; an
