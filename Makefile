@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: demo test install clean zoo
+.PHONY: demo test test-all install clean zoo
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25 tests
+
+# the tests marked slow too (minutes each; see docs/testing.md)
+test-all: $(STAMP)
+	KERAS_CNN_SLOW=1 $(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25 tests
 
 zoo: $(STAMP)
 	$(BIN)/keras-cnn zoo --readme README.md --chart docs/zoo.png

@@ -40,7 +40,10 @@ if os.environ.get("KERAS_CNN_BACKENDS_ALL") == "1":
     MODELS = {"jax": keras_cnn.list_models(), "torch": keras_cnn.list_models()}
 else:
     COMPARED = sorted(set(representatives(keras_cnn.list_models())) | set(EXTRA))
-    MODELS = {"jax": [n for n in COMPARED if n not in JAX_SKIPPED], "torch": COMPARED}
+    # `make test` (CI) compares on JAX only the models with a layer of their own and the fitted
+    # ones; `make test-all` (KERAS_CNN_SLOW=1) every family's smallest model too
+    ON_JAX = COMPARED if os.environ.get("KERAS_CNN_SLOW") == "1" else sorted(set(EXTRA) | set(FIT))
+    MODELS = {"jax": [n for n in ON_JAX if n not in JAX_SKIPPED], "torch": COMPARED}
 BACKENDS = [pytest.param(b, marks=pytest.mark.xdist_group(f"backend_{b}")) for b in MODELS]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore",
        # JAX compiles every operation it runs eagerly (and each variable's initializer) with XLA:

@@ -19,6 +19,7 @@ from keras_cnn.mobile.export import float_ops
 PER_CHANNEL_SHARE = 0.33
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("mobile_v3")
 def test_demo_meets_the_targets_and_fills_its_folder(tmp_path, capsys):
     """`make demo`'s code path: the default model through every stage the demo runs, then its
