@@ -9,7 +9,7 @@
     keras-cnn evaluate --model FILE --data FOLDER [--crop-fraction F | --ten-crop] [--confusion PNG]
     keras-cnn predict IMAGE... --model FILE [--top K]
     keras-cnn export MODEL.keras --quantization Q [--data PATH] [--output FILE]
-    keras-cnn prune MODEL.keras [--sparsity S] [--epochs N] [--data PATH] [--output FILE]
+    keras-cnn prune MODEL.keras [--sparsity S | --structured [--ratio R]] [--epochs N] ...
     keras-cnn qat MODEL.keras [--epochs N] [--data PATH] [--output FILE.tflite]
     keras-cnn digits FOLDER [--image-size N]
     keras-cnn weights list [PATTERN]
@@ -227,16 +227,26 @@ def build_parser():
     export.add_argument("--output", metavar="FILE", help="default: MODEL with the quantization "
                         "and .tflite/.onnx")
 
-    prune = command("prune", "magnitude pruning with fine-tuning (tfmot); writes the sparse "
-                             ".keras model and prints the sparsity report")
+    prune = command("prune", "magnitude pruning with fine-tuning (tfmot), or with --structured "
+                             "channel pruning (a narrower, faster model); writes the pruned "
+                             ".keras model and prints its report")
     prune.add_argument("model", metavar="MODEL", help="a .keras file saved by keras_cnn")
-    prune.add_argument("--sparsity", type=fraction_below_one, default=0.5,
-                       help="target, in [0, 1) (default: 0.5)")
+    prune.add_argument("--sparsity", type=fraction_below_one, default=None,
+                       help="magnitude pruning's target, in [0, 1) (default: 0.5)")
+    prune.add_argument("--structured", action="store_true",
+                       help="remove whole channels instead of single weights")
+    prune.add_argument("--ratio", type=fraction_below_one, default=None,
+                       help="--structured: the fraction of each prunable channel group's "
+                            "channels removed, in [0, 1) (default: 0.3)")
+    prune.add_argument("--criterion", choices=("l1", "bn_scale"), default=None,
+                       help="--structured: which channels go, the smallest filter L1 norms "
+                            "(l1, the default) or batch-norm scales (bn_scale)")
     prune.add_argument("--epochs", type=int_at_least(1), default=2, metavar="N")
     prune.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR")
     _data_options(prune, "fine-tuning data (needed unless the model was trained on the "
                          "embedded digits)")
-    prune.add_argument("--output", metavar="FILE", help="default: MODEL_pruned.keras")
+    prune.add_argument("--output", metavar="FILE", help="default: MODEL_pruned.keras, with "
+                       "--structured MODEL_structured.keras")
 
     qat = command("qat", "quantization-aware fine-tuning, then an int8 TFLite file (integer "
                          "only)")

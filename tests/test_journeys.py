@@ -111,7 +111,7 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
     # the int8 file's export named the tensor arena it needs on a microcontroller: TFLite
     # Micro's own interpreter runs the file in that much, computing what LiteRT's reference
     # kernels compute (within one step: LeNet-5's tanh and average pooling round their own way)
-    out, = outputs["export"]
+    out, structured_out = outputs["export"]
     announced = re.search(r"^TFLite Micro: a tensor arena of about ([\d,]+) bytes", out, re.M)
     int8_file = run / "final_int8.tflite"
     shape = tflite_interpreter(int8_file).get_input_details()[0]["shape"][1:]
@@ -131,8 +131,15 @@ def test_digits_journey_from_the_readme_to_every_exported_file(tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     for argv in (["export", model, "--quantization", "onnx"], ["export", model]):
         assert run_cli(capsys, *map(str, argv))[0] == 0
+    # channel pruning: a narrower model (its widths in its sidecar), and its int8 file
+    _, structured = outputs["prune"]
+    widths = artifacts.read_sidecar(run / "final_structured.keras")["widths"]
+    assert widths == {"c1": 5, "c5": 84, "f6": 59}, widths
+    assert "| c5 | 120 | 84 | 70% |" in structured and "TFLite Micro: a tensor arena" in (
+        structured_out)
     files = {"final_float32.tflite": 0.0, "final.onnx": 0.0, "final_int8.tflite": 0.03,
-             "final_pruned.keras": 0.1, "final_pruned_qat.tflite": None}
+             "final_pruned.keras": 0.1, "final_pruned_qat.tflite": None,
+             "final_structured.keras": 0.1, "final_structured_int8.tflite": 0.1}
     for name, tolerance in files.items():
         info = artifacts.read_sidecar(run / name)
         assert info["class_names"] == [str(i) for i in range(10)], name

@@ -1,12 +1,15 @@
 """`keras-cnn export`, `keras-cnn prune` and `keras-cnn qat` on a small saved LeNet-5, with the
 embedded digits as data (their default)."""
 
+import os
+import re
+
 import numpy as np
 import pytest
 
 import keras_cnn
 from keras_cnn.io import runtimes, saving
-from keras_cnn.mobile import deploy, export, pruning
+from keras_cnn.mobile import channel_pruning, deploy, export, pruning
 from keras_cnn.mobile.export import float_ops
 from helpers import random_images, run_cli
 
@@ -81,6 +84,44 @@ def test_prune_then_sparsity_preserving_qat(capsys, tmp_path, saved):
     assert status == 0 and last_line(out) == f"{qat_path}: {qat_path.stat().st_size:,} bytes"
     assert float_ops(qat_path) == []
     assert export.read_metadata(qat_path)["quantization"] == "qat"
+
+
+def test_structured_prune_writes_a_narrower_model_that_qat_takes(capsys, tmp_path, saved):
+    model, path = saved
+    status, out, _ = run_cli(capsys, "prune", path, "--structured", "--ratio", "0.5",
+                             "--epochs", "1")
+    narrow_path = tmp_path / "lenet_structured.keras"
+    assert status == 0, out
+    narrow, info = saving.load_model(narrow_path)
+    # LeNet-5's C1, C5 and F6 lose half their channels; C3 feeds a Flatten of a map and stays
+    assert info["widths"] == {"c1": 3, "c5": 60, "f6": 42} == narrow._keras_cnn_widths
+    assert info["class_names"] == CLASSES and info["trained_on"] == "digits"
+    report = channel_pruning.channel_report(model, narrow)
+    assert report.to_markdown() in out and "| c5 | 120 | 60 | 50% |" in out
+    assert narrow.count_params() == report.params[1] < model.count_params() / 2
+    accuracies = re.search(r"^validation accuracy: ([\d.]+) before, ([\d.]+) after pruning "
+                           r"and 1 epoch\(s\) of fine-tuning$", out, re.M)
+    assert accuracies, out
+    assert (f"{narrow_path}: the channel-pruned model, {narrow_path.stat().st_size:,} bytes "
+            f"({path}: {os.path.getsize(path):,})") in out
+    status, out, _ = run_cli(capsys, "qat", str(narrow_path), "--epochs", "1")
+    qat_path = tmp_path / "lenet_structured_qat.tflite"
+    assert status == 0 and float_ops(qat_path) == []
+    assert export.read_metadata(qat_path)["widths"] == info["widths"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--structured", "--sparsity", "0.5"], "--sparsity is magnitude pruning's target and "
+     "--structured removes channels: give one of them (--structured takes --ratio). "
+     "Received: --structured --sparsity 0.5"),
+    (["--ratio", "0.3"], "--ratio applies to channel pruning: add --structured (magnitude "
+     "pruning takes --sparsity)."),
+    (["--structured", "--ratio", "1"], "argument --ratio: must be a number in [0, 1). "
+     "Received: '1'")])
+def test_prune_options_that_do_not_go_together(capsys, tmp_path, saved, argv, message):
+    status, _, err = run_cli(capsys, "prune", saved[1], *argv)
+    assert status == 2 and message in err, err
+    assert not list(tmp_path.glob("lenet_*"))
 
 
 def test_bad_input_exits_2_with_the_reason(capsys, tmp_path, saved):

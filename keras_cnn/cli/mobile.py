@@ -115,13 +115,18 @@ def _fine_tune(model, train, val, epochs, learning_rate, callbacks=()):
 
 
 def run_prune(args):
-    """Prune, fine-tune, strip; save the sparse model and print the sparsity report."""
+    """Prune, fine-tune, strip; save the sparse model and print the sparsity report (with
+    --structured: remove channels, fine-tune, save the narrower model, print its report)."""
     from keras_cnn.io import saving
     from keras_cnn.mobile import pruning
-    output = _output(args, "_pruned.keras")
+    _check_prune_options(args)
+    output = _output(args, "_structured.keras" if args.structured else "_pruned.keras")
     model, info = _saved_model(args.model, "prune")
     _check_rebuildable(model, info, args.model, "prune")
     train, val, _ = _training_data(args, model, info, "prune")
+    if args.structured:
+        return _prune_channels(args, model, info, train, val, output)
+    args.sparsity = 0.5 if args.sparsity is None else args.sparsity
     steps = int(train.cardinality())
     steps = steps if steps > 0 else 100
     end_step, frequency = pruning.fine_tuning_steps(args.epochs, steps)
@@ -136,6 +141,46 @@ def run_prune(args):
     data = "" if args.data is None else f" --data {args.data}"
     print(f"next: {PROG} qat {path} --preserve-sparsity{data}, or {PROG} export {path}"
           + (f" --quantization int8{data}" if data else ""))
+
+
+def _check_prune_options(args):
+    if args.structured and args.sparsity is not None:
+        raise ValueError("--sparsity is magnitude pruning's target and --structured removes "
+                         "channels: give one of them (--structured takes --ratio). Received: "
+                         f"--structured --sparsity {args.sparsity}")
+    if not args.structured:
+        given = [o for o, v in (("--ratio", args.ratio), ("--criterion", args.criterion))
+                 if v is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{' and '.join(given)} {verb} to channel pruning: add "
+                             "--structured (magnitude pruning takes --sparsity).")
+
+
+def _prune_channels(args, model, info, train, val, output):
+    """`keras-cnn prune --structured`: remove channels, fine-tune the narrower Keras 3 model,
+    save it and print the channels kept, params, MACs, file sizes and accuracies."""
+    import keras
+    from keras_cnn.io import saving
+    from keras_cnn.mobile import channel_pruning
+    ratio = 0.3 if args.ratio is None else args.ratio
+    pruned = channel_pruning.prune_channels(model, ratio, criterion=args.criterion or "l1")
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    before = model.evaluate(val, verbose=0)[1]
+    pruned.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    pruned.fit(train, validation_data=val, epochs=args.epochs, verbose=2, shuffle=False)
+    after = pruned.evaluate(val, verbose=0)[1]
+    extra = {k: v for k, v in artifacts.carried_metadata(info).items()
+             if k not in ("architecture", "kwargs", "head", "widths", "class_names")}
+    path = saving.save_model(pruned, output, class_names=info.get("class_names"), **extra)
+    print(channel_pruning.channel_report(model, pruned).to_markdown())
+    print(f"\nvalidation accuracy: {before:.4f} before, {after:.4f} after pruning and "
+          f"{args.epochs} epoch(s) of fine-tuning")
+    print(f"{path}: the channel-pruned model, {os.path.getsize(path):,} bytes "
+          f"({args.model}: {os.path.getsize(args.model):,})")
+    data = "" if args.data is None else f" --data {args.data}"
+    print(f"next: {PROG} qat {path}{data}, or {PROG} export {path} --quantization int8{data}")
 
 
 def _check_rebuildable(model, info, path, command):

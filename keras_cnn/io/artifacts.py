@@ -86,11 +86,11 @@ def _jsonable(value):
 
 def carried_metadata(info):
     """The part of a model's sidecar that goes along to the files made from it (exports,
-    pruned and QAT models): architecture, builder arguments, head, class names, input scaling,
-    evaluation protocol, where the weights were trained, and a dense model's task (and a
-    detector's default boxes)."""
-    keys = ("architecture", "kwargs", "head", "class_names", "preprocess", "preprocess_mode",
-            "evaluation", "trained_on", "converted_from", "task", "boxes", "scenes")
+    pruned and QAT models): architecture, builder arguments, head, channel widths, class
+    names, input scaling, evaluation protocol, where the weights were trained, and a dense
+    model's task (and a detector's default boxes)."""
+    keys = ("architecture", "kwargs", "head", "widths", "class_names", "preprocess",
+            "preprocess_mode", "evaluation", "trained_on", "converted_from", "task", "boxes", "scenes")
     return {k: info[k] for k in keys if k in info}
 
 

@@ -35,8 +35,8 @@ def save_model(model, path, class_names=None, **extra):
 
 
 def build_metadata(model, class_names=None):
-    """The sidecar entries that say how `model` was built (architecture, kwargs, head) and what
-    its classes are."""
+    """The sidecar entries that say how `model` was built (architecture, kwargs, head, widths
+    of channel-pruned layers) and what its classes are."""
     info = {}
     record = getattr(model, "_keras_cnn_build", None)
     if record is not None:
@@ -44,6 +44,9 @@ def build_metadata(model, class_names=None):
     head = getattr(model, "_keras_cnn_head", None)
     if head is not None:
         info["head"] = dict(head)
+    widths = getattr(model, "_keras_cnn_widths", None)
+    if widths:
+        info["widths"] = {name: int(n) for name, n in widths.items()}
     if class_names is not None:
         info["class_names"] = [str(c) for c in class_names]
     return info
@@ -61,13 +64,16 @@ def load_model(path, command="keras_cnn.io.saving.load_model"):
 
 
 def restore_build(model, info):
-    """Give `model` the build record (and head) that its sidecar `info` names."""
+    """Give `model` the build record (and head, and a channel-pruned model's widths) that its
+    sidecar `info` names."""
     if "architecture" in info:
         kwargs = {k: tuple(v) if k == "input_shape" and v is not None else v
                   for k, v in info.get("kwargs", {}).items()}
         model._keras_cnn_build = BuildRecord(info["architecture"], kwargs)
     if "head" in info:
         model._keras_cnn_head = dict(info["head"])
+    if "widths" in info:
+        model._keras_cnn_widths = dict(info["widths"])
     return model
 
 

@@ -2,12 +2,14 @@
 
 tensorflow-model-optimization prunes and quantizes tf_keras models only. Our builders build either
 (see `keras_cnn.backend`), so a model converts by building it again with the other Keras, from the
-same builder and arguments, and copying the weights layer by layer. Outputs are identical.
+same builder and arguments (and, for a channel-pruned model, the same narrower widths), and
+copying the weights layer by layer. Outputs are identical.
 """
 
 from keras_cnn.core import backend
 from keras_cnn.core.registry import create_model
 from keras_cnn.core.weights import set_layer_weights, weighted_layers
+from keras_cnn.mobile.channel_pruning import narrow
 from keras_cnn.train.heads import attach_head
 
 
@@ -39,10 +41,13 @@ def _convert(model, target, architecture, build_kwargs):
     build_kwargs.setdefault("input_shape", tuple(model.input_shape[1:]))
     build_kwargs.pop("weights", None)
     head = getattr(model, "_keras_cnn_head", None)  # a transfer model: backbone and new head
+    widths = getattr(model, "_keras_cnn_widths", None)  # channel-pruned: narrower layers
     with backend.use(target):
         twin = create_model(architecture, **build_kwargs)
         if head is not None:
             twin = attach_head(twin, **head)
+        if widths:
+            twin = narrow(twin, widths)
     copy_weights(model, twin)
     return twin
 

@@ -199,7 +199,7 @@ def strip(model):
 def _keep_build(source, target):
     """Copy how `source` was built (its build record and, for a fine-tuned model, its head)
     to `target`, a clone of it, so that the bridge can rebuild it."""
-    for attribute in ("_keras_cnn_build", "_keras_cnn_head"):
+    for attribute in ("_keras_cnn_build", "_keras_cnn_head", "_keras_cnn_widths"):
         value = getattr(source, attribute, None)
         if value is not None:
             setattr(target, attribute, value)
