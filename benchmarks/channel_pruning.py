@@ -4,13 +4,15 @@ what it costs in accuracy on the digits, in one run.
     python benchmarks/channel_pruning.py [--models a,b] [--ratio 0.3] [--rounds 10] [--runs 30]
         [--readme docs/benchmarks.md]
 
-1. Latency at 224x224 (random weights: latency does not depend on their values): each model's
+1. Latency at 224x224 (random weights, batch-norm statistics measured on random images, see
+   benchmarks/tflite_latency.py): each model's
    int8 file (`to_tflite(..., "int8")`, calibrated on 32 random images) against the int8 file
    of the same model after `channel_pruning.prune_channels(model, ratio)`, on LiteRT (XNNPACK),
    the files taking turns over --rounds rounds of --runs invokes, with 1 and with 2 threads.
    Goal: channel-pruned int8 at most 0.7x the unpruned int8.
 2. The digits (`keras_cnn.mobile.pipeline.run`, the small-input variant, pipeline.Settings):
-   int8 QAT against channel-pruned + int8 QAT (prune, fine-tune 4 epochs, QAT 2 epochs), their
+   int8 QAT against channel-pruned + int8 QAT (prune, fine-tune `Settings.channel_epochs`
+   epochs, QAT 2 epochs), their
    accuracy on LiteRT and their latency at 32x32 (2 threads, in turns). Goal: within 1.5
    points of the unpruned int8 QAT file's accuracy.
 
@@ -30,6 +32,7 @@ import numpy as np
 import keras_cnn
 from keras_cnn.io.files import publish_table
 from keras_cnn.mobile import channel_pruning, export, pipeline
+from keras_cnn.train import training
 from keras_cnn_cli import int_at_least
 
 MODELS = ("mobilenet", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1",
@@ -42,8 +45,9 @@ def at_224(name, ratio, folder, rounds, runs):
     """(params before, after, {threads: (int8 ms, pruned int8 ms)}) at 224x224."""
     keras.utils.set_random_seed(0)
     model = keras_cnn.create_model(name, input_shape=SHAPE)
-    pruned = channel_pruning.prune_channels(model, ratio)
     calibration = np.random.default_rng(0).uniform(0, 1, (32, *SHAPE)).astype("float32")
+    training.batchnorm_statistics_from(model, calibration[:16])  # scales as a trained net's
+    pruned = channel_pruning.prune_channels(model, ratio)
     paths = [export.to_tflite(m, os.path.join(folder, f"{name}_{tag}.tflite"), "int8",
                               representative_data=calibration)
              for m, tag in ((model, "int8"), (pruned, "pruned_int8"))]

@@ -81,6 +81,25 @@ def weight_scale_counts(path):
             and len(t["shape"]) and t["quantization_parameters"]["scales"].size}
 
 
+@pytest.mark.parametrize("quantization", ["int8", "qat"])
+def test_int8_mobilenet_v3_runs_whole_in_xnnpack(tmp_path, quantization):
+    """Hard swish as (x / 6) * relu6(x + 3): no HARD_SWISH op, which XNNPACK does not take in
+    int8 (each one split the graph), so the delegate takes the whole int8 graph."""
+    from keras_cnn.mobile.quantization import quantize_model
+    from keras_cnn.train import training
+    model = small("mobilenet_v3_small", include_preprocessing=False)
+    x = random_images(SHAPE, batch=16)
+    training.batchnorm_statistics_from(model, x)  # the scales a trained network has
+    source = quantize_model(model) if quantization == "qat" else model
+    path = to_tflite(source, tmp_path / "m.tflite", quantization, representative_data=x)
+    ops = {op["op_name"] for op in
+           runtimes.tflite_interpreter(path, delegates=False)._get_ops_details()}
+    assert "HARD_SWISH" not in ops and {"MUL", "ADD"} <= ops
+    assert float_ops(path) == [] and export.xnnpack_partitions(path) == 1
+    # the float32 file's only other piece is the head's flatten (SHAPE, STRIDED_SLICE, PACK)
+    assert export.xnnpack_partitions(to_tflite(model, tmp_path / "f.tflite")) == 2
+
+
 def test_per_tensor_weights_have_one_scale_per_kernel_and_a_smaller_file(tmp_path,
                                                                           model_and_data):
     model, x, reference = model_and_data

@@ -5,9 +5,15 @@
 They are piecewise-linear stand-ins for sigmoid and swish that are cheap in integer arithmetic.
 They are layers of their own (not `x + 3.0` on a symbolic tensor, and not the string activation
 "hard_sigmoid", which means 0.2 x + 0.5 in tf_keras) so that the definition is the same in both
-Kerases, quantization-aware training can attach a QuantizeConfig to them, and the TFLite converter
-sees the pattern it fuses into its HARD_SWISH kernel. They compute with keras.ops (relu6 is
-`tf.nn.relu6` on TensorFlow), so they run on every Keras 3 backend.
+Kerases and quantization-aware training can attach a QuantizeConfig to them. They compute with
+keras.ops (relu6 is `tf.nn.relu6` on TensorFlow), so they run on every Keras 3 backend.
+
+Hard swish is computed as (x / 6) * relu6(x + 3), on purpose: written x * relu6(x + 3) / 6, the
+TFLite converter fuses it into one HARD_SWISH op, which LiteRT's XNNPACK delegate does not run
+in int8, so every hard swish of an int8 MobileNetV3 split the graph between XNNPACK and LiteRT's
+own kernels (20 pieces; the int8 file ran 1.8x slower than float32 at 224x224). As three ops (a
+MUL, an ADD with a fused RELU6, a MUL) the whole int8 graph runs in XNNPACK, 2.7x faster; the
+float32 file gets about 4% slower (docs/benchmarks.md, "int8 speed").
 
 The exact GELU (Hendrycks and Gimpel 2016; the Vision Transformer's MLP) is a layer here too:
 
@@ -43,10 +49,19 @@ class _HardSigmoid:
 
 
 class _HardSwish:
-    """x * relu6(x + 3) / 6."""
+    """x * relu6(x + 3) / 6, computed as (x / 6) * relu6(x + 3) (see the module docstring)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # identity hooks on the two factors, fake-quantizers in quantization-aware training
+        linear = backend.keras(backend.backend_of(self)).activations.linear
+        self.scaled_activation = linear
+        self.clipped_activation = linear
 
     def call(self, inputs):
-        return inputs * (backend.ops(self).relu6(inputs + 3.0) * (1.0 / 6.0))
+        scaled = self.scaled_activation(inputs * (1.0 / 6.0))
+        clipped = self.clipped_activation(backend.ops(self).relu6(inputs + 3.0))
+        return scaled * clipped
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -264,6 +264,14 @@ def float_ops(tflite):
     return found
 
 
+def xnnpack_partitions(tflite):
+    """How many pieces LiteRT's XNNPACK delegate takes of a .tflite model (path or bytes): 1
+    when it runs the whole graph; each op it cannot take (in its type, or with its quantization
+    scales) splits the graph, and the ops between the pieces run in LiteRT's own kernels."""
+    interpreter = runtimes.tflite_interpreter(tflite)
+    return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+
+
 def _calibration(data, max_samples, progress):
     """The converter's representative_dataset: single images from an array, a tf.data Dataset
     of image batches or (images, labels) batches, or a callable returning an iterator."""

@@ -4,11 +4,12 @@ tfmot 0.8 quantizes tf_keras (Keras 2) models only, and knows a fixed list of la
 `quantize_model` moves a Keras 3 model to tf_keras through the bridge (same weights), and gives
 the layers tfmot does not know the QuantizeConfigs shipped here:
 
-- `Multiply` (the squeeze-and-excitation gate) and `HardSwish`: no weights to quantize, the
-  output is fake-quantized to 8 bits (`OutputQuantizeConfig`), which is what the int8 TFLite
-  kernels compute.
+- `Multiply` (the squeeze-and-excitation gate): no weights to quantize, the output is
+  fake-quantized to 8 bits (`OutputQuantizeConfig`), which is what the int8 TFLite kernel
+  computes.
 - `HardSigmoid`: relu6(x + 3) / 6 is three TFLite ops, and each intermediate result needs an int8
   range too (`HardSigmoidQuantizeConfig` fake-quantizes them through the layer's hooks).
+  `HardSwish`, (x / 6) * relu6(x + 3), likewise (`HardSwishQuantizeConfig`).
 - `Rescaling` and `Normalization` (in-model preprocessing) compute x * scale + offset in two ops;
   in the QAT model each becomes the equivalent frozen 1x1 `DepthwiseConv2D` (one int8 op whose
   per-channel weights are exactly the scales), which tfmot quantizes natively.
@@ -34,7 +35,7 @@ from keras_cnn.mobile.bridge import to_tf_keras
 _qk = tfmot.quantization.keras
 
 #: Layer classes (by class name) that get `OutputQuantizeConfig`.
-OUTPUT_QUANTIZED = ("Multiply", "HardSwish")
+OUTPUT_QUANTIZED = ("Multiply",)
 #: Per-channel affine layers replaced by a frozen 1x1 DepthwiseConv2D.
 AFFINE_LAYERS = ("Rescaling", "Normalization")
 #: Per-channel affine layers replaced by a trainable one (BatchNormalization not after a conv).
@@ -83,6 +84,12 @@ class HardSigmoidQuantizeConfig(OutputQuantizeConfig):
             setattr(layer, hook, activation)
 
 
+class HardSwishQuantizeConfig(HardSigmoidQuantizeConfig):
+    """HardSwish computes (x / 6) * relu6(x + 3) in three ops: both factors get int8 ranges."""
+
+    _HOOKS = ("scaled_activation", "clipped_activation")
+
+
 class FloatQuantizeConfig(OutputQuantizeConfig):
     """A layer left in float: nothing quantized, not even its output."""
 
@@ -94,6 +101,7 @@ def quantize_scope():
     """The tfmot scope that knows keras_cnn's QuantizeConfigs (needed to load a QAT model)."""
     return _qk.quantize_scope({"OutputQuantizeConfig": OutputQuantizeConfig,
                                "HardSigmoidQuantizeConfig": HardSigmoidQuantizeConfig,
+                               "HardSwishQuantizeConfig": HardSwishQuantizeConfig,
                                "FloatQuantizeConfig": FloatQuantizeConfig})
 
 
@@ -104,6 +112,8 @@ def quantize_config_for(layer):
         return FloatQuantizeConfig()
     if kind == "HardSigmoid":
         return HardSigmoidQuantizeConfig()
+    if kind == "HardSwish":
+        return HardSwishQuantizeConfig()
     if kind in OUTPUT_QUANTIZED:
         return OutputQuantizeConfig()
     return None
