@@ -107,7 +107,7 @@ def test_the_groups_follow_residual_adds_and_stop_at_shuffles_and_grouped_convol
     # a branch's inner channels are its own; the shuffled ones stay whole
     assert by_source["stage2_unit1_branch2_pwconv1_conv"].fixed == ""
     assert by_source["stage2_unit1_branch2_pwconv2_conv"].fixed == (
-        "next to stage2_unit1_shuffle_split (a Reshape, which is not known to keep channels "
+        "next to stage2_unit1_shuffle_split (a FixedReshape, which is not known to keep channels "
         "apart)")
 
     analysis = channel_pruning.channel_groups(build("shufflenet_g3"))

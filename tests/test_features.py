@@ -235,8 +235,8 @@ def test_channel_shuffle_layer_matches_the_reshape_permute_reshape():
     static = keras.Input((3, 5, 12))
     dynamic = keras.Input((None, None, 12))
     built_in = keras.Model(static, channel_shuffle(static, 4, name="s"))
-    assert [type(layer).__name__ for layer in built_in.layers[1:]] == ["Reshape", "Permute",
-                                                                      "Reshape"]
+    assert [type(layer).__name__ for layer in built_in.layers[1:]] == ["FixedReshape", "Permute",
+                                                                      "FixedReshape"]
     any_size_model = keras.Model(dynamic, channel_shuffle(dynamic, 4, name="s"))
     assert [layer.name for layer in any_size_model.layers[1:]] == ["s_merge"]
     np.testing.assert_array_equal(np.asarray(built_in(x)), expected)

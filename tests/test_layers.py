@@ -274,3 +274,27 @@ def test_backend_switch_is_scoped():
     with pytest.raises(ValueError, match="Unknown Keras backend 'jax'"):
         with backend.use("jax"):
             pass
+
+
+def test_hard_swish_is_the_formula_as_three_factors():
+    x = np.linspace(-5, 5, 101, dtype="float32").reshape(1, 1, 101, 1)
+    expected = x * np.clip(x + 3, 0, 6) / 6
+    np.testing.assert_allclose(np.asarray(kl.HardSwish()(x)), expected, atol=1e-6)
+    with backend.use("tf_keras"):
+        inputs = tf_keras.Input(x.shape[1:])
+        twin = tf_keras.Model(inputs, kl.hard_swish(inputs, name="hard_swish"))
+    np.testing.assert_allclose(twin(x).numpy(), expected, atol=1e-6)
+
+
+def test_fixed_reshape_keeps_any_batch_and_checks_its_shape():
+    x = np.arange(2 * 3 * 4 * 6, dtype="float32").reshape(2, 3, 4, 6)
+    layer = kl.FixedReshape((12, 2, 3))
+    np.testing.assert_array_equal(np.asarray(layer(x)), x.reshape(2, 12, 2, 3))
+    np.testing.assert_array_equal(np.asarray(layer(x[:1])), x[:1].reshape(1, 12, 2, 3))
+    assert kl.FixedReshape.from_config(layer.get_config()).target_shape == (12, 2, 3)
+    with pytest.raises(ValueError, match=r"FixedReshape to \(5, 5\) needs inputs of 25 values "
+                                         r"an example. Received input shape \(2, 3, 4, 6\)"):
+        kl.FixedReshape((5, 5))(x)
+    with pytest.raises(ValueError, match=r"target_shape must be a tuple of positive integers. "
+                                         r"Received: target_shape=\(0, 3\)"):
+        kl.FixedReshape((0, 3))

@@ -200,7 +200,7 @@ def test_any_size_without_the_top():
     assert predict(features, random_images((224, 224, 3), batch=1)).shape == (1, 7, 7, 1024)
     assert type(features.get_layer("stage2_unit2_shuffle_merge")).__name__ == "ChannelShuffle"
     static = keras_cnn.ShuffleNetG3(include_top=False, input_shape=(64, 64, 3))
-    assert type(static.get_layer("stage2_unit2_shuffle_merge")).__name__ == "Reshape"
+    assert type(static.get_layer("stage2_unit2_shuffle_merge")).__name__ == "FixedReshape"
 
 
 @pytest.mark.parametrize("name,last", [("shufflenet_g8", "stage4_unit4_relu"),

@@ -19,6 +19,7 @@ from keras_cnn.layers.layer_scale import LayerScale, layer_scale
 from keras_cnn.layers.channel_split import ChannelSplit, channel_split
 from keras_cnn.layers.multi_branch import AVG_3x3, MAX_3x3_S2, branch, multi_branch
 from keras_cnn.layers.recurrent_conv import recurrent_conv
+from keras_cnn.layers.reshape import FixedReshape, fixed_reshape
 
 __all__ = [
     "BatchNormalization", "batch_norm",
@@ -26,7 +27,7 @@ __all__ = [
     "capsule_routing", "squash",
     "DropPathJoin", "FractalDropPathSampler", "drop_path_join", "drop_path_sampler",
     "ChannelSplit", "LayerScale", "channel_split", "layer_scale",
-    "ChannelShuffle", "SamePadding2D", "same_padding",
+    "ChannelShuffle", "SamePadding2D", "same_padding", "FixedReshape", "fixed_reshape",
     "AVG_3x3", "MAX_3x3_S2", "branch", "multi_branch",
     "ConnectionTableConv2D", "GELU", "gelu", "HardSigmoid", "HardSwish", "LocalResponseNormalization",
     "activation_layer", "hard_sigmoid", "hard_swish", "ceil_max_pool", "channel_shuffle",

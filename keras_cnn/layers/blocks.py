@@ -9,6 +9,7 @@ from keras_cnn.core import backend
 from keras_cnn.layers.activations import hard_sigmoid, hard_swish
 from keras_cnn.layers.any_size import channel_shuffle_any_size
 from keras_cnn.layers.batch_norm import batch_norm
+from keras_cnn.layers.reshape import fixed_reshape
 
 
 def make_divisible(value, divisor=8, min_value=None):
@@ -212,10 +213,10 @@ def squeeze_excite(x, reduced_filters, activation="relu", gate="sigmoid", name="
 
 def channel_shuffle(x, groups, name="shuffle"):
     """ShuffleNet's channel shuffle: view the channels as (groups, channels // groups), transpose
-    to (channels // groups, groups), flatten back. With a static height and width, built-in
-    layers (Reshape `{name}_split` to (height * width, groups, channels // groups), Permute
-    `{name}_transpose`, Reshape `{name}_merge`: tensors of four dimensions at most, which every
-    TFLite runtime takes, and layers tfmot's quantization-aware training knows); where either is
+    to (channels // groups, groups), flatten back. With a static height and width, three layers
+    (FixedReshape `{name}_split` to (height * width, groups, channels // groups), Permute
+    `{name}_transpose`, FixedReshape `{name}_merge`: tensors of four dimensions at most, which
+    every TFLite runtime takes, and constant shapes, which XNNPACK takes); where either is
     unknown, one `ChannelShuffle` layer (keras_cnn.layers.any_size), which computes the same,
     named `{name}_merge` as the static build's last layer so that the shuffled tensor has one
     name in both."""
@@ -231,12 +232,12 @@ def channel_shuffle(x, groups, name="shuffle"):
         return channel_shuffle_any_size(x, groups, name=f"{name}_merge")
     per_group = channels // groups
     if channels_first:
-        x = layers.Reshape((groups, per_group, height * width), name=f"{name}_split")(x)
+        x = fixed_reshape(x, (groups, per_group, height * width), name=f"{name}_split")
         x = layers.Permute((2, 1, 3), name=f"{name}_transpose")(x)
-        return layers.Reshape((channels, height, width), name=f"{name}_merge")(x)
-    x = layers.Reshape((height * width, groups, per_group), name=f"{name}_split")(x)
+        return fixed_reshape(x, (channels, height, width), name=f"{name}_merge")
+    x = fixed_reshape(x, (height * width, groups, per_group), name=f"{name}_split")
     x = layers.Permute((1, 3, 2), name=f"{name}_transpose")(x)
-    return layers.Reshape((height, width, channels), name=f"{name}_merge")(x)
+    return fixed_reshape(x, (height, width, channels), name=f"{name}_merge")
 
 
 def fire_module(x, squeeze, expand1x1, expand3x3, name="fire", kernel_initializer="glorot_uniform"):

@@ -21,8 +21,9 @@ the layers tfmot does not know the QuantizeConfigs shipped here:
 - `LocalResponseNormalization`: left in float (`FloatQuantizeConfig`). TFLite has no integer LRN
   kernel, so an LRN model cannot become an integer-only model; `keras_cnn.mobile.export` says so.
 
-Channel shuffle (Reshape -> Permute -> Reshape), padding, cropping and max pooling move values
-without computing new ones; tfmot leaves them unquantized, and so do we.
+Channel shuffle (FixedReshape -> Permute -> FixedReshape), padding, cropping and max pooling
+move values without computing new ones; tfmot leaves them unquantized, and so do we
+(`PassThroughQuantizeConfig` for our `FixedReshape`, as tfmot's registry does for Reshape).
 """
 
 import numpy as np
@@ -42,6 +43,8 @@ AFFINE_LAYERS = ("Rescaling", "Normalization")
 TRAINABLE_AFFINE_LAYERS = ("BatchNormalization",)
 #: Layer classes kept in float.
 FLOAT_LAYERS = ("LocalResponseNormalization",)
+#: Layer classes that move values without computing new ones: no quantizer.
+PASS_THROUGH_LAYERS = ("FixedReshape",)
 _CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
 
 
@@ -97,12 +100,17 @@ class FloatQuantizeConfig(OutputQuantizeConfig):
         return []
 
 
+class PassThroughQuantizeConfig(FloatQuantizeConfig):
+    """A layer that only moves values (a reshape): no quantizer, the int8 values go through."""
+
+
 def quantize_scope():
     """The tfmot scope that knows keras_cnn's QuantizeConfigs (needed to load a QAT model)."""
     return _qk.quantize_scope({"OutputQuantizeConfig": OutputQuantizeConfig,
                                "HardSigmoidQuantizeConfig": HardSigmoidQuantizeConfig,
                                "HardSwishQuantizeConfig": HardSwishQuantizeConfig,
-                               "FloatQuantizeConfig": FloatQuantizeConfig})
+                               "FloatQuantizeConfig": FloatQuantizeConfig,
+                               "PassThroughQuantizeConfig": PassThroughQuantizeConfig})
 
 
 def quantize_config_for(layer):
@@ -110,6 +118,8 @@ def quantize_config_for(layer):
     kind = type(layer).__name__
     if kind in FLOAT_LAYERS:
         return FloatQuantizeConfig()
+    if kind in PASS_THROUGH_LAYERS:
+        return PassThroughQuantizeConfig()
     if kind == "HardSigmoid":
         return HardSigmoidQuantizeConfig()
     if kind == "HardSwish":

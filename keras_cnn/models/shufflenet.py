@@ -56,7 +56,7 @@ from keras_cnn.core import applications, backend, registry
 from keras_cnn.core.registry import WITHOUT_BN_STATISTICS, Feature, model_info, register_model
 from keras_cnn.core.weights import torchvision_weights
 from keras_cnn.layers import (batch_norm, channel_shuffle, channel_split, conv_bn_act,
-                              padded_pool)
+                              fixed_reshape, padded_pool)
 
 __all__ = ["ShuffleNetG1", "ShuffleNetG2", "ShuffleNetG3", "ShuffleNetG4", "ShuffleNetG8",
            "ShuffleNetV1", "ShuffleNetV2", "ShuffleNetV2_x0_5", "ShuffleNetV2_x1_0",
@@ -133,13 +133,13 @@ def shufflenet_v1_unit(x, filters, groups, strides=1, group_first=True, name="un
 
 
 def split_halves(x, name="split"):
-    """The two halves of the channels of `x` (ShuffleNet v2's channel split), with built-in layers
-    only: view the maps as (height * width, 2, channels / 2), crop one of the two (Cropping2D),
-    and view the result as maps again. With a static height and width, layers `{name}` (the
-    view), `{name}_first_crop`, `{name}_first`, `{name}_second_crop`, `{name}_second`. (Unlike
-    the custom `keras_cnn.layers.ChannelSplit`, these layers go through tfmot quantization-aware
-    training with the default configs, and convert to TFLite RESHAPE / STRIDED_SLICE on tensors
-    of four dimensions, the most TFLite Micro's STRIDED_SLICE takes.) Where the height or width
+    """The two halves of the channels of `x` (ShuffleNet v2's channel split): view the maps as
+    (height * width, 2, channels / 2) (`FixedReshape`), crop one of the two (Cropping2D), and
+    view the result as maps again. With a static height and width, layers `{name}` (the view),
+    `{name}_first_crop`, `{name}_first`, `{name}_second_crop`, `{name}_second`. (Unlike the
+    custom `keras_cnn.layers.ChannelSplit`, these layers go through tfmot quantization-aware
+    training, and convert to TFLite RESHAPE / STRIDED_SLICE on tensors of four dimensions, the
+    most TFLite Micro's STRIDED_SLICE takes.) Where the height or width
     is unknown, one `ChannelSplit` layer `{name}` instead (TFLite SPLIT)."""
     layers = backend.layers()
     channels_first = backend.image_data_format() == "channels_first"
@@ -156,12 +156,12 @@ def split_halves(x, name="split"):
     else:  # (height * width, 2, channels / 2): crop the second axis
         view, flat = (height * width, 2, channels // 2), (height, width, channels // 2)
         crops = (((0, 0), (0, 1)), ((0, 0), (1, 0)))
-    x = layers.Reshape(view, name=name)(x)
+    x = fixed_reshape(x, view, name=name)
     halves = []
     for half, cropping in zip(("first", "second"), crops):
         y = layers.Cropping2D(cropping, data_format="channels_last",
                               name=f"{name}_{half}_crop")(x)
-        halves.append(layers.Reshape(flat, name=f"{name}_{half}")(y))
+        halves.append(fixed_reshape(y, flat, name=f"{name}_{half}"))
     return halves
 
 
