@@ -37,7 +37,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_cnn.analysis.profile import _Graph  # the calls of a functional model, in order
+from keras_cnn.analysis.profile import _Graph, profile  # _Graph: a model's calls, in order
 from keras_cnn.core import backend
 
 CRITERIA = ("l1", "bn_scale")
@@ -413,7 +413,6 @@ class ChannelReport:
 
 def channel_report(original, pruned):
     """The `ChannelReport` of `pruned` (from `prune_channels`) against `original`."""
-    from keras_cnn.analysis.profile import profile
     rows = []
     for layer in pruned.layers:
         if type(layer).__name__ in SOURCES:
